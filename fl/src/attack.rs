@@ -1,0 +1,189 @@
+//! Model-poisoning simulation for tests and demos.
+//!
+//! `scale:S@K`: the first `K` clients of a round (by ascending client id) replace their update
+//! `w_i` with `global + S·(w_i − global)`. `S = −10` turns an honest step into a large step the
+//! other way, the classic attack that drags FedAvg away and that median, trimmed mean and Krum
+//! resist.
+
+use crate::strategy::ClientUpdate;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// The accepted `--attack` form, for error messages and help.
+pub const ATTACK_FORM: &str = "scale:S@K (S a finite number, K >= 1 attackers), e.g. scale:-10@2";
+
+/// Why an attack spec could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttackError {
+    /// Not of the form `scale:S@K`.
+    #[error("unknown attack {0:?}; expected {ATTACK_FORM}")]
+    Malformed(String),
+    /// `S` is not a finite number.
+    #[error("bad scale in attack {0:?}; expected {ATTACK_FORM}")]
+    BadScale(String),
+    /// `K` is not a whole number >= 1.
+    #[error("bad attacker count in attack {0:?}; expected {ATTACK_FORM}")]
+    BadAttackers(String),
+}
+
+/// Model-poisoning simulation for tests and demos. `FromStr`/`Display`: "scale:S@K" — K clients
+/// (the first K of the clients selected in the round, by ascending client id) send
+/// `global + S·(their update − global)`. Serde as that string.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AttackSpec {
+    /// Factor `S` applied to the attackers' step away from the global model.
+    pub scale: f32,
+    /// Number `K` of attacking clients per round.
+    pub attackers: usize,
+}
+
+impl AttackSpec {
+    /// Rewrite the chosen updates in place; returns the ids of the clients that attacked
+    /// (ascending). Fewer than `K` attack when the round has fewer updates. Values are computed in
+    /// f64 and may overflow to infinity for huge `S`; strategies reject such updates.
+    pub fn apply(&self, global: &[f32], updates: &mut [ClientUpdate]) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..updates.len()).collect();
+        order.sort_by_key(|&i| updates[i].client);
+        order.truncate(self.attackers);
+        let scale = f64::from(self.scale);
+        order
+            .into_iter()
+            .map(|i| {
+                let update = &mut updates[i];
+                for (w, &g) in update.params.iter_mut().zip(global) {
+                    let g = f64::from(g);
+                    *w = (g + scale * (f64::from(*w) - g)) as f32;
+                }
+                update.client
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for AttackSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "scale:{}@{}", self.scale, self.attackers)
+    }
+}
+
+impl FromStr for AttackSpec {
+    type Err = AttackError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let text = s.trim();
+        let (scale, attackers) = text
+            .strip_prefix("scale:")
+            .and_then(|rest| rest.split_once('@'))
+            .ok_or_else(|| AttackError::Malformed(text.to_string()))?;
+        let scale: f32 = scale
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s: &f32| s.is_finite())
+            .ok_or_else(|| AttackError::BadScale(text.to_string()))?;
+        let attackers: usize = attackers
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&k| k >= 1)
+            .ok_or_else(|| AttackError::BadAttackers(text.to_string()))?;
+        Ok(Self { scale, attackers })
+    }
+}
+
+impl Serialize for AttackSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AttackSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn update(client: usize, params: &[f32]) -> ClientUpdate {
+        ClientUpdate {
+            client,
+            params: params.to_vec(),
+            n_samples: 10,
+        }
+    }
+
+    #[test]
+    fn attack_scales_the_lowest_ids() {
+        let global = [1.0, -2.0];
+        // stored out of id order: the attackers must be ids 2 and 5, not the first two slots
+        let mut updates = vec![
+            update(9, &[2.0, -1.0]),
+            update(5, &[1.5, -2.5]),
+            update(2, &[0.0, 0.0]),
+            update(7, &[3.0, 3.0]),
+        ];
+        let spec: AttackSpec = "scale:-10@2".parse().unwrap();
+        assert_eq!(spec.apply(&global, &mut updates), vec![2, 5]);
+        // id 2: 1 + -10·(0 − 1) = 11; -2 + -10·(0 + 2) = -22
+        assert_eq!(updates[2].params, vec![11.0, -22.0]);
+        // id 5: 1 + -10·0.5 = -4; -2 + -10·(-0.5) = 3
+        assert_eq!(updates[1].params, vec![-4.0, 3.0]);
+        assert_eq!(updates[0].params, vec![2.0, -1.0]);
+        assert_eq!(updates[3].params, vec![3.0, 3.0]);
+    }
+
+    #[test]
+    fn attack_with_more_attackers_than_clients_takes_all() {
+        let mut updates = vec![update(1, &[2.0]), update(0, &[4.0])];
+        let spec = AttackSpec {
+            scale: 2.0,
+            attackers: 5,
+        };
+        assert_eq!(spec.apply(&[0.0], &mut updates), vec![0, 1]);
+        assert_eq!(updates[0].params, vec![4.0]);
+        assert_eq!(updates[1].params, vec![8.0]);
+    }
+
+    #[test]
+    fn bad_attack_specs_are_rejected_with_the_form() {
+        for (text, want) in [
+            ("scale:x@2", AttackError::BadScale("scale:x@2".into())),
+            ("scale:inf@2", AttackError::BadScale("scale:inf@2".into())),
+            ("boost:3@1", AttackError::Malformed("boost:3@1".into())),
+            ("scale:3", AttackError::Malformed("scale:3".into())),
+            ("scale:3@0", AttackError::BadAttackers("scale:3@0".into())),
+            ("scale:3@-1", AttackError::BadAttackers("scale:3@-1".into())),
+        ] {
+            let err = text.parse::<AttackSpec>().unwrap_err();
+            assert_eq!(err, want);
+            assert!(err.to_string().contains("scale:S@K"), "{err}");
+        }
+    }
+
+    #[test]
+    fn attack_serde_is_the_string() {
+        let spec = AttackSpec {
+            scale: -10.0,
+            attackers: 2,
+        };
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(json, "\"scale:-10@2\"");
+        assert_eq!(serde_json::from_str::<AttackSpec>(&json).unwrap(), spec);
+        assert!(serde_json::from_str::<AttackSpec>("\"scale:1@0\"").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn attack_spec_round_trips(scale in -1e6_f32..1e6, attackers in 1_usize..1000) {
+            let spec = AttackSpec { scale, attackers };
+            let back: AttackSpec = spec.to_string().parse().unwrap();
+            prop_assert_eq!(back, spec);
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Content-addressed blob store: files named by the SHA-256 of their content.
+//!
+//! Checkpoints (model parameters, plus the momentum buffer when momentum is used) are stored as
+//! blobs and referred to by their [`Digest`] from the proof-of-learning log. A blob is written to a
+//! temporary file in the store's directory and then renamed into place, so a reader never sees a
+//! half-written blob under its final name. Reading re-hashes the content, so a blob edited on disk
+//! is reported as [`BlobError::Corrupt`] instead of being returned.
+//!
+//! The canonical checkpoint bytes are the `f32` values little-endian, in order
+//! ([`f32s_to_bytes`] / [`bytes_to_f32s`]).
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha2::{Digest as _, Sha256};
+
+/// A SHA-256 digest, printed and parsed as 64 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    /// The SHA-256 digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Digest {
+        Digest(Sha256::digest(bytes).into())
+    }
+
+    /// The digest as 64 lowercase hex characters (same as `to_string()`).
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Why a string is not a [`Digest`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestParseError {
+    /// The string does not have exactly 64 characters.
+    #[error("digest must be 64 hex characters, got {0}")]
+    Length(usize),
+    /// The string has a character that is not a lowercase hex digit.
+    #[error("digest must be lowercase hex, found {0:?}")]
+    NotHex(char),
+}
+
+impl FromStr for Digest {
+    type Err = DigestParseError;
+
+    /// Parses exactly 64 lowercase hex characters (the form `Display` prints).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(c) = s.chars().find(|c| !matches!(c, '0'..='9' | 'a'..='f')) {
+            return Err(DigestParseError::NotHex(c));
+        }
+        if s.len() != 64 {
+            return Err(DigestParseError::Length(s.len()));
+        }
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).map_err(|_| DigestParseError::Length(s.len()))?;
+        Ok(Digest(out))
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Errors of the blob store and of the checkpoint byte format.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// A file system operation on the store failed.
+    #[error("blob store {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// No blob with this digest is in the store.
+    #[error("blob {0} is not in the store")]
+    NotFound(Digest),
+    /// The blob's content does not hash to its name.
+    #[error("blob {expected} is corrupt: its content hashes to {actual}")]
+    Corrupt {
+        /// The digest the blob is stored under.
+        expected: Digest,
+        /// The digest of the content actually found.
+        actual: Digest,
+    },
+    /// Checkpoint bytes whose length is not a multiple of 4.
+    #[error("checkpoint bytes: length {0} is not a multiple of 4")]
+    NotF32s(usize),
+}
+
+/// Distinguishes temporary files written concurrently by one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Files named by the SHA-256 of their content, in one directory.
+#[derive(Debug, Clone)]
+pub struct BlobStore {
+    root: PathBuf,
+}
+
+impl BlobStore {
+    /// Opens the store in `dir`, creating the directory (and its parents) if needed.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, BlobError> {
+        let root = dir.into();
+        fs::create_dir_all(&root).map_err(|source| BlobError::Io {
+            path: root.clone(),
+            source,
+        })?;
+        Ok(BlobStore { root })
+    }
+
+    /// Stores `bytes` and returns their digest. The write is atomic (temporary file in the same
+    /// directory, then rename); nothing is written if a blob with that digest is already present.
+    pub fn put(&self, bytes: &[u8]) -> Result<Digest, BlobError> {
+        let digest = Digest::of(bytes);
+        let path = self.path_of(&digest);
+        if path.is_file() {
+            return Ok(digest);
+        }
+        let temp = self.root.join(format!(
+            ".tmp-{}-{}-{}",
+            digest,
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = write_new_file(&temp, bytes).and_then(|()| fs::rename(&temp, &path));
+        if let Err(source) = written {
+            // Best effort: the temporary file may not even exist.
+            let _ = fs::remove_file(&temp);
+            return Err(BlobError::Io { path, source });
+        }
+        Ok(digest)
+    }
+
+    /// Reads the blob named `digest`, checking that its content still hashes to that name.
+    pub fn get(&self, digest: &Digest) -> Result<Vec<u8>, BlobError> {
+        let path = self.path_of(digest);
+        let bytes = fs::read(&path).map_err(|source| {
+            if source.kind() == io::ErrorKind::NotFound {
+                BlobError::NotFound(*digest)
+            } else {
+                BlobError::Io { path, source }
+            }
+        })?;
+        let actual = Digest::of(&bytes);
+        if actual != *digest {
+            return Err(BlobError::Corrupt {
+                expected: *digest,
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Whether a blob named `digest` is present (its content is not checked).
+    pub fn contains(&self, digest: &Digest) -> bool {
+        self.path_of(digest).is_file()
+    }
+
+    /// Stores a checkpoint given as `f32` values in their canonical bytes ([`f32s_to_bytes`]).
+    pub fn put_f32s(&self, values: &[f32]) -> Result<Digest, BlobError> {
+        self.put(&f32s_to_bytes(values))
+    }
+
+    /// Reads a checkpoint stored with [`BlobStore::put_f32s`], checking its digest.
+    pub fn get_f32s(&self, digest: &Digest) -> Result<Vec<f32>, BlobError> {
+        bytes_to_f32s(&self.get(digest)?)
+    }
+
+    /// The path where the blob named `d` is (or would be) stored.
+    pub fn path_of(&self, d: &Digest) -> PathBuf {
+        self.root.join(d.to_hex())
+    }
+
+    /// The store's directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// Creates `path` (failing if it exists), writes `bytes` and flushes them to disk.
+fn write_new_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Canonical checkpoint bytes: the `f32` values little-endian, in order.
+pub fn f32s_to_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// The inverse of [`f32s_to_bytes`]; fails if the length is not a multiple of 4.
+pub fn bytes_to_f32s(bytes: &[u8]) -> Result<Vec<f32>, BlobError> {
+    if !bytes.len().is_multiple_of(4) {
+        return Err(BlobError::NotF32s(bytes.len()));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn store() -> (tempfile::TempDir, BlobStore) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = BlobStore::open(dir.path().join("blobs")).expect("open");
+        (dir, store)
+    }
+
+    #[test]
+    fn digest_of_known_vector() {
+        // SHA-256("abc") from FIPS 180-2.
+        assert_eq!(
+            Digest::of(b"abc").to_string(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn digest_parse_round_trip_and_errors() {
+        let d = Digest::of(b"x");
+        assert_eq!(d.to_string().parse::<Digest>(), Ok(d));
+        assert_eq!("ab".parse::<Digest>(), Err(DigestParseError::Length(2)));
+        let upper = d.to_string().to_uppercase();
+        assert!(matches!(
+            upper.parse::<Digest>(),
+            Err(DigestParseError::NotHex(_))
+        ));
+        assert_eq!("zz".parse::<Digest>(), Err(DigestParseError::NotHex('z')));
+        // Multi-byte characters must not panic (no slicing inside a char).
+        assert!("é".repeat(32).parse::<Digest>().is_err());
+    }
+
+    #[test]
+    fn digest_serde_is_hex_string() {
+        let d = Digest::of(b"serde");
+        let json = serde_json::to_string(&d).expect("serialize");
+        assert_eq!(json, format!("\"{d}\""));
+        let back: Digest = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back, d);
+        assert!(serde_json::from_str::<Digest>("\"00\"").is_err());
+    }
+
+    #[test]
+    fn put_get_contains() {
+        let (_dir, store) = store();
+        assert!(store.root().is_dir());
+        let d = store.put(b"hello").expect("put");
+        assert_eq!(d, Digest::of(b"hello"));
+        assert!(store.contains(&d));
+        assert_eq!(store.get(&d).expect("get"), b"hello");
+        assert_eq!(store.path_of(&d), store.root().join(d.to_string()));
+        // Putting again is a no-op with the same digest.
+        assert_eq!(store.put(b"hello").expect("put again"), d);
+        // No temporary files are left behind.
+        let names: Vec<_> = fs::read_dir(store.root())
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(d.to_string())]);
+    }
+
+    #[test]
+    fn get_missing_is_not_found() {
+        let (_dir, store) = store();
+        let d = Digest::of(b"absent");
+        assert!(!store.contains(&d));
+        assert!(matches!(store.get(&d), Err(BlobError::NotFound(x)) if x == d));
+    }
+
+    #[test]
+    fn get_detects_edited_content() {
+        let (_dir, store) = store();
+        let d = store.put(b"original").expect("put");
+        fs::write(store.path_of(&d), b"edited").expect("edit");
+        match store.get(&d) {
+            Err(BlobError::Corrupt { expected, actual }) => {
+                assert_eq!(expected, d);
+                assert_eq!(actual, Digest::of(b"edited"));
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn f32_bytes_are_little_endian() {
+        assert_eq!(
+            f32s_to_bytes(&[1.0, -2.5]),
+            vec![0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x20, 0xc0]
+        );
+        assert!(matches!(
+            bytes_to_f32s(&[0, 0, 0]),
+            Err(BlobError::NotF32s(3))
+        ));
+        assert_eq!(bytes_to_f32s(&[]).expect("empty"), Vec::<f32>::new());
+    }
+
+    #[test]
+    fn put_get_f32s() {
+        let (_dir, store) = store();
+        let values = [0.5f32, -1.0, 3.25];
+        let d = store.put_f32s(&values).expect("put");
+        assert_eq!(d, Digest::of(&f32s_to_bytes(&values)));
+        assert_eq!(store.get_f32s(&d).expect("get"), values);
+    }
+
+    proptest! {
+        #[test]
+        fn f32_bytes_round_trip_bitwise(bits in proptest::collection::vec(any::<u32>(), 0..64)) {
+            let values: Vec<f32> = bits.iter().map(|b| f32::from_bits(*b)).collect();
+            let back = bytes_to_f32s(&f32s_to_bytes(&values)).expect("round trip");
+            let back_bits: Vec<u32> = back.iter().map(|v| v.to_bits()).collect();
+            prop_assert_eq!(back_bits, bits);
+        }
+
+        #[test]
+        fn digest_display_parse_round_trip(bytes in any::<[u8; 32]>()) {
+            let d = Digest(bytes);
+            prop_assert_eq!(d.to_string().parse::<Digest>(), Ok(d));
+        }
+    }
+}

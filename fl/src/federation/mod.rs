@@ -1,0 +1,464 @@
+//! Federated rounds: the server loop of FedAvg and its robust relatives, as in Flower's simulation.
+//!
+//! ```text
+//! global ← init(seed)
+//! for round r = 1..R:
+//!     S ← sample ⌈fraction·N⌉ non-empty clients (seeded by r)
+//!     for each client c in S (in parallel on CPU):
+//!         update_c ← local SGD from global on c's rows (batch order seeded by r, c),
+//!                    writing a proof-of-learning log
+//!     apply the simulated attack, if any, to the first K updates
+//!     global ← strategy.aggregate(global, updates)
+//!     evaluate global on the test set; save model, metrics, logs; then state.json
+//! ```
+//!
+//! All randomness derives from the seed and the round and client numbers, never from state carried
+//! between rounds, so a resumed run ends with the same model, bit for bit, as one never stopped.
+
+mod metrics;
+mod run_dir;
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use metrics::{ClientMetrics, RoundMetrics};
+pub use run_dir::{RunDir, RunState, write_atomic};
+
+use crate::attack::AttackSpec;
+use crate::backend::BackendKind;
+use crate::blob::Digest;
+use crate::data::{Dataset, DatasetSource, prepare_data};
+use crate::error::FlError;
+use crate::model::{Evaluation, ModelKind, ModelSpec, evaluate};
+use crate::partition::{PartitionScheme, Partitioning, partition};
+use crate::pol::{LogHeader, PolRecorder};
+use crate::strategy::{ClientUpdate, StrategySpec};
+use crate::train::{LocalOutcome, StepObserver, TrainConfig, train_local};
+
+/// Everything that defines a federated run. Two runs with equal configs produce equal models.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FederationConfig {
+    /// Where the data comes from.
+    pub dataset: DatasetSource,
+    /// Which CSV column holds the label (`last`, an index, or a header name).
+    pub label_column: String,
+    /// The model family (`logreg`, `softmax`, `mlp`, `mlp:W,…`, `cnn`).
+    pub model: String,
+    /// Number of clients the training rows are dealt to.
+    pub clients: usize,
+    /// How rows are dealt.
+    pub partition: PartitionScheme,
+    /// Rounds to run.
+    pub rounds: u32,
+    /// Local training of each client.
+    pub train: TrainConfig,
+    /// The server's aggregation rule.
+    pub strategy: StrategySpec,
+    /// Share of the non-empty clients sampled each round, in (0, 1].
+    pub fraction: f64,
+    /// Simulated model poisoning, if any.
+    pub attack: Option<AttackSpec>,
+    /// The seed of everything: split, partition, initial model, sampling, batch order.
+    pub seed: u64,
+    /// Where burn runs.
+    pub backend: BackendKind,
+    /// Proof-of-learning checkpoint interval k in steps (0: no logs).
+    pub pol_every: u32,
+}
+
+impl Default for FederationConfig {
+    /// The default task: digits, MLP 64-64-10, 10 clients, Dirichlet(0.5), 20 rounds of FedAvg.
+    fn default() -> Self {
+        FederationConfig {
+            dataset: DatasetSource::Digits,
+            label_column: "last".to_string(),
+            model: "mlp".to_string(),
+            clients: 10,
+            partition: PartitionScheme::Dirichlet { alpha: 0.5 },
+            rounds: 20,
+            train: TrainConfig::default(),
+            strategy: StrategySpec::FedAvg,
+            fraction: 1.0,
+            attack: None,
+            seed: 0,
+            backend: BackendKind::default(),
+            pol_every: 1,
+        }
+    }
+}
+
+/// Reports progress to a user interface; every method has a silent default.
+pub trait Progress: Sync {
+    /// A round starts with `clients` sampled clients.
+    fn round_started(&self, _round: u32, _clients: usize) {}
+    /// A client finished its local training.
+    fn client_finished(&self, _round: u32, _client: usize) {}
+    /// A round finished and its files are on disk.
+    fn round_finished(&self, _metrics: &RoundMetrics) {}
+}
+
+/// Progress that reports nothing.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// The result of a finished run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Summary {
+    /// The model, e.g. `mlp:64-64-10`.
+    pub model: String,
+    /// Rounds finished.
+    pub rounds: u32,
+    /// Test accuracy of the final model.
+    pub final_accuracy: f64,
+    /// Test loss of the final model.
+    pub final_loss: f64,
+    /// Best test accuracy over the rounds.
+    pub best_accuracy: f64,
+    /// Clients that received no rows.
+    pub empty_clients: Vec<usize>,
+    /// SHA-256 of the final model.
+    pub final_model: Digest,
+    /// The run directory.
+    pub out: std::path::PathBuf,
+}
+
+/// A validated federated run: data loaded and split, rows dealt, nothing written yet.
+pub struct Federation {
+    config: FederationConfig,
+    spec: ModelSpec,
+    train: Dataset,
+    test: Dataset,
+    partitioning: Partitioning,
+    device: Device,
+    per_round: usize,
+}
+
+impl Federation {
+    /// Checks every setting and loads the data; fails before anything touches the disk.
+    pub fn new(config: FederationConfig) -> Result<Self, FlError> {
+        let c = &config;
+        let bad = |msg: String| Err(FlError::Config(msg));
+        if c.clients == 0 {
+            return bad("--clients must be at least 1".into());
+        }
+        if c.rounds == 0 {
+            return bad("--rounds must be at least 1".into());
+        }
+        if !(c.fraction > 0.0 && c.fraction <= 1.0) {
+            return bad(format!("--fraction must be in (0, 1], got {}", c.fraction));
+        }
+        let t = &c.train;
+        if t.batch_size == 0 || t.local_epochs == 0 {
+            return bad("--batch and --local-epochs must be at least 1".into());
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return bad(format!("--lr must be a positive number, got {}", t.lr));
+        }
+        if !(0.0..1.0).contains(&t.momentum) {
+            return bad(format!("--momentum must be in [0, 1), got {}", t.momentum));
+        }
+        let kind: ModelKind = c.model.parse()?;
+        let device = c.backend.device()?;
+        let (train, test) = prepare_data(&c.dataset, &c.label_column, c.seed)?;
+        let spec = ModelSpec::new(kind, train.n_features, train.n_classes, train.image_shape)?;
+        let partitioning = partition(
+            &train.labels,
+            train.n_classes,
+            c.clients,
+            &c.partition,
+            c.seed,
+        )?;
+        let non_empty = c.clients - partitioning.empty_clients().len();
+        if non_empty == 0 {
+            return bad("every client is empty: use fewer clients or another partition".into());
+        }
+        let per_round = ((c.fraction * non_empty as f64).round() as usize).clamp(1, non_empty);
+        c.strategy.validate(per_round)?;
+        if let Some(attack) = &c.attack
+            && attack.attackers > per_round
+        {
+            return bad(format!(
+                "--attack names {} attackers but only {per_round} clients train per round",
+                attack.attackers
+            ));
+        }
+        let mut config = config;
+        config.train.proximal_mu = config.strategy.build().proximal_mu();
+        Ok(Federation {
+            config,
+            spec,
+            train,
+            test,
+            partitioning,
+            device,
+            per_round,
+        })
+    }
+
+    /// The configuration (with the strategy's proximal μ filled in).
+    pub fn config(&self) -> &FederationConfig {
+        &self.config
+    }
+
+    /// The model fixed to the data set.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// The training set (standardized).
+    pub fn train_set(&self) -> &Dataset {
+        &self.train
+    }
+
+    /// The test set (standardized with the training statistics).
+    pub fn test_set(&self) -> &Dataset {
+        &self.test
+    }
+
+    /// Rows per client.
+    pub fn partitioning(&self) -> &Partitioning {
+        &self.partitioning
+    }
+
+    /// The burn device training runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Clients trained per round.
+    pub fn clients_per_round(&self) -> usize {
+        self.per_round
+    }
+
+    /// Evaluates flat parameters on the test set.
+    pub fn evaluate(&self, params: &[f32]) -> Result<Evaluation, FlError> {
+        Ok(evaluate(&self.spec, params, &self.test, &self.device)?)
+    }
+
+    /// The clients sampled in `round`, ascending.
+    pub fn sample_clients(&self, round: u32) -> Vec<usize> {
+        let empty = self.partitioning.empty_clients();
+        let mut pool: Vec<usize> = (0..self.config.clients)
+            .filter(|c| !empty.contains(c))
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(self.config.seed, &[1, u64::from(round)]));
+        pool.shuffle(&mut rng);
+        pool.truncate(self.per_round);
+        pool.sort_unstable();
+        pool
+    }
+
+    /// Runs (or, with `resume`, continues) the rounds, writing the run directory at `out`.
+    pub fn run(
+        &self,
+        out: &Path,
+        resume: bool,
+        progress: &dyn Progress,
+    ) -> Result<Summary, FlError> {
+        let dir = RunDir::create(out)?;
+        let mut strategy = self.config.strategy.build();
+        let (start, mut global, mut history) = match dir
+            .read_json::<FederationConfig>("config.json")?
+        {
+            Some(previous) if !resume => {
+                let _ = previous;
+                return Err(FlError::Config(format!(
+                    "{} already holds a run: pass --resume to continue it, or choose another --out",
+                    out.display()
+                )));
+            }
+            Some(previous) if previous != self.config => {
+                return Err(FlError::Config(format!(
+                    "{} holds a run with a different configuration: --resume needs the same options",
+                    out.display()
+                )));
+            }
+            Some(_) => match dir.read_json::<RunState>("state.json")? {
+                Some(state) => {
+                    strategy.restore_state(state.strategy_state)?;
+                    let global = dir.load_model(state.completed_rounds, &state.global)?;
+                    let mut history = dir.metrics()?;
+                    history.truncate(state.completed_rounds as usize);
+                    (state.completed_rounds + 1, global, history)
+                }
+                None => (1, self.initial_model(&dir)?, Vec::new()),
+            },
+            None => {
+                dir.write_json("config.json", &self.config)?;
+                (1, self.initial_model(&dir)?, Vec::new())
+            }
+        };
+
+        for round in start..=self.config.rounds {
+            let started = Instant::now();
+            let clients = self.sample_clients(round);
+            progress.round_started(round, clients.len());
+            let outcomes = self.train_clients(&dir, round, &clients, &global, progress)?;
+
+            let mut updates: Vec<ClientUpdate> = outcomes
+                .iter()
+                .map(|(client, outcome, _)| ClientUpdate {
+                    client: *client,
+                    params: outcome.params.clone(),
+                    n_samples: outcome.n_samples,
+                })
+                .collect();
+            let attacked = match &self.config.attack {
+                Some(attack) => attack.apply(&global, &mut updates),
+                None => Vec::new(),
+            };
+            global = strategy.aggregate(&global, &updates)?;
+            let evaluation = self.evaluate(&global)?;
+            let model = dir.save_model(round, &global)?;
+            history.push(RoundMetrics {
+                round,
+                test_accuracy: evaluation.accuracy,
+                test_loss: evaluation.loss,
+                clients: outcomes
+                    .iter()
+                    .map(|(client, outcome, head)| ClientMetrics {
+                        client: *client,
+                        samples: outcome.n_samples,
+                        train_loss: outcome.train_loss,
+                        steps: outcome.steps,
+                        attacked: attacked.contains(client),
+                        pol_head: *head,
+                    })
+                    .collect(),
+                seconds: started.elapsed().as_secs_f64(),
+                model,
+            });
+            dir.write_json("metrics.json", &history)?;
+            dir.write_json(
+                "state.json",
+                &RunState {
+                    completed_rounds: round,
+                    global: model,
+                    strategy_state: strategy.state(),
+                },
+            )?;
+            if let Some(last) = history.last() {
+                progress.round_finished(last);
+            }
+        }
+
+        let last = history
+            .last()
+            .ok_or_else(|| FlError::Config("no round ran".into()))?;
+        let summary = Summary {
+            model: self.spec.to_string(),
+            rounds: last.round,
+            final_accuracy: last.test_accuracy,
+            final_loss: last.test_loss,
+            best_accuracy: history.iter().map(|m| m.test_accuracy).fold(0.0, f64::max),
+            empty_clients: self.partitioning.empty_clients(),
+            final_model: last.model,
+            out: out.to_path_buf(),
+        };
+        dir.write_json("summary.json", &summary)?;
+        Ok(summary)
+    }
+
+    fn initial_model(&self, dir: &RunDir) -> Result<Vec<f32>, FlError> {
+        let global = self.spec.init_params(self.config.seed);
+        dir.save_model(0, &global)?;
+        Ok(global)
+    }
+
+    /// Trains the sampled clients from `global`: in parallel threads on CPU back ends.
+    fn train_clients(
+        &self,
+        dir: &RunDir,
+        round: u32,
+        clients: &[usize],
+        global: &[f32],
+        progress: &dyn Progress,
+    ) -> Result<Vec<(usize, LocalOutcome, Option<Digest>)>, FlError> {
+        let one = |&client: &usize| -> Result<(usize, LocalOutcome, Option<Digest>), FlError> {
+            let (outcome, head) = self.train_client(dir, round, client, global)?;
+            progress.client_finished(round, client);
+            Ok((client, outcome, head))
+        };
+        if self.config.backend.is_cpu() {
+            clients.par_iter().map(one).collect()
+        } else {
+            clients.iter().map(one).collect()
+        }
+    }
+
+    /// One client's local training in `round`, with its proof-of-learning log.
+    pub fn train_client(
+        &self,
+        dir: &RunDir,
+        round: u32,
+        client: usize,
+        global: &[f32],
+    ) -> Result<(LocalOutcome, Option<Digest>), FlError> {
+        let rows = &self.partitioning.clients[client];
+        let seed = mix(self.config.seed, &[2, u64::from(round), client as u64]);
+        let config = &self.config.train;
+        if self.config.pol_every == 0 {
+            let outcome = train_local(
+                &self.spec,
+                &self.device,
+                &self.train,
+                rows,
+                global,
+                config,
+                seed,
+                None,
+            )?;
+            return Ok((outcome, None));
+        }
+        let header = LogHeader {
+            client: client as u32,
+            round,
+            dataset: self.config.dataset.to_string(),
+            label_column: self.config.label_column.clone(),
+            split_seed: self.config.seed,
+            model: self.spec.to_string(),
+            batch_size: config.batch_size as u32,
+            momentum: config.momentum,
+            proximal_mu: config.proximal_mu,
+            every: self.config.pol_every,
+            global: Digest([0; 32]),
+            initial: Digest([0; 32]),
+        };
+        let initial = config.initial_checkpoint(global);
+        let mut recorder = PolRecorder::start(header, dir.blobs().clone(), global, &initial)?;
+        let outcome = train_local(
+            &self.spec,
+            &self.device,
+            &self.train,
+            rows,
+            global,
+            config,
+            seed,
+            Some(&mut recorder as &mut dyn StepObserver),
+        )?;
+        let log = recorder.finish()?;
+        write_atomic(&dir.pol_path(round, client), &log.to_bytes())?;
+        Ok((outcome, Some(log.head())))
+    }
+}
+
+/// Mixes a seed with a path of numbers into an independent seed (SplitMix64 steps).
+pub fn mix(seed: u64, path: &[u64]) -> u64 {
+    let mut z = seed;
+    for &p in path {
+        z = z
+            .wrapping_add(p.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+    }
+    z
+}

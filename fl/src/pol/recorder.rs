@@ -1,0 +1,94 @@
+//! Writing a proof-of-learning log while a client trains.
+//!
+//! The training thread hands each segment (its steps and the checkpoint after them) to a writer
+//! thread, which hashes the checkpoint, stores it in the blob store and appends the log entry; so
+//! hashing and disk writes overlap with training instead of adding to it.
+
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use super::{CheckpointLog, LogHeader, StepRecord};
+use crate::blob::{BlobError, BlobStore, f32s_to_bytes};
+use crate::train::{SgdRun, StepObserver};
+
+/// Segments that may wait for the writer before training blocks.
+const QUEUE_DEPTH: usize = 32;
+
+type Segment = (Vec<StepRecord>, Vec<f32>);
+
+/// Records every `k`-th checkpoint of one client's local run into a [`CheckpointLog`].
+pub struct PolRecorder {
+    every: usize,
+    pending: Vec<StepRecord>,
+    sender: Option<SyncSender<Segment>>,
+    writer: Option<JoinHandle<Result<CheckpointLog, BlobError>>>,
+}
+
+impl PolRecorder {
+    /// Starts a log: stores the round's `global` model and the `initial` checkpoint as blobs, fills
+    /// in their digests in `header`, and spawns the writer. `every` is k (at least 1).
+    pub fn start(
+        mut header: LogHeader,
+        blobs: BlobStore,
+        global: &[f32],
+        initial: &[f32],
+    ) -> Result<Self, BlobError> {
+        header.global = blobs.put(&f32s_to_bytes(global))?;
+        header.initial = blobs.put(&f32s_to_bytes(initial))?;
+        let every = header.every.max(1) as usize;
+        let (sender, receiver) = sync_channel::<Segment>(QUEUE_DEPTH);
+        let writer = std::thread::spawn(move || {
+            let mut log = CheckpointLog::new(header);
+            for (steps, checkpoint) in receiver {
+                let digest = blobs.put(&f32s_to_bytes(&checkpoint))?;
+                log.append(steps, digest);
+            }
+            Ok(log)
+        });
+        Ok(PolRecorder {
+            every,
+            pending: Vec::new(),
+            sender: Some(sender),
+            writer: Some(writer),
+        })
+    }
+
+    fn send(&mut self, checkpoint: Vec<f32>) {
+        let steps = std::mem::take(&mut self.pending);
+        if let Some(sender) = &self.sender {
+            // A send fails only when the writer stopped on an error, which `finish` reports.
+            let _ = sender.send((steps, checkpoint));
+        }
+    }
+
+    /// Closes the log: waits for the writer and returns the finished log. Steps still pending
+    /// (when the run ended between two checkpoints) were flushed by [`StepObserver::on_finish`].
+    pub fn finish(mut self) -> Result<CheckpointLog, BlobError> {
+        self.sender = None;
+        match self.writer.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            _ => Err(BlobError::Io {
+                path: Default::default(),
+                source: std::io::Error::other("the proof-of-learning writer thread panicked"),
+            }),
+        }
+    }
+}
+
+impl StepObserver for PolRecorder {
+    fn on_step(&mut self, lr: f32, rows: &[usize], run: &SgdRun<'_>) {
+        self.pending.push(StepRecord {
+            lr,
+            rows: rows.iter().map(|&r| r as u32).collect(),
+        });
+        if self.pending.len() >= self.every {
+            self.send(run.checkpoint());
+        }
+    }
+
+    fn on_finish(&mut self, run: &SgdRun<'_>) {
+        if !self.pending.is_empty() {
+            self.send(run.checkpoint());
+        }
+    }
+}

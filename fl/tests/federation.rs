@@ -1,0 +1,101 @@
+//! The acceptance figures of the default task: accuracy, attacks against robust strategies, and
+//! FedAvg with one client equal to centralized training.
+
+use fl::attack::AttackSpec;
+use fl::federation::{Federation, FederationConfig, Silent, mix};
+use fl::partition::PartitionScheme;
+use fl::strategy::StrategySpec;
+use fl::train::train_local;
+
+/// The default task without proof-of-learning logs (they are tested on their own).
+fn default_task() -> FederationConfig {
+    FederationConfig {
+        pol_every: 0,
+        ..FederationConfig::default()
+    }
+}
+
+fn final_accuracy(config: FederationConfig) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let federation = Federation::new(config).unwrap();
+    federation
+        .run(dir.path(), false, &Silent)
+        .unwrap()
+        .final_accuracy
+}
+
+#[test]
+fn default_task_reaches_93_percent() {
+    let accuracy = final_accuracy(default_task());
+    println!("default task: {:.2}%", 100.0 * accuracy);
+    assert!(accuracy >= 0.93, "accuracy {accuracy}");
+}
+
+#[test]
+fn scaling_attack_breaks_fedavg_but_not_robust_strategies() {
+    let attacked = |strategy: StrategySpec| FederationConfig {
+        strategy,
+        attack: Some("scale:-10@2".parse::<AttackSpec>().unwrap()),
+        ..default_task()
+    };
+    let fedavg = final_accuracy(attacked(StrategySpec::FedAvg));
+    let median = final_accuracy(attacked(StrategySpec::Median));
+    let trimmed = final_accuracy(attacked(StrategySpec::TrimmedMean { beta: 0.2 }));
+    let krum = final_accuracy(attacked(StrategySpec::Krum { f: 2 }));
+    println!(
+        "under scale:-10@2: fedavg {fedavg:.3}, median {median:.3}, trimmed-mean:0.2 {trimmed:.3}, krum:2 {krum:.3}"
+    );
+    assert!(fedavg < 0.30, "fedavg should collapse, got {fedavg}");
+    assert!(median >= 0.87, "median {median}");
+    assert!(trimmed >= 0.87, "trimmed mean {trimmed}");
+    assert!(krum >= 0.80, "krum {krum}");
+}
+
+#[test]
+fn fedavg_with_one_client_is_centralized_training() {
+    let config = FederationConfig {
+        clients: 1,
+        partition: PartitionScheme::Iid,
+        rounds: 3,
+        ..default_task()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let federation = Federation::new(config.clone()).unwrap();
+    federation.run(dir.path(), false, &Silent).unwrap();
+    let federated = std::fs::read(dir.path().join("models/round-0003.bin")).unwrap();
+
+    // Centralized: the same SGD over all training rows, round after round, no server in between.
+    let spec = federation.spec();
+    let rows: Vec<usize> = (0..federation.train_set().len()).collect();
+    let mut params = spec.init_params(config.seed);
+    for round in 1..=3u64 {
+        let seed = mix(config.seed, &[2, round, 0]);
+        params = train_local(
+            spec,
+            federation.device(),
+            federation.train_set(),
+            &rows,
+            &params,
+            &config.train,
+            seed,
+            None,
+        )
+        .unwrap()
+        .params;
+    }
+    let centralized: Vec<u8> = params.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(federated, centralized);
+    assert!(federation.evaluate(&params).unwrap().accuracy > 0.93);
+}
+
+#[test]
+fn robust_strategies_refuse_too_few_clients() {
+    let config = FederationConfig {
+        strategy: StrategySpec::Krum { f: 5 },
+        ..default_task()
+    };
+    let error = Federation::new(config)
+        .err()
+        .expect("krum:5 with 10 clients must be refused");
+    assert!(error.to_string().contains('5'), "{error}");
+}

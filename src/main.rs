@@ -1,0 +1,62 @@
+//! `zkfl`: verifiable federated learning from one command line.
+//!
+//! Every command returns `anyhow::Result`; `main` prints the one-line error chain and exits 1.
+
+mod commands;
+mod pipeline;
+mod plot;
+mod progress;
+
+use clap::{Parser, Subcommand};
+
+/// Verifiable federated learning: train a model across data providers with burn, log every local
+/// run as a proof of learning, and check those logs by replay.
+#[derive(Parser)]
+#[command(name = "zkfl", version, about, long_about = None)]
+#[command(
+    after_help = "Start with `zkfl run` (the whole pipeline on the built-in digits task), \
+then `zkfl train --help` to choose your own data, model and strategy."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole pipeline on the built-in default task and say where the results are.
+    Run(pipeline::RunArgs),
+    /// Federated training: rounds of local SGD on partitioned data, aggregated by a strategy.
+    Train(commands::train::TrainArgs),
+    /// Proof-of-learning logs.
+    Pol {
+        #[command(subcommand)]
+        command: commands::pol::PolCommand,
+    },
+    /// Measure speed: release builds only give meaningful figures.
+    Bench {
+        #[command(subcommand)]
+        command: commands::bench::BenchCommand,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => pipeline::run(args),
+        Command::Train(args) => commands::train::run(args),
+        Command::Pol { command } => commands::pol::run(command),
+        Command::Bench { command } => commands::bench::run(command),
+    };
+    if let Err(error) = result {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,191 @@
+//! The `zkfl` binary as a user meets it: bad input, interruption and resume, log verification.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn zkfl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkfl"))
+        .args(args)
+        .output()
+        .expect("the zkfl binary runs")
+}
+
+/// A small, quick federated run into `out` (extra options appended).
+fn small_run(out: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "train",
+        "--clients",
+        "4",
+        "--partition",
+        "iid",
+        "--local-epochs",
+        "1",
+        "--json",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(out.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+#[test]
+fn bad_input_gives_one_error_line_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("table.csv");
+    std::fs::write(&csv, "a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n").unwrap();
+    let csv_arg = format!("csv:{}", csv.display());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--dataset", "csv:/no/such/file.csv"],
+            "/no/such/file.csv",
+        ),
+        (
+            vec!["--dataset", &csv_arg, "--label-column", "diagnosis"],
+            "diagnosis",
+        ),
+        (vec!["--clients", "0"], "clients"),
+        (vec!["--strategy", "krum:5"], "krum"),
+        (vec!["--strategy", "fedsomething"], "fedsomething"),
+        (vec!["--partition", "dirichlet:-1"], "dirichlet"),
+        (vec!["--attack", "scale:x@2"], "scale"),
+    ];
+    for (i, (extra, needle)) in cases.into_iter().enumerate() {
+        let out = tmp.path().join(format!("run-{i}"));
+        let mut args = vec!["train", "--rounds", "1", "--out"];
+        let out_arg = out.display().to_string();
+        args.push(&out_arg);
+        args.extend(extra.iter().copied());
+        let output = zkfl(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} should fail");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{args:?}: one line, got {stderr}"
+        );
+        assert!(stderr.starts_with("error:"), "{stderr}");
+        assert!(
+            stderr.to_lowercase().contains(&needle.to_lowercase()),
+            "{args:?}: {stderr}"
+        );
+        assert!(!out.exists(), "{args:?} wrote {}", out.display());
+    }
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rounds = ["--rounds", "12", "--pol-every", "0"];
+    let (whole, killed) = (tmp.path().join("whole"), tmp.path().join("killed"));
+
+    let output = zkfl(
+        &small_run(&whole, &rounds)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let args = small_run(&killed, &rounds);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zkfl"))
+        .args(&args)
+        .spawn()
+        .unwrap();
+    let state = killed.join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !state.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    let finished: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let done = finished["completed_rounds"].as_u64().unwrap();
+    assert!(done < 12, "the run finished before it could be killed");
+
+    let refused = zkfl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        !refused.status.success(),
+        "a second run into the same directory needs --resume"
+    );
+
+    let mut resume = args.clone();
+    resume.push("--resume".into());
+    let output = zkfl(&resume.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let a = std::fs::read(whole.join("models/round-0012.bin")).unwrap();
+    let b = std::fs::read(killed.join("models/round-0012.bin")).unwrap();
+    assert_eq!(
+        a, b,
+        "resumed after round {done}: the final model must be bit-identical"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["rounds"], 12);
+}
+
+#[test]
+fn train_writes_its_outputs_and_pol_verify_checks_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let output = zkfl(
+        &small_run(&out, &["--rounds", "2"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["rounds"], 2);
+    for file in [
+        "metrics.json",
+        "accuracy.png",
+        "models/round-0002.bin",
+        "pol/round-0002/client-000.pol",
+    ] {
+        assert!(out.join(file).exists(), "{file} missing");
+    }
+    let png = std::fs::read(out.join("accuracy.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics.as_array().unwrap().len(), 2);
+    assert_eq!(metrics[1]["clients"].as_array().unwrap().len(), 4);
+
+    let log = out.join("pol/round-0002/client-001.pol");
+    let log_arg = log.display().to_string();
+    let verified = zkfl(&["pol", "verify", "--log", &log_arg, "--json"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+
+    // Truncate the log file: a clear error, not a panic.
+    let bytes = std::fs::read(&log).unwrap();
+    std::fs::write(&log, &bytes[..bytes.len() / 2]).unwrap();
+    let broken = zkfl(&["pol", "verify", "--log", &log_arg]);
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(!broken.status.success());
+    assert!(
+        stderr.starts_with("error:") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
