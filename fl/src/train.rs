@@ -230,18 +230,34 @@ pub struct LocalOutcome {
     pub steps: u64,
 }
 
-/// Trains `spec` from `global` on the training-set `rows` of `data` for `config.local_epochs`
-/// epochs, batches in an order drawn from `seed`, reporting every step to `observer`.
+/// One client's local training job: the model, where it runs, and the training-set rows it holds.
+#[derive(Clone, Copy)]
+pub struct LocalTask<'a> {
+    /// The model.
+    pub spec: &'a ModelSpec,
+    /// Where burn runs.
+    pub device: &'a Device,
+    /// The training set the row ids refer to.
+    pub data: &'a Dataset,
+    /// The client's rows.
+    pub rows: &'a [usize],
+}
+
+/// Trains `task.spec` from `global` on the task's rows for `config.local_epochs` epochs, batches
+/// in an order drawn from `seed`, reporting every step to `observer`.
 pub fn train_local(
-    spec: &ModelSpec,
-    device: &Device,
-    data: &Dataset,
-    rows: &[usize],
+    task: &LocalTask<'_>,
     global: &[f32],
     config: &TrainConfig,
     seed: u64,
     mut observer: Option<&mut dyn StepObserver>,
 ) -> Result<LocalOutcome, ModelError> {
+    let LocalTask {
+        spec,
+        device,
+        data,
+        rows,
+    } = *task;
     let start = config.initial_checkpoint(global);
     let mut run = SgdRun::new(
         spec,

@@ -5,7 +5,7 @@ use fl::attack::AttackSpec;
 use fl::federation::{Federation, FederationConfig, Silent, mix};
 use fl::partition::PartitionScheme;
 use fl::strategy::StrategySpec;
-use fl::train::train_local;
+use fl::train::{LocalTask, train_local};
 
 /// The default task without proof-of-learning logs (they are tested on their own).
 fn default_task() -> FederationConfig {
@@ -77,18 +77,15 @@ fn fedavg_with_one_client_is_centralized_training() {
     let mut params = spec.init_params(config.seed);
     for round in 1..=3u64 {
         let seed = mix(config.seed, &[2, round, 0]);
-        params = train_local(
+        let task = LocalTask {
             spec,
-            federation.device(),
-            federation.train_set(),
-            &rows,
-            &params,
-            &config.train,
-            seed,
-            None,
-        )
-        .unwrap()
-        .params;
+            device: federation.device(),
+            data: federation.train_set(),
+            rows: &rows,
+        };
+        params = train_local(&task, &params, &config.train, seed, None)
+            .unwrap()
+            .params;
     }
     let centralized: Vec<u8> = params.iter().flat_map(|v| v.to_le_bytes()).collect();
     assert_eq!(federated, centralized);

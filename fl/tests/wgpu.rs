@@ -6,7 +6,7 @@ use burn::prelude::*;
 use fl::backend::BackendKind;
 use fl::data::{DatasetSource, prepare_data};
 use fl::model::{ModelSpec, evaluate};
-use fl::train::{TrainConfig, train_local};
+use fl::train::{LocalTask, TrainConfig, train_local};
 
 /// The wgpu device, if an adapter answers a tiny computation.
 fn wgpu_device() -> Option<Device> {
@@ -40,8 +40,14 @@ fn local_training_on_wgpu_matches_the_cpu() {
         ..TrainConfig::default()
     };
     let cpu = BackendKind::Flex.device().unwrap();
-    let on_cpu = train_local(&spec, &cpu, &train, &rows, &global, &config, 3, None).unwrap();
-    let on_gpu = train_local(&spec, &gpu, &train, &rows, &global, &config, 3, None).unwrap();
+    let task = |device| LocalTask {
+        spec: &spec,
+        device,
+        data: &train,
+        rows: &rows,
+    };
+    let on_cpu = train_local(&task(&cpu), &global, &config, 3, None).unwrap();
+    let on_gpu = train_local(&task(&gpu), &global, &config, 3, None).unwrap();
     let diff = on_cpu
         .params
         .iter()

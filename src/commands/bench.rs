@@ -1,17 +1,15 @@
 //! `zkfl bench`: speed figures, each beside a baseline measured in the same run.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
 use clap::Subcommand;
 use fl::backend::BackendKind;
-use fl::blob::BlobStore;
-use fl::blob::Digest;
-use fl::data::prepare_data;
-use fl::data::{Dataset, DatasetSource};
-use fl::model::{ModelKind, ModelSpec};
-use fl::pol::{LogHeader, PolRecorder};
-use fl::train::{StepObserver, TrainConfig, train_local};
+use fl::data::{Dataset, DatasetSource, prepare_data};
+use fl::federation::{Federation, FederationConfig, RunDir};
+use fl::partition::PartitionScheme;
+use fl::train::TrainConfig;
 use serde::Serialize;
 
 /// Benchmark subcommands.
@@ -24,7 +22,7 @@ pub enum BenchCommand {
         /// Back ends to compare (the first is the baseline of the ratio column)
         #[arg(long, value_delimiter = ',', default_value = "ndarray,flex")]
         backends: Vec<String>,
-        /// Epochs over the digits training set per measurement
+        /// Local epochs over the digits training set per measurement
         #[arg(long, default_value_t = 3)]
         epochs: usize,
         /// Measurements per cell (the median is reported)
@@ -62,153 +60,114 @@ pub fn run(command: BenchCommand) -> Result<()> {
         .iter()
         .map(|b| b.parse::<BackendKind>())
         .collect::<Result<Vec<_>, _>>()?;
+    let scratch = std::env::temp_dir().join(format!("zkfl-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    // The 784-input case trains on real digits upscaled to 28×28, read back through the CSV loader.
     let (digits, _) = prepare_data(&DatasetSource::Digits, "last", 0)?;
-    let large = upscale(&digits, 28);
+    let large = scratch.join("digits-28x28.csv");
+    write_upscaled_csv(&digits, 28, &large)?;
     let cases = [
-        (ModelKind::Mlp { hidden: vec![64] }, &digits, 16usize),
-        (ModelKind::Mlp { hidden: vec![256] }, &large, 32usize),
+        ("mlp:64", DatasetSource::Digits, 16usize),
+        ("mlp:256", DatasetSource::Csv { path: large }, 32usize),
     ];
-    let scratch = tempfile_dir()?;
     let mut rows = Vec::new();
-    for (kind, data, batch) in cases {
-        let spec = ModelSpec::new(kind, data.n_features, data.n_classes, None)?;
-        let config = TrainConfig {
-            batch_size: batch,
-            local_epochs: epochs,
-            ..TrainConfig::default()
-        };
+    for (model, dataset, batch) in cases {
         let mut baseline = None;
         for &backend in &backends {
-            let plain = measure(&spec, data, &config, backend, 0, &scratch, repeat)?;
-            let base = *baseline.get_or_insert(plain);
+            let mut plain = None;
             for pol_every in [0u32, 1, 16] {
-                let seconds = if pol_every == 0 {
-                    plain
-                } else {
-                    measure(&spec, data, &config, backend, pol_every, &scratch, repeat)?
+                let config = FederationConfig {
+                    dataset: dataset.clone(),
+                    model: model.to_string(),
+                    clients: 1,
+                    partition: PartitionScheme::Iid,
+                    train: TrainConfig {
+                        batch_size: batch,
+                        local_epochs: epochs,
+                        ..TrainConfig::default()
+                    },
+                    backend,
+                    pol_every,
+                    ..FederationConfig::default()
                 };
+                let federation = Federation::new(config)?;
+                let seconds = measure(&federation, &scratch, repeat)?;
+                let plain = *plain.get_or_insert(seconds);
+                let base = *baseline.get_or_insert(plain);
                 rows.push(Row {
-                    model: spec.to_string(),
+                    model: federation.spec().to_string(),
                     batch,
                     backend: backend.to_string(),
                     pol_every,
-                    samples_per_s: (data.len() * epochs) as f64 / seconds,
+                    samples_per_s: (federation.train_set().len() * epochs) as f64 / seconds,
                     ratio: base / plain,
                     pol_overhead_percent: (pol_every > 0).then(|| 100.0 * (seconds / plain - 1.0)),
                 });
             }
         }
     }
+    let _ = std::fs::remove_dir_all(&scratch);
     if json {
         println!("{}", serde_json::to_string(&rows)?);
-    } else {
-        println!(
-            "{:<16} {:>5} {:<8} {:>9} {:>12} {:>8} {:>13}",
-            "model", "batch", "backend", "pol every", "samples/s", "vs first", "pol overhead"
-        );
-        for r in &rows {
-            println!(
-                "{:<16} {:>5} {:<8} {:>9} {:>12.0} {:>7.2}x {:>13}",
-                r.model,
-                r.batch,
-                r.backend,
-                if r.pol_every == 0 {
-                    "-".to_string()
-                } else {
-                    r.pol_every.to_string()
-                },
-                r.samples_per_s,
-                r.ratio,
-                r.pol_overhead_percent
-                    .map_or("-".to_string(), |p| format!("{p:+.1}%"))
-            );
-        }
+        return Ok(());
     }
-    let _ = std::fs::remove_dir_all(&scratch);
+    println!(
+        "{:<16} {:>5} {:<8} {:>9} {:>12} {:>9} {:>13}",
+        "model", "batch", "backend", "pol every", "samples/s", "vs first", "pol overhead"
+    );
+    for r in &rows {
+        println!(
+            "{:<16} {:>5} {:<8} {:>9} {:>12.0} {:>8.2}x {:>13}",
+            r.model,
+            r.batch,
+            r.backend,
+            if r.pol_every == 0 {
+                "-".to_string()
+            } else {
+                r.pol_every.to_string()
+            },
+            r.samples_per_s,
+            r.ratio,
+            r.pol_overhead_percent
+                .map_or("-".to_string(), |p| format!("{p:+.1}%"))
+        );
+    }
     Ok(())
 }
 
-/// Median wall time of training one client on all of `data`.
-fn measure(
-    spec: &ModelSpec,
-    data: &Dataset,
-    config: &TrainConfig,
-    backend: BackendKind,
-    pol_every: u32,
-    scratch: &std::path::Path,
-    repeat: usize,
-) -> Result<f64> {
-    let device = backend.device()?;
-    let rows: Vec<usize> = (0..data.len()).collect();
-    let global = spec.init_params(0);
+/// Median wall time of one client's local training on the whole training set (the production
+/// path: with `pol_every > 0` it records, hashes and stores the checkpoints and writes the log).
+fn measure(federation: &Federation, scratch: &Path, repeat: usize) -> Result<f64> {
+    let global = federation.spec().init_params(0);
     let mut times = Vec::new();
     for run in 0..=repeat {
+        let dir = RunDir::create(&scratch.join(format!("run-{run}")))?;
         let started = Instant::now();
-        if pol_every == 0 {
-            train_local(spec, &device, data, &rows, &global, config, 1, None)?;
-        } else {
-            let blobs =
-                BlobStore::open(scratch.join(format!("blobs-{backend}-{pol_every}-{run}")))?;
-            let header = LogHeader {
-                client: 0,
-                round: 1,
-                dataset: "digits".into(),
-                label_column: "last".into(),
-                split_seed: 0,
-                model: spec.to_string(),
-                batch_size: config.batch_size as u32,
-                momentum: 0.0,
-                proximal_mu: 0.0,
-                every: pol_every,
-                global: Digest([0; 32]),
-                initial: Digest([0; 32]),
-            };
-            let mut recorder = PolRecorder::start(header, blobs, &global, &global)?;
-            train_local(
-                spec,
-                &device,
-                data,
-                &rows,
-                &global,
-                config,
-                1,
-                Some(&mut recorder as &mut dyn StepObserver),
-            )?;
-            recorder.finish()?;
-        }
+        federation.train_client(&dir, 1, 0, &global)?;
         // The first run warms caches and allocators; it is not counted.
         if run > 0 {
             times.push(started.elapsed().as_secs_f64());
         }
+        std::fs::remove_dir_all(dir.root())?;
     }
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
 }
 
-/// Nearest-neighbour upscaling of square images to `side`×`side` (digits 8×8 → 28×28).
-fn upscale(data: &Dataset, side: usize) -> Dataset {
+/// Writes `data`'s 8×8 images upscaled (nearest neighbour) to `side`×`side` as a CSV with the
+/// label last.
+fn write_upscaled_csv(data: &Dataset, side: usize, path: &PathBuf) -> Result<()> {
     let (h, w) = data.image_shape.unwrap_or((8, 8));
-    let mut features = Vec::with_capacity(data.len() * side * side);
+    let mut text = String::new();
     for i in 0..data.len() {
         let row = data.row(i);
         for y in 0..side {
             for x in 0..side {
-                features.push(row[(y * h / side) * w + x * w / side]);
+                text.push_str(&format!("{},", row[(y * h / side) * w + x * w / side]));
             }
         }
+        text.push_str(&format!("{}\n", data.labels[i]));
     }
-    Dataset {
-        name: format!("{}-{side}x{side}", data.name),
-        features,
-        n_features: side * side,
-        labels: data.labels.clone(),
-        n_classes: data.n_classes,
-        image_shape: Some((side, side)),
-    }
-}
-
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("zkfl-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+    std::fs::write(path, text)?;
+    Ok(())
 }

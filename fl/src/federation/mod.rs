@@ -40,7 +40,7 @@ use crate::model::{Evaluation, ModelKind, ModelSpec, evaluate};
 use crate::partition::{PartitionScheme, Partitioning, partition};
 use crate::pol::{LogHeader, PolRecorder};
 use crate::strategy::{ClientUpdate, StrategySpec};
-use crate::train::{LocalOutcome, StepObserver, TrainConfig, train_local};
+use crate::train::{LocalOutcome, LocalTask, TrainConfig, train_local};
 
 /// Everything that defines a federated run. Two runs with equal configs produce equal models.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -401,20 +401,16 @@ impl Federation {
         client: usize,
         global: &[f32],
     ) -> Result<(LocalOutcome, Option<Digest>), FlError> {
-        let rows = &self.partitioning.clients[client];
+        let task = LocalTask {
+            spec: &self.spec,
+            device: &self.device,
+            data: &self.train,
+            rows: &self.partitioning.clients[client],
+        };
         let seed = mix(self.config.seed, &[2, u64::from(round), client as u64]);
         let config = &self.config.train;
         if self.config.pol_every == 0 {
-            let outcome = train_local(
-                &self.spec,
-                &self.device,
-                &self.train,
-                rows,
-                global,
-                config,
-                seed,
-                None,
-            )?;
+            let outcome = train_local(&task, global, config, seed, None)?;
             return Ok((outcome, None));
         }
         let header = LogHeader {
@@ -433,16 +429,7 @@ impl Federation {
         };
         let initial = config.initial_checkpoint(global);
         let mut recorder = PolRecorder::start(header, dir.blobs().clone(), global, &initial)?;
-        let outcome = train_local(
-            &self.spec,
-            &self.device,
-            &self.train,
-            rows,
-            global,
-            config,
-            seed,
-            Some(&mut recorder as &mut dyn StepObserver),
-        )?;
+        let outcome = train_local(&task, global, config, seed, Some(&mut recorder))?;
         let log = recorder.finish()?;
         write_atomic(&dir.pol_path(round, client), &log.to_bytes())?;
         Ok((outcome, Some(log.head())))

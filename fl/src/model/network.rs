@@ -36,6 +36,7 @@ pub struct Cnn {
 /// A classifier of any kind this crate trains. Its parameters, visited in declaration order, are
 /// exactly [`ModelSpec::param_shapes`].
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // one network per training run; never stored in bulk
 pub enum Network {
     /// Logistic regression, softmax regression and MLPs.
     Dense(Dense),
