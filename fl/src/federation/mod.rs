@@ -267,8 +267,7 @@ impl Federation {
         let (start, mut global, mut history) = match dir
             .read_json::<FederationConfig>("config.json")?
         {
-            Some(previous) if !resume => {
-                let _ = previous;
+            Some(_) if !resume => {
                 return Err(FlError::Config(format!(
                     "{} already holds a run: pass --resume to continue it, or choose another --out",
                     out.display()
