@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fl::blob::{BlobStore, bytes_to_f32s, f32s_to_bytes};
+use fl::blob::BlobStore;
 use fl::federation::{Federation, FederationConfig, RunDir, Silent};
 use fl::partition::PartitionScheme;
 use fl::pol::replay::{ReplayError, replay_log};
@@ -32,7 +32,7 @@ fn logged_run(momentum: f32) -> (tempfile::TempDir, Federation, PathBuf) {
 fn checkpoints(log: &CheckpointLog, blobs: &BlobStore) -> Vec<Vec<f32>> {
     log.entries
         .iter()
-        .map(|e| bytes_to_f32s(&blobs.get(&e.checkpoint).unwrap()).unwrap())
+        .map(|e| blobs.get_f32s(&e.checkpoint).unwrap())
         .collect()
 }
 
@@ -40,7 +40,7 @@ fn checkpoints(log: &CheckpointLog, blobs: &BlobStore) -> Vec<Vec<f32>> {
 fn forge(log: &CheckpointLog, blobs: &BlobStore, checkpoints: &[Vec<f32>]) -> CheckpointLog {
     let mut forged = CheckpointLog::new(log.header.clone());
     for (entry, checkpoint) in log.entries.iter().zip(checkpoints) {
-        let digest = blobs.put(&f32s_to_bytes(checkpoint)).unwrap();
+        let digest = blobs.put_f32s(checkpoint).unwrap();
         forged.append(entry.steps.clone(), digest);
     }
     forged
@@ -153,7 +153,7 @@ fn interpolated_checkpoints_fail_replay() {
     let (dir, federation, path) = logged_run(0.0);
     let log = CheckpointLog::read(&path).unwrap();
     let blobs = blobs_of(dir.path());
-    let start = bytes_to_f32s(&blobs.get(&log.header.initial).unwrap()).unwrap();
+    let start = blobs.get_f32s(&log.header.initial).unwrap();
     let points = checkpoints(&log, &blobs);
     let end = points.last().unwrap().clone();
     let n = points.len() as f32;
@@ -204,7 +204,7 @@ fn a_changed_learning_rate_or_batch_breaks_the_chain() {
     // Start elsewhere than the round's global model: refused even with a consistent chain.
     let mut header = log.header.clone();
     header.initial = blobs
-        .put(&f32s_to_bytes(&vec![0.0; federation.spec().param_count()]))
+        .put_f32s(&vec![0.0; federation.spec().param_count()])
         .unwrap();
     let mut moved = CheckpointLog::new(header);
     for entry in &log.entries {

@@ -8,7 +8,7 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use super::{CheckpointLog, LogHeader, StepRecord};
-use crate::blob::{BlobError, BlobStore, f32s_to_bytes};
+use crate::blob::{BlobError, BlobStore};
 use crate::train::{SgdRun, StepObserver};
 
 /// Segments that may wait for the writer before training blocks.
@@ -33,14 +33,14 @@ impl PolRecorder {
         global: &[f32],
         initial: &[f32],
     ) -> Result<Self, BlobError> {
-        header.global = blobs.put(&f32s_to_bytes(global))?;
-        header.initial = blobs.put(&f32s_to_bytes(initial))?;
+        header.global = blobs.put_f32s(global)?;
+        header.initial = blobs.put_f32s(initial)?;
         let every = header.every.max(1) as usize;
         let (sender, receiver) = sync_channel::<Segment>(QUEUE_DEPTH);
         let writer = std::thread::spawn(move || {
             let mut log = CheckpointLog::new(header);
             for (steps, checkpoint) in receiver {
-                let digest = blobs.put(&f32s_to_bytes(&checkpoint))?;
+                let digest = blobs.put_f32s(&checkpoint)?;
                 log.append(steps, digest);
             }
             Ok(log)

@@ -20,7 +20,7 @@ use burn::tensor::Device;
 use serde::Serialize;
 
 use super::{ChainError, CheckpointLog, check_chain};
-use crate::blob::{BlobError, BlobStore, bytes_to_f32s};
+use crate::blob::{BlobError, BlobStore};
 use crate::data::Dataset;
 use crate::model::{ModelError, ModelSpec};
 use crate::train::SgdRun;
@@ -115,7 +115,7 @@ pub fn replay_log(
         .model
         .parse()
         .map_err(|e: ModelError| ReplayError::Header(e.to_string()))?;
-    let load = |digest| -> Result<Vec<f32>, BlobError> { bytes_to_f32s(&blobs.get(digest)?) };
+    let load = |digest| blobs.get_f32s(digest);
 
     let global = load(&header.global)?;
     let initial = load(&header.initial)?;
