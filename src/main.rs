@@ -6,6 +6,7 @@ mod commands;
 mod pipeline;
 mod plot;
 mod progress;
+mod proving;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,10 @@ enum Command {
         #[command(subcommand)]
         command: commands::pol::PolCommand,
     },
+    /// Prove one logged training step in zero knowledge (Groth16 or halo2).
+    Prove(commands::prove::ProveArgs),
+    /// Check proof files, alone or against the run they come from.
+    Verify(commands::verify::VerifyArgs),
     /// Measure speed: release builds only give meaningful figures.
     Bench {
         #[command(subcommand)]
@@ -53,6 +58,8 @@ fn main() {
         Command::Run(args) => pipeline::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Pol { command } => commands::pol::run(command),
+        Command::Prove(args) => commands::prove::run(args),
+        Command::Verify(args) => commands::verify::run(args),
         Command::Bench { command } => commands::bench::run(command),
     };
     if let Err(error) = result {

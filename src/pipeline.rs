@@ -50,7 +50,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     if resume && !args.json {
         eprintln!("continuing the run in {}", args.out.display());
     }
-    let summary = train(&federation, &args.out, resume, !args.json)?;
+    let summary = train(&federation, &args.out, resume, !args.json, None)?;
 
     let dir = RunDir::create(&args.out)?;
     let last_round = dir.metrics()?.pop().context("the run finished no round")?;

@@ -10,7 +10,7 @@ use plotters::style::{FontStyle, register_font};
 
 static FONT: Once = Once::new();
 
-fn register_embedded_font() {
+pub(crate) fn register_embedded_font() {
     FONT.call_once(|| {
         // The only error is an unparsable font, which the embedded one is not.
         let _ = register_font(

@@ -157,7 +157,9 @@ pub trait Field:
             if bytes[16..].iter().any(|&b| b != 0) {
                 return None;
             }
-            Some(u128::from_le_bytes(bytes[..16].try_into().expect("16 bytes")))
+            Some(u128::from_le_bytes(
+                bytes[..16].try_into().expect("16 bytes"),
+            ))
         }
         if let Some(x) = small(&self.to_le_bytes()).filter(|&x| x < 1u128 << 127) {
             return Some(x as i128);
@@ -261,7 +263,15 @@ mod tests {
 
     #[test]
     fn signed_round_trip() {
-        for v in [0i128, 1, -1, 12345, -(1 << 100), (1 << 126) - 1, i128::MIN + 1] {
+        for v in [
+            0i128,
+            1,
+            -1,
+            12345,
+            -(1 << 100),
+            (1 << 126) - 1,
+            i128::MIN + 1,
+        ] {
             assert_eq!(Bn254::from_i128(v).to_i128(), Some(v), "{v}");
         }
         let big = Bn254::from_coeff(Coeff::pow2(200));

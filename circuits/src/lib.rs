@@ -10,8 +10,15 @@
 //! a satisfied witness from a tampered one without proving.
 
 pub mod field;
+pub mod fixed;
+pub mod gadgets;
+pub mod halo2;
+pub mod linear_plan;
 pub mod poseidon;
 pub mod program;
+pub mod r1cs;
+pub mod reference;
+pub mod relations;
 
 pub use field::{Coeff, Field};
 pub use program::{Assignment, Builder, Op, Program, Unsatisfied, Var};

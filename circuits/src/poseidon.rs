@@ -95,13 +95,15 @@ impl<F: Field> MerkleTree<F> {
 
 /// The root a leaf and its path give (the native mirror of [`merkle_root_var`]).
 pub fn merkle_root_from_path<F: Field>(leaf: F, index: u64, path: &[F]) -> F {
-    path.iter().enumerate().fold(leaf, |node, (level, sibling)| {
-        if (index >> level) & 1 == 1 {
-            hash2(*sibling, node)
-        } else {
-            hash2(node, *sibling)
-        }
-    })
+    path.iter()
+        .enumerate()
+        .fold(leaf, |node, (level, sibling)| {
+            if (index >> level) & 1 == 1 {
+                hash2(*sibling, node)
+            } else {
+                hash2(node, *sibling)
+            }
+        })
 }
 
 /// In-circuit [`hash2`].
@@ -174,7 +176,10 @@ mod tests {
     fn hash2_is_circom_poseidon() {
         let expected =
             "7853200120776062878684798364095072458815029376092732009249414926327459813530";
-        assert_eq!(hash2(Bn254::from_i128(1), Bn254::from_i128(2)), dec(expected));
+        assert_eq!(
+            hash2(Bn254::from_i128(1), Bn254::from_i128(2)),
+            dec(expected)
+        );
     }
 
     #[test]
@@ -217,6 +222,9 @@ mod tests {
             let (program, assignment) = b.finish();
             program.check(&assignment).unwrap();
         }
-        assert_ne!(merkle_root_from_path(leaves[3], 4, &tree.path(3)), tree.root());
+        assert_ne!(
+            merkle_root_from_path(leaves[3], 4, &tree.path(3)),
+            tree.root()
+        );
     }
 }

@@ -40,9 +40,11 @@ pub struct Lin {
 impl Lin {
     /// Its value under an assignment.
     pub fn eval<F: Field>(&self, values: &[F]) -> F {
-        self.terms.iter().fold(F::from_coeff(self.constant), |acc, (c, v)| {
-            acc + F::from_coeff(*c) * values[v.index()]
-        })
+        self.terms
+            .iter()
+            .fold(F::from_coeff(self.constant), |acc, (c, v)| {
+                acc + F::from_coeff(*c) * values[v.index()]
+            })
     }
 }
 
@@ -185,7 +187,8 @@ impl Op {
         }
     }
 
-    /// Its R1CS constraint count.
+    /// Its R1CS constraint count (a linear op the back end materializes costs one more; see
+    /// [`Program::cost`]).
     pub fn r1cs_cost(&self) -> u64 {
         match self {
             Op::Input { .. } | Op::Linear { .. } => 0,
@@ -257,11 +260,14 @@ impl Program {
         h.finalize().into()
     }
 
-    /// R1CS constraints by section.
+    /// R1CS constraints by section: [`Op::r1cs_cost`] of every op, plus one for each linear op
+    /// the R1CS back end materializes (see [`crate::linear_plan`]). This is exactly the number
+    /// of constraints the R1CS compiler emits.
     pub fn cost(&self) -> Cost {
         let mut cost = Cost::default();
-        for (op, section) in self.ops.iter().zip(&self.op_section) {
-            let c = op.r1cs_cost();
+        let materialized = crate::linear_plan::materialized_linears(self);
+        for ((op, section), extra) in self.ops.iter().zip(&self.op_section).zip(materialized) {
+            let c = op.r1cs_cost() + extra as u64;
             *cost
                 .by_section
                 .entry(self.sections[*section as usize].to_string())
@@ -452,10 +458,9 @@ impl<F: Field> Builder<F> {
             a.len(),
             b.len()
         );
-        let value = a
-            .iter()
-            .zip(b)
-            .fold(F::zero(), |acc, (p, q)| acc + self.value(*p) * self.value(*q));
+        let value = a.iter().zip(b).fold(F::zero(), |acc, (p, q)| {
+            acc + self.value(*p) * self.value(*q)
+        });
         let out = self.fresh(value);
         self.record(Op::Dot {
             out,
@@ -554,7 +559,10 @@ mod tests {
     fn honest_assignment_satisfies() {
         let (program, assignment) = sample();
         program.check(&assignment).unwrap();
-        assert_eq!(assignment.public_inputs(&program), vec![Bn254::from_i128(-42)]);
+        assert_eq!(
+            assignment.public_inputs(&program),
+            vec![Bn254::from_i128(-42)]
+        );
         let cost = program.cost();
         assert_eq!(cost.by_section["main"], 0);
         assert_eq!(cost.total, 1 + 2 + 1 + 1 + 6 + 6 + PERMUTE_R1CS);
@@ -565,8 +573,11 @@ mod tests {
         let (program, assignment) = sample();
         for i in 0..assignment.values.len() {
             let mut bad = assignment.clone();
-            bad.values[i] = bad.values[i] + Bn254::one();
-            assert!(program.check(&bad).is_err(), "variable {i} changed unnoticed");
+            bad.values[i] += Bn254::one();
+            assert!(
+                program.check(&bad).is_err(),
+                "variable {i} changed unnoticed"
+            );
         }
     }
 

@@ -2,4 +2,6 @@
 
 pub mod bench;
 pub mod pol;
+pub mod prove;
 pub mod train;
+pub mod verify;

@@ -7,7 +7,14 @@ use clap::Args;
 use fl::attack::AttackSpec;
 use fl::backend::BackendKind;
 use fl::data::DatasetSource;
-use fl::federation::{Federation, FederationConfig, Summary};
+use std::sync::Mutex;
+
+use fl::federation::{Federation, FederationConfig, Progress, RoundMetrics, RunDir, Summary};
+use prover::StepProver;
+
+use crate::commands::prove::key_store;
+use crate::proving::step::ProvingRun;
+use crate::proving::{ChallengeResult, commit_run, prove_round};
 use fl::partition::PartitionScheme;
 use fl::strategy::StrategySpec;
 use fl::train::TrainConfig;
@@ -75,6 +82,15 @@ pub struct TrainArgs {
     /// Print the final summary as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
+    /// After each round, prove Q challenged steps per client (drawn from the round's log heads)
+    #[arg(long, default_value_t = 0)]
+    pub prove: usize,
+    /// Proof system for --prove: groth16 | halo2
+    #[arg(long, default_value = "groth16")]
+    pub proof_backend: verifier::Backend,
+    /// Key directory for --prove (default: $ZKFL_KEYS or ~/.cache/zkfl/keys)
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
 }
 
 impl TrainArgs {
@@ -118,21 +134,108 @@ impl TrainArgs {
 /// Runs `zkfl train`.
 pub fn run(args: TrainArgs) -> Result<()> {
     let federation = Federation::new(args.config()?)?;
-    let summary = train(&federation, &args.out, args.resume, !args.json)?;
+    let proving = match args.prove {
+        0 => None,
+        q => Some(RoundProving::new(
+            StepProver::new(key_store(args.keys.clone()), args.proof_backend),
+            q,
+        )),
+    };
+    let federation = match &proving {
+        Some(_) => commit_run(federation, &RunDir::create(&args.out)?)?.0,
+        None => federation,
+    };
+    let summary = train(
+        &federation,
+        &args.out,
+        args.resume,
+        !args.json,
+        proving.as_ref(),
+    )?;
+    let proofs = proving.map(RoundProving::into_results).unwrap_or_default();
     if args.json {
-        println!("{}", serde_json::to_string(&summary)?);
+        let mut value = serde_json::to_value(&summary)?;
+        value["proofs"] = serde_json::to_value(&proofs)?;
+        println!("{value}");
     } else {
         print_summary(&summary);
+        if args.prove > 0 {
+            print_proofs(&proofs);
+        }
     }
+    let failed = proofs.iter().filter(|p| p.error.is_some()).count();
+    anyhow::ensure!(failed == 0, "{failed} challenged steps could not be proved");
     Ok(())
 }
 
-/// Trains with progress bars, plotting after every round; stops cleanly on Ctrl-C.
+/// Prints challenged-step proofs for a person.
+pub fn print_proofs(proofs: &[ChallengeResult]) {
+    let ok = proofs.iter().filter(|p| p.proof.is_some()).count();
+    println!(
+        "  proofs/        {ok} of {} challenged steps proved",
+        proofs.len()
+    );
+    for p in proofs.iter().filter(|p| p.error.is_some()) {
+        println!(
+            "    round {} client {} step {}: {}",
+            p.round,
+            p.client,
+            p.step,
+            p.error.as_deref().unwrap_or_default()
+        );
+    }
+}
+
+/// Proves challenged steps after each round, in the round's callback.
+pub struct RoundProving {
+    prover: StepProver,
+    q: usize,
+    results: Mutex<Vec<ChallengeResult>>,
+}
+
+impl RoundProving {
+    /// Proves `q` steps per client per round with `prover`.
+    pub fn new(prover: StepProver, q: usize) -> Self {
+        RoundProving {
+            prover,
+            q,
+            results: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn round_finished(&self, out: &std::path::Path, metrics: &RoundMetrics) {
+        let outcome =
+            ProvingRun::open(out).and_then(|run| prove_round(&run, &self.prover, metrics, self.q));
+        let mut results = self
+            .results
+            .lock()
+            .expect("no panics while holding results");
+        match outcome {
+            Ok(proved) => results.extend(proved),
+            Err(e) => results.push(ChallengeResult {
+                client: u32::MAX,
+                round: metrics.round,
+                step: 0,
+                proof: None,
+                error: Some(format!("{e:#}")),
+            }),
+        }
+    }
+
+    /// Every challenged step so far.
+    pub fn into_results(self) -> Vec<ChallengeResult> {
+        self.results.into_inner().unwrap_or_default()
+    }
+}
+
+/// Trains with progress bars, plotting after every round (and proving challenged steps when
+/// `proving` is given); stops cleanly on Ctrl-C.
 pub fn train(
     federation: &Federation,
     out: &std::path::Path,
     resume: bool,
     bars: bool,
+    proving: Option<&RoundProving>,
 ) -> Result<Summary> {
     let empty = federation.partitioning().empty_clients();
     if !empty.is_empty() {
@@ -143,10 +246,39 @@ pub fn train(
     }
     install_interrupt_notice(out);
     let progress = RoundBars::new(federation.config().rounds, bars, out.to_path_buf());
-    let summary = federation.run(out, resume, &progress)?;
+    let hooked = AfterRound {
+        inner: &progress,
+        out,
+        proving,
+    };
+    let summary = federation.run(out, resume, &hooked)?;
     progress.finish();
     plot_metrics(&out.join("metrics.json"), &out.join("accuracy.png"))?;
     Ok(summary)
+}
+
+/// Progress that also proves after each round.
+struct AfterRound<'a> {
+    inner: &'a RoundBars,
+    out: &'a std::path::Path,
+    proving: Option<&'a RoundProving>,
+}
+
+impl Progress for AfterRound<'_> {
+    fn round_started(&self, round: u32, clients: usize) {
+        self.inner.round_started(round, clients);
+    }
+
+    fn client_finished(&self, round: u32, client: usize) {
+        self.inner.client_finished(round, client);
+    }
+
+    fn round_finished(&self, metrics: &RoundMetrics) {
+        if let Some(proving) = self.proving {
+            proving.round_finished(self.out, metrics);
+        }
+        self.inner.round_finished(metrics);
+    }
 }
 
 fn install_interrupt_notice(out: &std::path::Path) {

@@ -28,7 +28,9 @@ pub use csv::load_csv;
 pub use embedded::{breast_cancer, digits};
 pub use error::DataError;
 pub use idx::load_idx;
-pub use prepare::{TEST_FRACTION, prepare_data};
+pub use prepare::{
+    FEATURE_FRACTION_BITS, FEATURE_LIMIT, TEST_FRACTION, prepare_data, snap_to_grid,
+};
 pub use source::{DatasetSource, LabelColumn, load};
 pub use split::train_test_split;
 pub use standardize::Standardizer;

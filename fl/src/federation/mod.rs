@@ -19,6 +19,7 @@ mod metrics;
 mod run_dir;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::tensor::Device;
@@ -38,7 +39,7 @@ use crate::data::{Dataset, DatasetSource, prepare_data};
 use crate::error::FlError;
 use crate::model::{Evaluation, ModelKind, ModelSpec, evaluate};
 use crate::partition::{PartitionScheme, Partitioning, partition};
-use crate::pol::{LogHeader, PolRecorder};
+use crate::pol::{CheckpointCommitter, LogHeader, PolRecorder};
 use crate::strategy::{ClientUpdate, StrategySpec};
 use crate::train::{LocalOutcome, LocalTask, TrainConfig, train_local};
 
@@ -138,6 +139,7 @@ pub struct Federation {
     partitioning: Partitioning,
     device: Device,
     per_round: usize,
+    committer: Option<Arc<dyn CheckpointCommitter>>,
 }
 
 impl Federation {
@@ -199,7 +201,14 @@ impl Federation {
             partitioning,
             device,
             per_round,
+            committer: None,
         })
+    }
+
+    /// Commits every logged checkpoint with `committer` (proof systems open these commitments).
+    pub fn with_committer(mut self, committer: Arc<dyn CheckpointCommitter>) -> Self {
+        self.committer = Some(committer);
+        self
     }
 
     /// The configuration (with the strategy's proximal μ filled in).
@@ -425,9 +434,16 @@ impl Federation {
             every: self.config.pol_every,
             global: Digest([0; 32]),
             initial: Digest([0; 32]),
+            initial_commitment: Vec::new(),
         };
         let initial = config.initial_checkpoint(global);
-        let mut recorder = PolRecorder::start(header, dir.blobs().clone(), global, &initial)?;
+        let mut recorder = PolRecorder::start(
+            header,
+            dir.blobs().clone(),
+            global,
+            &initial,
+            self.committer.clone(),
+        )?;
         let outcome = train_local(&task, global, config, seed, Some(&mut recorder))?;
         let log = recorder.finish()?;
         write_atomic(&dir.pol_path(round, client), &log.to_bytes())?;

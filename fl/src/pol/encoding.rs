@@ -1,4 +1,4 @@
-//! The checkpoint log's binary format, version 1, and the byte strings its hashes cover.
+//! The checkpoint log's binary format, version 2, and the byte strings its hashes cover.
 //!
 //! All integers are little-endian; `f32` values are their IEEE-754 bit patterns as a
 //! little-endian `u32` (so the encoding is bit-exact, NaN payloads included). Variable-length
@@ -9,7 +9,7 @@
 //! | size        | field                                   |
 //! |-------------|-----------------------------------------|
 //! | 7           | magic, ASCII `ZKFLPOL`                  |
-//! | 1           | version, `0x01`                         |
+//! | 1           | version, `0x02`                         |
 //! | *header*    | the header, as below                    |
 //! | 4           | `u32` number of entries `n`             |
 //! | *entry* × n | the entries, in order, as below         |
@@ -32,8 +32,10 @@
 //! | 4      | `every`, `u32`                                  |
 //! | 32     | `global`, SHA-256 digest                        |
 //! | 32     | `initial`, SHA-256 digest                       |
+//! | *bytes*| `initial_commitment`                            |
 //!
-//! *str* is a `u32` byte length `len` followed by `len` bytes of UTF-8.
+//! *str* is a `u32` byte length `len` followed by `len` bytes of UTF-8; *bytes* is a `u32`
+//! length followed by that many bytes.
 //!
 //! **Entry** (`LogEntry`)
 //!
@@ -43,6 +45,7 @@
 //! | 4          | `u32` number of steps `m`                    |
 //! | *step* × m | the steps, in order, as below                |
 //! | 32         | `checkpoint`, SHA-256 digest                 |
+//! | *bytes*    | `commitment`                                 |
 //! | 32         | `prev`, SHA-256 digest                       |
 //!
 //! **Step** (`StepRecord`)
@@ -71,14 +74,14 @@ use crate::pol::log::{CheckpointLog, LogEntry, LogHeader, StepRecord};
 /// The first bytes of every log file.
 pub const MAGIC: &[u8; 7] = b"ZKFLPOL";
 /// The format version this module writes and reads.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Domain separator prefixed to the header bytes when hashing the header.
-pub const HEADER_TAG: &[u8] = b"zkfl-pol-header-v1";
+pub const HEADER_TAG: &[u8] = b"zkfl-pol-header-v2";
 /// Domain separator prefixed to an entry's bytes when hashing the entry.
-pub const ENTRY_TAG: &[u8] = b"zkfl-pol-entry-v1";
+pub const ENTRY_TAG: &[u8] = b"zkfl-pol-entry-v2";
 
-/// Smallest encoded entry: step, step count, checkpoint, prev.
-const MIN_ENTRY_BYTES: u64 = 8 + 4 + 32 + 32;
+/// Smallest encoded entry: step, step count, checkpoint, commitment length, prev.
+const MIN_ENTRY_BYTES: u64 = 8 + 4 + 32 + 4 + 32;
 /// Smallest encoded step: lr, row count.
 const MIN_STEP_BYTES: u64 = 4 + 4;
 
@@ -154,6 +157,8 @@ pub fn encode_header(h: &LogHeader, out: &mut Vec<u8>) {
     out.extend_from_slice(&h.every.to_le_bytes());
     out.extend_from_slice(&h.global.0);
     out.extend_from_slice(&h.initial.0);
+    put_len(out, h.initial_commitment.len());
+    out.extend_from_slice(&h.initial_commitment);
 }
 
 /// Appends the entry bytes (the entry table above, `prev` included) to `out`.
@@ -168,6 +173,8 @@ pub fn encode_entry(e: &LogEntry, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(&e.checkpoint.0);
+    put_len(out, e.commitment.len());
+    out.extend_from_slice(&e.commitment);
     out.extend_from_slice(&e.prev.0);
 }
 
@@ -207,6 +214,7 @@ fn decode_header(r: &mut Reader<'_>) -> Result<LogHeader, PolError> {
         every: r.u32(|| "header every".into())?,
         global: r.digest(|| "header global".into())?,
         initial: r.digest(|| "header initial".into())?,
+        initial_commitment: r.bytes(|| "header initial_commitment".into())?,
     })
 }
 
@@ -227,6 +235,7 @@ fn decode_entry(r: &mut Reader<'_>, i: usize) -> Result<LogEntry, PolError> {
         step,
         steps,
         checkpoint: r.digest(|| format!("entry {i} checkpoint"))?,
+        commitment: r.bytes(|| format!("entry {i} commitment"))?,
         prev: r.digest(|| format!("entry {i} prev"))?,
     })
 }
@@ -294,6 +303,11 @@ impl<'a> Reader<'a> {
         Ok(Digest(self.array(field)?))
     }
 
+    fn bytes(&mut self, field: impl Fn() -> String) -> Result<Vec<u8>, PolError> {
+        let len = self.count(1, &field)?;
+        Ok(self.take(len as u64, field)?.to_vec())
+    }
+
     /// A `u32` element count whose elements take at least `min_size` bytes each; fails as
     /// `Truncated` unless that many bytes remain, so the caller may allocate `count` slots.
     fn count(&mut self, min_size: u64, field: impl Fn() -> String) -> Result<usize, PolError> {
@@ -350,7 +364,7 @@ mod tests {
     fn sample_bytes() -> Vec<u8> {
         let h = sample_header();
         let mut b = Vec::new();
-        b.extend_from_slice(b"ZKFLPOL\x01");
+        b.extend_from_slice(b"ZKFLPOL\x02");
         b.extend_from_slice(&[3, 0, 0, 0, 7, 0, 0, 0]); // client, round
         b.extend_from_slice(&[6, 0, 0, 0]);
         b.extend_from_slice(b"digits");
@@ -365,6 +379,7 @@ mod tests {
         b.extend_from_slice(&[2, 0, 0, 0]); // every
         b.extend_from_slice(&h.global.0);
         b.extend_from_slice(&h.initial.0);
+        b.extend_from_slice(&[3, 0, 0, 0, 5, 5, 5]); // initial commitment
         let header_end = b.len();
         b.extend_from_slice(&[1, 0, 0, 0]); // one entry
         let entry_start = b.len();
@@ -375,11 +390,15 @@ mod tests {
         b.extend_from_slice(&[0, 0, 0x80, 0x3e]); // lr 0.25
         b.extend_from_slice(&[0, 0, 0, 0]); // no rows
         b.extend_from_slice(&[7; 32]); // checkpoint
+        b.extend_from_slice(&[0, 0, 0, 0]); // no commitment
         // prev = SHA-256(header tag || header bytes)
         let mut tagged = HEADER_TAG.to_vec();
         tagged.extend_from_slice(&b[8..header_end]);
         b.extend_from_slice(&Digest::of(&tagged).0);
-        assert_eq!(b.len() - entry_start, 8 + 4 + (4 + 12) + (4 + 4) + 32 + 32);
+        assert_eq!(
+            b.len() - entry_start,
+            8 + 4 + (4 + 12) + (4 + 4) + 32 + 4 + 32
+        );
         b
     }
 
@@ -390,7 +409,7 @@ mod tests {
         assert_eq!(log.to_bytes(), bytes);
         assert_eq!(CheckpointLog::from_bytes(&bytes).expect("decode"), log);
         // The entry hash covers the tag and exactly the entry bytes.
-        let entry_bytes = &bytes[bytes.len() - (8 + 4 + (4 + 12) + (4 + 4) + 32 + 32)..];
+        let entry_bytes = &bytes[bytes.len() - (8 + 4 + (4 + 12) + (4 + 4) + 32 + 4 + 32)..];
         let mut tagged = ENTRY_TAG.to_vec();
         tagged.extend_from_slice(entry_bytes);
         assert_eq!(log.head(), Digest::of(&tagged));
@@ -402,10 +421,10 @@ mod tests {
         bytes[0] = b'X';
         assert!(matches!(decode_log(&bytes), Err(PolError::BadMagic)));
         let mut bytes = sample_bytes();
-        bytes[7] = 2;
-        let err = decode_log(&bytes).expect_err("version 2");
-        assert!(matches!(err, PolError::UnsupportedVersion(2)));
-        assert!(err.to_string().contains("version 2"), "{err}");
+        bytes[7] = 1;
+        let err = decode_log(&bytes).expect_err("version 1");
+        assert!(matches!(err, PolError::UnsupportedVersion(1)));
+        assert!(err.to_string().contains("version 1"), "{err}");
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct LogHeader {
     pub global: Digest,
     /// Blob digest of the checkpoint at step 0 (parameters, plus zero momentum if used).
     pub initial: Digest,
+    /// Commitment of the step-0 checkpoint for the proof systems (see
+    /// [`LogEntry::commitment`]); empty when the run does not commit checkpoints.
+    pub initial_commitment: Vec<u8>,
 }
 
 /// One optimizer step: its learning rate and the training-set row indices of its batch.
@@ -59,6 +62,11 @@ pub struct LogEntry {
     pub steps: Vec<StepRecord>,
     /// Blob digest of the checkpoint's canonical bytes after the segment.
     pub checkpoint: Digest,
+    /// The checkpoint's commitment for the proof systems, made by the run's
+    /// [`CheckpointCommitter`] (zkfl's: Poseidon over BN254, then over Pasta, of the quantized
+    /// parameters; 64 bytes); empty when the run does not commit checkpoints or the checkpoint
+    /// cannot be committed.
+    pub commitment: Vec<u8>,
     /// Hash of the previous entry, or of the header for the first entry.
     pub prev: Digest,
 }
@@ -91,7 +99,7 @@ impl CheckpointLog {
         }
     }
 
-    /// SHA-256(`"zkfl-pol-header-v1"` ‖ encoded header).
+    /// SHA-256(`"zkfl-pol-header-v2"` ‖ encoded header).
     pub fn header_hash(&self) -> Digest {
         let mut bytes = Vec::new();
         encoding::encode_header(&self.header, &mut bytes);
@@ -101,18 +109,29 @@ impl CheckpointLog {
     /// Appends a segment of `steps` ending at `checkpoint`, computing its `prev` link and step
     /// count; returns the new entry's hash (the new head).
     pub fn append(&mut self, steps: Vec<StepRecord>, checkpoint: Digest) -> Digest {
+        self.append_committed(steps, checkpoint, Vec::new())
+    }
+
+    /// [`CheckpointLog::append`] with the checkpoint's commitment.
+    pub fn append_committed(
+        &mut self,
+        steps: Vec<StepRecord>,
+        checkpoint: Digest,
+        commitment: Vec<u8>,
+    ) -> Digest {
         let prev = self.head();
         let before = self.entries.last().map_or(0, |e| e.step);
         self.entries.push(LogEntry {
             step: before + steps.len() as u64,
             steps,
             checkpoint,
+            commitment,
             prev,
         });
         self.head()
     }
 
-    /// SHA-256(`"zkfl-pol-entry-v1"` ‖ encoded entry `i`), `prev` included.
+    /// SHA-256(`"zkfl-pol-entry-v2"` ‖ encoded entry `i`), `prev` included.
     ///
     /// # Panics
     /// If `i >= self.entries.len()`.
@@ -233,6 +252,7 @@ pub(crate) mod tests {
             every: 2,
             global: Digest::of(b"global"),
             initial: Digest::of(b"initial"),
+            initial_commitment: vec![5; 3],
         }
     }
 
@@ -255,13 +275,17 @@ pub(crate) mod tests {
                 any::<u64>(),
             ),
             (".{0,16}", any::<u32>(), float(), float(), any::<u32>()),
-            (digest(), digest()),
+            (
+                digest(),
+                digest(),
+                proptest::collection::vec(any::<u8>(), 0..70),
+            ),
         )
             .prop_map(
                 |(
                     (client, round, dataset, label_column, split_seed),
                     (model, batch_size, momentum, proximal_mu, every),
-                    (global, initial),
+                    (global, initial, initial_commitment),
                 )| LogHeader {
                     client,
                     round,
@@ -275,6 +299,7 @@ pub(crate) mod tests {
                     every,
                     global,
                     initial,
+                    initial_commitment,
                 },
             )
     }
@@ -286,12 +311,14 @@ pub(crate) mod tests {
             any::<u64>(),
             proptest::collection::vec(step, 0..5),
             digest(),
+            proptest::collection::vec(any::<u8>(), 0..70),
             digest(),
         )
-            .prop_map(|(step, steps, checkpoint, prev)| LogEntry {
+            .prop_map(|(step, steps, checkpoint, commitment, prev)| LogEntry {
                 step,
                 steps,
                 checkpoint,
+                commitment,
                 prev,
             })
     }

@@ -8,9 +8,9 @@
 //! The log is a hash chain:
 //!
 //! ```text
-//! h_header = SHA-256("zkfl-pol-header-v1" || header)
+//! h_header = SHA-256("zkfl-pol-header-v2" || header)
 //! entry_0.prev = h_header
-//! entry_i.prev = SHA-256("zkfl-pol-entry-v1" || entry_{i-1})     (prev included)
+//! entry_i.prev = SHA-256("zkfl-pol-entry-v2" || entry_{i-1})     (prev included)
 //! head        = hash of the last entry (h_header when empty)
 //! ```
 //!
@@ -34,8 +34,10 @@
 //! - [`recorder`]: writing a log while a client trains.
 //! - [`replay`]: the replay check of the largest segments.
 //! - [`verify`]: a log file checked end to end against the data set its header names.
+//! - [`challenge`]: which logged steps a provider must prove, drawn from the round's log heads.
 
 pub mod chain;
+pub mod challenge;
 pub mod encoding;
 pub mod log;
 pub mod recorder;
@@ -43,6 +45,7 @@ pub mod replay;
 pub mod verify;
 
 pub use self::chain::{ChainError, check_chain, check_head};
+pub use self::challenge::challenged_steps;
 pub use self::encoding::PolError;
 pub use self::log::{CheckpointLog, LogEntry, LogHeader, StepRecord};
-pub use self::recorder::PolRecorder;
+pub use self::recorder::{CheckpointCommitter, PolRecorder};

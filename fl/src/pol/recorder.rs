@@ -2,8 +2,9 @@
 //!
 //! The training thread hands each segment (its steps and the checkpoint after them) to a writer
 //! thread, which hashes the checkpoint, stores it in the blob store and appends the log entry; so
-//! hashing and disk writes overlap with training instead of adding to it.
+//! hashing, committing and disk writes overlap with training instead of adding to it.
 
+use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -16,6 +17,14 @@ const QUEUE_DEPTH: usize = 32;
 
 type Segment = (Vec<StepRecord>, Vec<f32>);
 
+/// Makes the commitment a proof system will open for a checkpoint (see
+/// [`super::LogEntry::commitment`]). The log stores the bytes without interpreting them.
+pub trait CheckpointCommitter: Send + Sync {
+    /// The commitment of a checkpoint's parameters; empty when it cannot be committed (e.g.
+    /// values outside the proof system's fixed-point range).
+    fn commit(&self, checkpoint: &[f32]) -> Vec<u8>;
+}
+
 /// Records every `k`-th checkpoint of one client's local run into a [`CheckpointLog`].
 pub struct PolRecorder {
     every: usize,
@@ -26,22 +35,31 @@ pub struct PolRecorder {
 
 impl PolRecorder {
     /// Starts a log: stores the round's `global` model and the `initial` checkpoint as blobs, fills
-    /// in their digests in `header`, and spawns the writer. `every` is k (at least 1).
+    /// in their digests (and, with a `committer`, the initial commitment) in `header`, and spawns
+    /// the writer, which commits every checkpoint with `committer` too. `every` is k (at
+    /// least 1).
     pub fn start(
         mut header: LogHeader,
         blobs: BlobStore,
         global: &[f32],
         initial: &[f32],
+        committer: Option<Arc<dyn CheckpointCommitter>>,
     ) -> Result<Self, BlobError> {
         header.global = blobs.put_f32s(global)?;
         header.initial = blobs.put_f32s(initial)?;
+        let commit = move |checkpoint: &[f32]| {
+            committer
+                .as_ref()
+                .map_or_else(Vec::new, |c| c.commit(checkpoint))
+        };
+        header.initial_commitment = commit(initial);
         let every = header.every.max(1) as usize;
         let (sender, receiver) = sync_channel::<Segment>(QUEUE_DEPTH);
         let writer = std::thread::spawn(move || {
             let mut log = CheckpointLog::new(header);
             for (steps, checkpoint) in receiver {
                 let digest = blobs.put_f32s(&checkpoint)?;
-                log.append(steps, digest);
+                log.append_committed(steps, digest, commit(&checkpoint));
             }
             Ok(log)
         });

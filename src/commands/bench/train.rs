@@ -1,38 +1,15 @@
-//! `zkfl bench`: speed figures, each beside a baseline measured in the same run.
+//! `zkfl bench train`: local-training throughput per back end and the proof-of-learning overhead.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
-use clap::Subcommand;
 use fl::backend::BackendKind;
 use fl::data::{Dataset, DatasetSource, prepare_data};
 use fl::federation::{Federation, FederationConfig, RunDir};
 use fl::partition::PartitionScheme;
 use fl::train::TrainConfig;
 use serde::Serialize;
-
-/// Benchmark subcommands.
-#[derive(Subcommand, Debug)]
-pub enum BenchCommand {
-    /// Local-training throughput (samples/s) of the default MLP 64-64-10 at batch 16 and of a
-    /// 784-256-10 MLP at batch 32 (digits upscaled to 28×28), per CPU back end, and the
-    /// proof-of-learning logging overhead as a share of training time.
-    Train {
-        /// Back ends to compare (the first is the baseline of the ratio column)
-        #[arg(long, value_delimiter = ',', default_value = "ndarray,flex")]
-        backends: Vec<String>,
-        /// Local epochs over the digits training set per measurement
-        #[arg(long, default_value_t = 3)]
-        epochs: usize,
-        /// Measurements per cell (the median is reported)
-        #[arg(long, default_value_t = 3)]
-        repeat: usize,
-        /// Print the rows as JSON on stdout
-        #[arg(long)]
-        json: bool,
-    },
-}
 
 /// One measured configuration.
 #[derive(Serialize)]
@@ -48,14 +25,8 @@ struct Row {
     pol_overhead_percent: Option<f64>,
 }
 
-/// Runs a `zkfl bench` subcommand.
-pub fn run(command: BenchCommand) -> Result<()> {
-    let BenchCommand::Train {
-        backends,
-        epochs,
-        repeat,
-        json,
-    } = command;
+/// Runs `zkfl bench train`.
+pub fn run(backends: Vec<String>, epochs: usize, repeat: usize, json: bool) -> Result<()> {
     let backends = backends
         .iter()
         .map(|b| b.parse::<BackendKind>())

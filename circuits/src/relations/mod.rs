@@ -1,0 +1,3 @@
+//! The statements zkfl proves, each built on [`crate::Builder`] from a shape and a witness.
+
+pub mod training_step;

@@ -1,0 +1,78 @@
+//! `zkfl bench`: speed figures, each beside a baseline measured in the same run.
+
+mod prover;
+mod train;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+/// Benchmark subcommands.
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Local-training throughput (samples/s) of the default MLP 64-64-10 at batch 16 and of a
+    /// 784-256-10 MLP at batch 32 (digits upscaled to 28×28), per CPU back end, and the
+    /// proof-of-learning logging overhead as a share of training time.
+    Train {
+        /// Back ends to compare (the first is the baseline of the ratio column)
+        #[arg(long, value_delimiter = ',', default_value = "ndarray,flex")]
+        backends: Vec<String>,
+        /// Local epochs over the digits training set per measurement
+        #[arg(long, default_value_t = 3)]
+        epochs: usize,
+        /// Measurements per cell (the median is reported)
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Print the rows as JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prover cost of the training-step relation per model, batch size and proof system:
+    /// constraints (Groth16) or rows (halo2), setup, prove and verify time, proof bytes, peak
+    /// memory, and the prove time of a plain multiplication circuit of the same size measured
+    /// in the same run (the ratio is the figure that matters). Writes a PNG of prove time
+    /// against batch size.
+    Prover {
+        /// Models: logreg (30→1) | softmax (64→10) | mlp (64→16→10), or softmax:D-C, mlp:D-H-C, logreg:D
+        #[arg(long, value_delimiter = ',', default_value = "softmax")]
+        model: Vec<String>,
+        /// Batch sizes
+        #[arg(long, value_delimiter = ',', default_value = "4,8,16")]
+        batch: Vec<usize>,
+        /// Proof systems
+        #[arg(long, value_delimiter = ',', default_value = "groth16,halo2")]
+        backend: Vec<verifier::Backend>,
+        /// Depth of the data set's Merkle tree (8 holds 256 rows)
+        #[arg(long, default_value_t = 8)]
+        depth: u32,
+        /// Where the plot goes
+        #[arg(long, default_value = "bench-prover.png")]
+        plot: std::path::PathBuf,
+        /// Key directory for halo2 parameters (default: $ZKFL_KEYS or ~/.cache/zkfl/keys)
+        #[arg(long)]
+        keys: Option<std::path::PathBuf>,
+        /// Print the rows as JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `zkfl bench` subcommand.
+pub fn run(command: BenchCommand) -> Result<()> {
+    match command {
+        BenchCommand::Train {
+            backends,
+            epochs,
+            repeat,
+            json,
+        } => train::run(backends, epochs, repeat, json),
+        BenchCommand::Prover {
+            model,
+            batch,
+            backend,
+            depth,
+            plot,
+            keys,
+            json,
+        } => prover::run(&model, &batch, &backend, depth, &plot, keys, json),
+    }
+}

@@ -1,0 +1,16 @@
+//! Checking zkfl proofs.
+//!
+//! - [`proof_file`]: the versioned proof file a prover writes and anyone can check: back end,
+//!   relation, shape, program digest, where the proven step comes from, public inputs and proof.
+//! - [`keys`]: where verifying keys, proving keys and halo2 parameters live on disk.
+//! - [`check`]: verifying a proof file (Groth16 or halo2) and batches of Groth16 proofs.
+
+pub mod check;
+pub mod keys;
+pub mod proof_file;
+
+pub use check::{
+    TRAINING_STEP, TrainingStepPublic, VerifyError, verify_file, verify_groth16_batch,
+};
+pub use keys::{KeyError, KeyStore};
+pub use proof_file::{Backend, ProofFile, ProofFileError, StepOrigin};
