@@ -217,6 +217,7 @@ impl RoundProving {
                 round: metrics.round,
                 step: 0,
                 proof: None,
+                seconds: 0.0,
                 error: Some(format!("{e:#}")),
             }),
         }

@@ -7,10 +7,8 @@ use clap::Args;
 use verifier::{ProofFile, verify_file};
 
 use crate::commands::prove::key_store;
-use crate::proving::bind::{DATA_COMMITMENTS, check_binding};
-use crate::proving::commit::DataCommitment;
 use crate::proving::step::ProvingRun;
-use crate::proving::{proof_files, read_proof};
+use crate::proving::{proof_files, read_proof, verify_bound};
 
 /// Options of `zkfl verify`.
 #[derive(Args, Debug)]
@@ -52,7 +50,6 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     }
     let root = args.run.expect("clap requires a file or --run");
     let run = ProvingRun::open(&root)?;
-    let commitments: Vec<DataCommitment> = run.dir.read_json(DATA_COMMITMENTS)?.unwrap_or_default();
     let paths = proof_files(&root)?;
     if paths.is_empty() {
         bail!(
@@ -60,15 +57,10 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             root.display()
         );
     }
-    let mut rows = Vec::new();
-    for path in &paths {
-        let outcome = read_proof(path).and_then(|file| {
-            let public = verify_file(&store, &file)?;
-            check_binding(&run, &commitments, &file, &public)?;
-            Ok(file)
-        });
-        rows.push((path, outcome));
-    }
+    let rows: Vec<_> = paths
+        .iter()
+        .zip(verify_bound(&run, &store, &paths)?)
+        .collect();
     let failed = rows.iter().filter(|(_, o)| o.is_err()).count();
     if args.json {
         let value: Vec<_> = rows

@@ -80,9 +80,15 @@ impl DataCommitment {
     }
 }
 
+/// The Merkle depth every provider of a task uses: the smallest that holds the largest
+/// provider's rows (one depth per task means one proving key per model and batch size).
+pub fn task_depth(clients: &[Vec<usize>]) -> u32 {
+    MerkleTree::<Bn254>::depth_for(clients.iter().map(Vec::len).max().unwrap_or(1))
+}
+
 /// A provider's rows (training-set indices `rows`, in partition order) as the proof system
-/// commits them.
-pub fn committed_data(train: &Dataset, rows: &[usize]) -> Result<CommittedData> {
+/// commits them, in a tree of `depth`.
+pub fn committed_data(train: &Dataset, rows: &[usize], depth: u32) -> Result<CommittedData> {
     let features = rows
         .iter()
         .map(|&r| {
@@ -97,7 +103,7 @@ pub fn committed_data(train: &Dataset, rows: &[usize]) -> Result<CommittedData> 
     Ok(CommittedData {
         rows: features,
         labels: rows.iter().map(|&r| train.labels[r]).collect(),
-        depth: MerkleTree::<Bn254>::depth_for(rows.len()),
+        depth,
     })
 }
 

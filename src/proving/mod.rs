@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use verifier::{Backend, ProofFile, StepOrigin};
 
 use self::bind::DATA_COMMITMENTS;
-use self::commit::{DataCommitment, PoseidonCommitter, commit_data, committed_data};
+use self::commit::{DataCommitment, PoseidonCommitter, commit_data, committed_data, task_depth};
 use self::step::ProvingRun;
 
 /// Where the proof of a step goes in a run directory.
@@ -76,6 +76,27 @@ pub fn write_proof(path: &Path, file: &ProofFile) -> Result<()> {
     Ok(())
 }
 
+/// Verifies proof files and binds each to the run (see [`bind::check_binding`]); results in
+/// input order.
+pub fn verify_bound(
+    run: &ProvingRun,
+    keys: &verifier::KeyStore,
+    paths: &[PathBuf],
+) -> Result<Vec<Result<ProofFile>>> {
+    let commitments: Vec<DataCommitment> = run.dir.read_json(DATA_COMMITMENTS)?.unwrap_or_default();
+    Ok(paths
+        .par_iter()
+        .map(|path| {
+            let file = read_proof(path)?;
+            let public =
+                verifier::verify_file(keys, &file).with_context(|| path.display().to_string())?;
+            bind::check_binding(run, &commitments, &file, &public)
+                .with_context(|| path.display().to_string())?;
+            Ok(file)
+        })
+        .collect())
+}
+
 /// Makes a federation commit to its checkpoints and its providers to their data: sets the
 /// checkpoint committer and writes `DIR/data-commitments.json` (kept if already there).
 pub fn commit_run(
@@ -90,12 +111,12 @@ pub fn commit_run(
         return Ok((federation, existing));
     }
     let train = federation.train_set();
-    let commitments = federation
-        .partitioning()
-        .clients
+    let clients = &federation.partitioning().clients;
+    let depth = task_depth(clients);
+    let commitments = clients
         .par_iter()
         .enumerate()
-        .map(|(client, rows)| commit_data(client, &committed_data(train, rows)?))
+        .map(|(client, rows)| commit_data(client, &committed_data(train, rows, depth)?))
         .collect::<Result<Vec<_>>>()?;
     dir.write_json(DATA_COMMITMENTS, &commitments)?;
     Ok((federation, commitments))
@@ -110,8 +131,10 @@ pub struct ChallengeResult {
     pub round: u32,
     /// The step.
     pub step: u64,
-    /// The proof file, when proving succeeded.
+    /// The proof file, when proving succeeded (or a proof was already there).
     pub proof: Option<PathBuf>,
+    /// Seconds spent proving (0 when an existing proof was kept).
+    pub seconds: f64,
     /// Why proving failed, otherwise.
     pub error: Option<String>,
 }
@@ -145,15 +168,19 @@ pub fn prove_round(
     let results = jobs
         .par_iter()
         .map(|&(client, step)| {
+            let started = std::time::Instant::now();
             let outcome = (|| -> Result<PathBuf> {
                 let instance = run.step(metrics.round, client, step)?;
+                let path = proof_path(run.dir.root(), &instance.origin, prover.backend());
+                if path.exists() {
+                    return Ok(path);
+                }
                 let committed = &data
                     .iter()
                     .find(|(c, _)| *c == client)
                     .expect("data loaded for every job's client")
                     .1;
                 let file = prover.prove(&instance, committed)?;
-                let path = proof_path(run.dir.root(), &file.origin, prover.backend());
                 write_proof(&path, &file)?;
                 Ok(path)
             })();
@@ -161,6 +188,7 @@ pub fn prove_round(
                 client: client as u32,
                 round: metrics.round,
                 step,
+                seconds: started.elapsed().as_secs_f64(),
                 error: outcome.as_ref().err().map(|e| format!("{e:#}")),
                 proof: outcome.ok(),
             }

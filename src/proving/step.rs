@@ -13,7 +13,7 @@ use fl::pol::CheckpointLog;
 use prover::{CommittedData, StepInstance};
 use verifier::StepOrigin;
 
-use super::commit::committed_data;
+use super::commit::{committed_data, task_depth};
 
 /// The relation's model for a model spec, if the training-step relation covers it.
 pub fn relation_model(spec: &ModelSpec) -> Result<Model> {
@@ -62,7 +62,12 @@ impl ProvingRun {
             .clients
             .get(client)
             .with_context(|| format!("the run has no client {client}"))?;
-        committed_data(self.federation.train_set(), rows)
+        committed_data(self.federation.train_set(), rows, self.depth())
+    }
+
+    /// The task's data-tree depth (see [`task_depth`]).
+    pub fn depth(&self) -> u32 {
+        task_depth(&self.federation.partitioning().clients)
     }
 
     /// The proof-of-learning log of `client` in `round`.
@@ -143,7 +148,7 @@ impl ProvingRun {
         let shape = TrainingStepShape {
             model,
             batch: batch.len(),
-            depth: circuits::poseidon::MerkleTree::<circuits::field::Bn254>::depth_for(rows.len()),
+            depth: self.depth(),
             eps: DEFAULT_EPS,
         };
         Ok(StepInstance {

@@ -1,0 +1,70 @@
+//! Shared helpers for ledger tests: a fresh ledger file with funded accounts.
+#![allow(dead_code)]
+
+use chain::account::Address;
+use chain::workload::Workload;
+use chain::{Keypair, Ledger, Op, SignedTransaction, SingleValidator, Transaction};
+
+/// Chain id of the test ledgers.
+pub const CHAIN: &str = "test-chain";
+/// Starting balance of each account.
+pub const START: i128 = 1_000;
+
+/// A temporary ledger file with `n` accounts of [`START`] each.
+pub struct Fixture {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+    /// Keys and genesis.
+    pub workload: Workload,
+}
+
+impl Fixture {
+    /// A new fixture with `n` accounts.
+    pub fn new(n: usize) -> Fixture {
+        Fixture {
+            dir: tempfile::tempdir().unwrap(),
+            workload: Workload::new(CHAIN, n, START, 7),
+        }
+    }
+
+    /// The ledger file.
+    pub fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("ledger.redb")
+    }
+
+    /// Opens (or creates) the ledger as its validator.
+    pub fn open(&self) -> Ledger {
+        let key = Keypair::from_secret(self.workload.validator.secret());
+        Ledger::open(
+            &self.path(),
+            &self.workload.genesis,
+            SingleValidator::new(key),
+        )
+        .unwrap()
+    }
+
+    /// Account `i`'s key.
+    pub fn key(&self, i: usize) -> &Keypair {
+        &self.workload.accounts[i]
+    }
+
+    /// Account `i`'s address.
+    pub fn addr(&self, i: usize) -> Address {
+        Address::of(&self.key(i).public())
+    }
+
+    /// The validator's address (fee sink).
+    pub fn validator(&self) -> Address {
+        Address::of(&self.workload.validator.public())
+    }
+
+    /// A signed transaction from account `i`.
+    pub fn tx(&self, i: usize, nonce: u64, fee: u128, op: Op) -> SignedTransaction {
+        Transaction::new(CHAIN, &self.key(i).public(), nonce, fee, 5, op).sign(self.key(i))
+    }
+}
+
+/// Parses an op from JSON (test input).
+pub fn op(json: &str) -> Op {
+    Op::from_json_text(json).unwrap_or_else(|e| panic!("test op {json}: {e}"))
+}
