@@ -7,6 +7,7 @@ mod pipeline;
 mod plot;
 mod progress;
 mod proving;
+mod settle;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,31 @@ enum Command {
     Prove(commands::prove::ProveArgs),
     /// Check proof files, alone or against the run they come from.
     Verify(commands::verify::VerifyArgs),
+    /// Keys for the ledger: `zkfl keys new --out FILE` prints the new address.
+    Keys {
+        #[command(subcommand)]
+        command: commands::chain::KeysCommand,
+    },
+    /// The embedded ledger: init, get, tx, set, blocks, verify.
+    Chain {
+        #[command(subcommand)]
+        command: commands::chain::ChainCommand,
+    },
+    /// Serve a ledger file over HTTP (JSON API under /api), making blocks on an interval.
+    Node {
+        /// The ledger file (made by `zkfl chain init`)
+        #[arg(long)]
+        ledger: std::path::PathBuf,
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:8545")]
+        listen: std::net::SocketAddr,
+        /// Key file of the ledger's validator
+        #[arg(long)]
+        validator: std::path::PathBuf,
+        /// Milliseconds between blocks (when transactions are pending)
+        #[arg(long, default_value_t = 1000)]
+        block_ms: u64,
+    },
     /// Measure speed: release builds only give meaningful figures.
     Bench {
         #[command(subcommand)]
@@ -61,6 +87,14 @@ fn main() {
         Command::Prove(args) => commands::prove::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Bench { command } => commands::bench::run(command),
+        Command::Keys { command } => commands::chain::keys(command),
+        Command::Chain { command } => commands::chain::chain(command),
+        Command::Node {
+            ledger,
+            listen,
+            validator,
+            block_ms,
+        } => commands::chain::node(&ledger, listen, &validator, block_ms),
     };
     if let Err(error) = result {
         eprintln!("error: {error:#}");

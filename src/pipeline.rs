@@ -9,6 +9,11 @@
 //! 4. Proofs of training: Q steps per client of the last round, challenged by a hash of the
 //!    round's log heads, are proved with Groth16 (or halo2), then every proof is verified and
 //!    checked against the commitments the run posted.
+//! 5. Settlement (Groth16): before training a task is created on a fresh ledger file
+//!    (`DIR/ledger/task.redb`) with its verifying key and escrow, and every provider stakes and
+//!    registers its data root; afterwards each round's model hash and log heads are posted, the
+//!    proofs go to the ledger's native verifier, the task is closed, and the payouts are read
+//!    back from the ledger.
 //!
 //! Running it again on the same directory continues an interrupted run, or re-checks a finished one.
 
@@ -26,8 +31,13 @@ use prover::StepProver;
 
 use crate::commands::prove::key_store;
 use crate::commands::train::{print_summary, train};
-use crate::proving::step::ProvingRun;
-use crate::proving::{commit_run, prove_round, verify_bound};
+use crate::proving::commit::{DataCommitment, task_depth};
+use crate::proving::step::{ProvingRun, relation_model};
+use crate::proving::{commit_run, prove_round, read_proof, verify_bound};
+use crate::settle::{ESCROW, ProviderPayout, Settlement, TASK, proof_config};
+use circuits::fixed::quantize_lr;
+use circuits::relations::training_step::{DEFAULT_EPS, TrainingStepShape};
+use fl::pol::CheckpointLog;
 
 /// Options of the default pipeline.
 #[derive(Args, Debug)]
@@ -68,7 +78,8 @@ pub fn run(args: RunArgs) -> Result<()> {
         ..FederationConfig::default()
     };
     let dir = RunDir::create(&args.out)?;
-    let (federation, _) = commit_run(Federation::new(config)?, &dir)?;
+    let (federation, commitments) = commit_run(Federation::new(config)?, &dir)?;
+    let mut settlement = open_task(&args, &federation, &commitments)?;
     let resume = args.out.join("config.json").exists();
     if resume && !args.json {
         eprintln!("continuing the run in {}", args.out.display());
@@ -90,7 +101,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         verified.push((client.client, report));
     }
     let all_valid = verified.iter().all(|(_, r)| r.passed());
-    let proofs = prove_last_round(&args, &last_round)?;
+    let mut proofs = prove_last_round(&args, &last_round)?;
+    let payouts = match settlement.as_mut() {
+        Some(task) => Some(settle(task, &dir, &mut proofs)?),
+        None => None,
+    };
     let proofs_valid = proofs.iter().all(|p| p.valid);
 
     if args.json {
@@ -103,6 +118,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             "pol_all_valid": all_valid,
             "proofs": proofs,
             "proofs_all_valid": proofs_valid,
+            "payouts": payouts,
         });
         println!("{value}");
     } else {
@@ -142,6 +158,9 @@ pub fn run(args: RunArgs) -> Result<()> {
             args.out.display()
         );
     }
+    if let (Some(payouts), false) = (&payouts, args.json) {
+        print_payouts(&args.out, payouts);
+    }
     anyhow::ensure!(
         all_valid,
         "a proof-of-learning log of the last round failed replay"
@@ -161,6 +180,75 @@ struct PipelineProof {
     seconds: f64,
     valid: bool,
     error: Option<String>,
+    proof: Option<PathBuf>,
+    /// Whether the ledger's native verifier accepted it.
+    accepted_on_chain: Option<bool>,
+}
+
+/// Creates the task on a fresh ledger before training: its Groth16 verifying key (made now if
+/// needed), escrow, and every provider's stake and data commitment.
+fn open_task(
+    args: &RunArgs,
+    federation: &Federation,
+    commitments: &[DataCommitment],
+) -> Result<Option<Settlement>> {
+    if args.prove == 0 || args.proof_backend != verifier::Backend::Groth16 {
+        return Ok(None);
+    }
+    let store = key_store(args.keys.clone());
+    let shape = TrainingStepShape {
+        model: relation_model(federation.spec())?,
+        batch: federation.config().train.batch_size,
+        depth: task_depth(&federation.partitioning().clients),
+        eps: DEFAULT_EPS,
+    };
+    if !args.json {
+        eprintln!("preparing the task's Groth16 keys (once per shape) …");
+    }
+    let digest = StepProver::new(store.clone(), verifier::Backend::Groth16).prepare(&shape)?;
+    let lr = quantize_lr(federation.config().train.lr)?;
+    let config = proof_config(shape, digest, &store, lr)?;
+    Settlement::create(&args.out, config, args.rounds, commitments).map(Some)
+}
+
+/// Posts the rounds, submits every valid proof to the ledger's native verifier, closes the task
+/// and reads the payouts back.
+fn settle(
+    task: &mut Settlement,
+    dir: &RunDir,
+    proofs: &mut [PipelineProof],
+) -> Result<Vec<ProviderPayout>> {
+    task.post_rounds(&dir.metrics()?)?;
+    for p in proofs.iter_mut().filter(|p| p.valid) {
+        let Some(path) = &p.proof else { continue };
+        let file = read_proof(path)?;
+        let log =
+            CheckpointLog::read(&dir.pol_path(file.origin.round, file.origin.client as usize))?;
+        let verdict = task.submit_proof(&file, &log)?;
+        p.accepted_on_chain = Some(verdict.is_ok());
+        if let Err(reason) = verdict {
+            p.valid = false;
+            p.error = Some(format!("the ledger rejected it: {reason}"));
+        }
+    }
+    let payouts = task.close()?;
+    task.verify()?;
+    Ok(payouts)
+}
+
+fn print_payouts(out: &std::path::Path, payouts: &[ProviderPayout]) {
+    println!(
+        "settlement on the ledger {}/ledger/task.redb (task `{TASK}`, escrow {ESCROW}, even split):",
+        out.display()
+    );
+    println!("  client  address                                   verified  payout  balance");
+    for p in payouts {
+        println!(
+            "  {:>6}  {}  {:>8}  {:>6}  {:>7}",
+            p.client, p.address, p.verified, p.payout, p.balance
+        );
+    }
+    println!("  every block re-verified from genesis; inspect with `zkfl chain blocks --ledger …`");
 }
 
 /// Proves `--prove` challenged steps per client of the last round, then verifies every proof and
@@ -200,6 +288,8 @@ fn prove_last_round(args: &RunArgs, last: &RoundMetrics) -> Result<Vec<PipelineP
                 seconds: c.seconds,
                 valid: error.is_none(),
                 error,
+                proof: c.proof,
+                accepted_on_chain: None,
             }
         })
         .collect())

@@ -6,13 +6,22 @@
 //! (`submit`), then per block: nonce and fee checks, rules, the `_transfer` function, the
 //! incremental state root, the tx root, the proposer signature and one redb commit. Signing the
 //! transactions is done beforehand and not timed. Single-threaded.
+//!
+//! Shards: the same number of transfers split over 1 and over 2 shards
+//! ([`chain::ShardSet`]), each shard a child ledger with its own file, applying its blocks
+//! (submit with one verification per transaction, then produce) in its own thread; then each
+//! shard reports every block to a parent ledger, which includes the reports in one block.
+//! Timed: child submit + produce (in parallel) + report submission + the parent block.
 
+use std::path::Path as FsPath;
 use std::time::Instant;
 
+use chain::account::Address;
 use chain::keys::Domain;
 use chain::ledger::LedgerConfig;
+use chain::shard::Shard;
 use chain::workload::Workload;
-use chain::{Builtins, Keypair, Ledger, SingleValidator};
+use chain::{Builtins, Keypair, Ledger, Op, Path, ShardSet, SingleValidator, Transaction};
 
 fn main() {
     let args: Vec<usize> = std::env::args()
@@ -116,6 +125,9 @@ fn main() {
     let start = Instant::now();
     let report = ledger.verify().expect("verify");
     let verify_secs = start.elapsed().as_secs_f64();
+    drop((ledger, ledger2));
+    let one_shard = shard_bench(&dir.join("one"), 1, blocks, per_block);
+    let two_shards = shard_bench(&dir.join("two"), 2, blocks, per_block);
     let _ = std::fs::remove_dir_all(&dir);
 
     println!("transactions: {total} in {blocks} blocks of {per_block}");
@@ -142,4 +154,97 @@ fn main() {
         report.blocks,
         report.txs as f64 / verify_secs
     );
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("cores available: {cores} (shared with other work)");
+    println!("1 shard  (submit+produce+report): {one_shard:>9.0} tx/s");
+    println!(
+        "2 shards in parallel:             {two_shards:>9.0} tx/s = {:.2}x of 1 shard",
+        two_shards / one_shard
+    );
+}
+
+/// Transfers per second with `total = blocks * per_block` transfers split evenly over
+/// `shards` child ledgers (blocks of `per_block`) under `dir`, produced in parallel and
+/// reported to a parent every block.
+fn shard_bench(dir: &FsPath, shards: usize, blocks: usize, per_block: usize) -> f64 {
+    std::fs::create_dir_all(dir).expect("temp dir");
+    let parent_work = Workload::new("parent", 1, 1, 40);
+    let root = Keypair::from_secret(parent_work.validator.secret());
+    let mut parent = Ledger::open(
+        &dir.join("parent.redb"),
+        &parent_work.genesis,
+        SingleValidator::new(Keypair::from_secret(root.secret())),
+    )
+    .expect("open parent");
+    let total = blocks * per_block;
+    let mut set = Vec::new();
+    let mut txs = Vec::new();
+    for s in 0..shards {
+        let mut work = Workload::new(&format!("shard{s}"), 1000, 1_000_000_000, 50 + s as u64);
+        let ledger = Ledger::open_with(
+            &dir.join(format!("shard{s}.redb")),
+            &work.genesis,
+            SingleValidator::new(Keypair::from_secret(work.validator.secret())),
+            Box::new(Builtins::new()),
+            LedgerConfig {
+                max_block_txs: per_block,
+                max_mempool: total + 1,
+            },
+        )
+        .expect("open shard");
+        let time = ledger.tip().timestamp + 1;
+        let count = total / shards + usize::from(s < total % shards);
+        txs.push(work.transfers(&ledger, count, 1, time));
+        let at = Path::parse(&format!("/apps/shard{s}")).expect("valid path");
+        let reporter = chain::workload::derived_key(40, "reporter", s as u64);
+        set.push(Shard::new(at, ledger, reporter, 1, 0).expect("period 1"));
+    }
+    let mut set = ShardSet::new(set);
+    // Branch every shard on the parent (not timed).
+    let branches = set
+        .shards()
+        .iter()
+        .map(|shard| Op::SetShard {
+            path: shard.path().clone(),
+            config: shard.config(Address::of(&root.public())),
+        })
+        .collect();
+    let tx = Transaction::new("parent", &root.public(), 0, 0, 1, Op::Set(branches));
+    parent.submit(tx.sign(&root)).expect("branch");
+    let mut time = parent.tip().timestamp + 1;
+    parent.produce_block(time).expect("parent block");
+
+    let start = Instant::now();
+    let applied = set.par_zip(txs, |shard, txs| {
+        let mut pending = txs.into_iter().peekable();
+        let mut count = 0;
+        while pending.peek().is_some() {
+            for tx in pending.by_ref().take(per_block) {
+                shard.ledger_mut().submit(tx).expect("valid transaction");
+            }
+            let now = shard.ledger().tip().timestamp + 1;
+            count += shard.produce_block(now).expect("block").txs.len();
+        }
+        count
+    });
+    let reports = set.submit_reports(&mut parent, time).expect("reports");
+    time += 1;
+    let parent_block = parent.produce_block(time).expect("parent block");
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(
+        applied.iter().sum::<usize>(),
+        total,
+        "every transfer included"
+    );
+    assert_eq!(
+        parent_block.txs.len(),
+        reports.len(),
+        "every report included"
+    );
+    for shard in set.shards() {
+        let audit =
+            chain::shard::audit_shard(&parent, shard.path(), shard.ledger()).expect("audit");
+        assert_eq!(audit.latest, Some(shard.ledger().tip().height));
+    }
+    total as f64 / secs
 }

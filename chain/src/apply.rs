@@ -9,6 +9,8 @@ use crate::ops::{FunctionConfig, Op, OpError};
 use crate::owner::OwnerConfig;
 use crate::path::{Path, PathPattern};
 use crate::rules::{EvalEnv, Rule, evaluate};
+use crate::shard::ShardError;
+use crate::shard::state as shard;
 use crate::state::{StateTree, StateTxn, data_key};
 use crate::store::NodeStore;
 use crate::value::Value;
@@ -87,6 +89,9 @@ pub enum ApplyError {
         /// Its error (boxed to keep `ApplyError` small).
         source: Box<FunctionError>,
     },
+    /// A shard op was refused, or a write touched a shard ([`crate::shard`]).
+    #[error(transparent)]
+    Shard(#[from] ShardError),
     /// Stored config that no longer decodes (only possible with a corrupted store).
     #[error("corrupt config at {0}")]
     CorruptConfig(String),
@@ -211,11 +216,13 @@ impl Applier<'_> {
                 }
             }
             Op::SetRule { path, rule } => {
+                shard::check_config_write(txn, path)?;
                 self.check_owner(txn, path, "write_rule", |p| p.write_rule)?;
                 let text = rule.as_ref().map(|r| r.source().to_owned());
                 write_config(txn, ConfigKind::Rule, path, text)
             }
             Op::SetFunction { path, function } => {
+                shard::check_config_write(txn, path)?;
                 self.check_owner(txn, path, "write_function", |p| p.write_function)?;
                 if let Some(f) = function
                     && !self.natives.exists(&f.function_id)
@@ -226,6 +233,7 @@ impl Applier<'_> {
                 write_config(txn, ConfigKind::Function, path, text)
             }
             Op::SetOwner { path, owner } => {
+                shard::check_config_write(txn, path)?;
                 let (found, _) = closest(txn, ConfigKind::Owner, path.segments(), false);
                 if found.as_ref().is_some_and(|m| m.pattern == path.segments()) {
                     self.check_owner(txn, path, "write_owner", |p| p.write_owner)?;
@@ -234,6 +242,14 @@ impl Applier<'_> {
                 }
                 let text = owner.as_ref().map(|o| json::to_canonical(&o.to_json()));
                 write_config(txn, ConfigKind::Owner, path, text)
+            }
+            Op::SetShard { path, config } => {
+                let pattern = PathPattern::from(path.clone());
+                self.check_owner(txn, &pattern, "branch_owner", |p| p.branch_owner)?;
+                Ok(shard::branch(txn, path, config)?)
+            }
+            Op::ReportShard { path, report } => {
+                Ok(shard::report(txn, path, report, &self.ctx.auth.addr)?)
             }
             Op::Set(_) => Err(OpError::BadSet("a SET may not contain a SET".to_owned()).into()),
         }
@@ -245,6 +261,7 @@ impl Applier<'_> {
         path: &Path,
         new: Value,
     ) -> Result<(), ApplyError> {
+        shard::check_data_write(txn, path)?;
         if self.mode == Mode::Checked {
             let old = txn.get_value(path);
             self.check_rules(txn, path, &old, &new)?;

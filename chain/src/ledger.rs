@@ -211,6 +211,18 @@ impl<C: Consensus> Ledger<C> {
         self.mempool.len()
     }
 
+    /// Whether the transaction `hash` is waiting in the pool.
+    pub fn is_pending(&self, hash: &Hash) -> bool {
+        self.mempool.contains(hash)
+    }
+
+    /// The next nonce `addr` should sign with: its account nonce plus its transactions waiting
+    /// in the pool (so several transactions can be queued before a block).
+    pub fn next_nonce(&self, addr: &Address) -> u64 {
+        let queued = self.mempool.iter().filter(|((a, _), _)| a == addr).count() as u64;
+        self.nonce(addr) + queued
+    }
+
     /// Checks `tx` statelessly and queues it; returns its hash.
     pub fn submit(&mut self, tx: SignedTransaction) -> Result<Hash, LedgerError> {
         let vtx = tx.verify(&self.genesis.chain_id)?;

@@ -7,11 +7,11 @@
 //! ([`state_root`]), kept current incrementally.
 //!
 //! **A write** is an [`Op`]: `SET_VALUE`, `INC_VALUE`, `DEC_VALUE` on data; `SET_RULE`,
-//! `SET_FUNCTION`, `SET_OWNER` on config; or `SET`, a list applied all or nothing. Every op is
-//! applied inside a transaction with an undo log: if any check, any write or any triggered
-//! function fails, the state and its root are exactly as before, and the error says why.
-//! Malformed input (bad JSON, unknown op, bad path, value over 64 KiB, path deeper than 32)
-//! is rejected before anything is touched.
+//! `SET_FUNCTION`, `SET_OWNER` on config; `SET_SHARD`, `REPORT_SHARD` on shards ([`shard`]);
+//! or `SET`, a list applied all or nothing. Every op is applied inside a transaction with an
+//! undo log: if any check, any write or any triggered function fails, the state and its root
+//! are exactly as before, and the error says why. Malformed input (bad JSON, unknown op, bad
+//! path, value over 64 KiB, path deeper than 32) is rejected before anything is touched.
 //!
 //! **A rule decides a data write.** The closest rule up the path decides: the rule whose
 //! pattern is the deepest prefix match of the written path, literal segments preferred over
@@ -48,6 +48,12 @@
 //! leaves a whole block or none; [`ledger::Ledger::verify`] replays it from genesis
 //! ([`verify`]).
 //!
+//! **Shards** ([`shard`]): a subtree of the state can be branched off into its own chain
+//! (own file, chain id and validator) with `SET_SHARD`; the parent then refuses every write
+//! there except `REPORT_SHARD` from the shard's reporter, which records a child block's hash
+//! and state root every reporting period. [`shard::ShardSet`] runs shards in parallel threads
+//! and [`shard::audit_shard`] checks a parent's reports against a child's blocks.
+//!
 //! # Modules
 //! [`value`] and [`json`] (the data and its canonical encoding), [`path`] (paths and patterns),
 //! [`rules`] (the rule language), [`owner`] (owner permissions), [`config`] (which config
@@ -56,7 +62,10 @@
 //! [`state_root`] (the Merkle root), [`store`] (node storage); [`keys`], [`account`],
 //! [`tx`], [`execute`] (signed transactions), [`block`], [`consensus`], [`genesis`],
 //! [`mempool`], [`ledger`], [`verify`] (the chain), [`codec`] (binary encoding),
-//! [`storage`] and [`redb_store`] (the ledger file), [`workload`] (deterministic test load).
+//! [`storage`] and [`redb_store`] (the ledger file), [`shard`] (child chains and their
+//! reports), [`workload`] (deterministic test load),
+//! [`task`] (the task record layout and its rules), [`settlement`] (verifying training
+//! proofs and paying providers), [`node`] (the HTTP node serving a ledger).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -74,15 +83,19 @@ pub mod json;
 pub mod keys;
 pub mod ledger;
 pub mod mempool;
+pub mod node;
 pub mod ops;
 pub mod owner;
 pub mod path;
 pub mod redb_store;
 pub mod rules;
+pub mod settlement;
+pub mod shard;
 pub mod state;
 pub mod state_root;
 pub mod storage;
 pub mod store;
+pub mod task;
 pub mod tx;
 pub mod value;
 pub mod verify;
@@ -102,6 +115,7 @@ pub use ops::{FunctionConfig, Op, OpError};
 pub use owner::{OwnerConfig, OwnerPermissions};
 pub use path::{Path, PathError, PathPattern};
 pub use rules::Rule;
+pub use shard::{ShardConfig, ShardError, ShardReport, ShardSet};
 pub use state::{StateTree, StateTxn};
 pub use tx::{SignedTransaction, Transaction, VerifiedTx};
 pub use value::Value;

@@ -79,6 +79,11 @@ impl Mempool {
         self.txs.iter()
     }
 
+    /// Whether the transaction `hash` is pending.
+    pub fn contains(&self, hash: &Hash) -> bool {
+        self.hashes.contains(hash)
+    }
+
     /// Number of pending transactions.
     pub fn len(&self) -> usize {
         self.txs.len()

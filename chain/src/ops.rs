@@ -8,8 +8,11 @@
 //! {"type":"SET_RULE",     "ref":"/a/$x",     "value": "<rule source>" or null}
 //! {"type":"SET_FUNCTION", "ref":"/a/$x",     "value": {"function_id":"_transfer"} or null}
 //! {"type":"SET_OWNER",    "ref":"/a",        "value": {"owners":{...}} or null}
+//! {"type":"SET_SHARD",    "ref":"/a",        "value": <shard config>}
+//! {"type":"REPORT_SHARD", "ref":"/a",        "value": <shard report>}
 //! {"type":"SET",          "op_list":[<op>, ...]}
 //! ```
+//! The shard ops and their values are specified in [`crate::shard`].
 //! Every field is required and no other field is accepted. `ref` is a data path for value ops
 //! and a path pattern (wildcards allowed) for config ops. A `SET` holds 1 to [`MAX_SET_OPS`]
 //! ops, none of them a `SET`, applied all or nothing. The canonical encoding is the canonical
@@ -25,6 +28,7 @@ use crate::json::{self, Json, JsonError};
 use crate::owner::OwnerConfig;
 use crate::path::{Path, PathError, PathPattern};
 use crate::rules::{Rule, RuleParseError};
+use crate::shard::{ShardConfig, ShardReport};
 use crate::state::{StateError, check_value};
 use crate::value::Value;
 
@@ -123,6 +127,20 @@ pub enum Op {
         /// The owners.
         owner: Option<OwnerConfig>,
     },
+    /// Make the subtree at `path` a shard (the branch op, [`crate::shard`]).
+    SetShard {
+        /// The shard's path on the parent.
+        path: Path,
+        /// Its config.
+        config: ShardConfig,
+    },
+    /// A shard's reporter records a child block ([`crate::shard`]).
+    ReportShard {
+        /// The shard's path on the parent.
+        path: Path,
+        /// The child block's hash and state root.
+        report: ShardReport,
+    },
     /// Several ops, all or nothing.
     Set(Vec<Op>),
 }
@@ -169,6 +187,9 @@ pub enum OpError {
         "bad function id {0:?}: '_' then letters, digits or '_', at most {MAX_FUNCTION_ID_LEN} bytes"
     )]
     BadFunctionId(String),
+    /// A bad shard config or report.
+    #[error("bad shard op: {0}")]
+    BadShard(String),
     /// A `SET` inside a `SET`, an empty `SET`, or too many ops.
     #[error("bad SET: {0}")]
     BadSet(String),
@@ -179,7 +200,7 @@ fn shape(message: &str) -> OpError {
 }
 
 /// The fields of a JSON object, checked against the allowed names (all of which are required).
-fn object_fields<'a>(
+pub(crate) fn object_fields<'a>(
     json: &'a Json,
     what: &str,
     allowed: &[&str],
@@ -250,6 +271,10 @@ impl Op {
                 path.to_string(),
                 owner.as_ref().map_or(Json::Null, OwnerConfig::to_json),
             ),
+            Op::SetShard { path, config } => ("SET_SHARD", path.to_string(), config.to_json()),
+            Op::ReportShard { path, report } => {
+                ("REPORT_SHARD", path.to_string(), report.to_json())
+            }
         };
         Json::Object(BTreeMap::from([
             ("type".to_owned(), Json::Str(kind.to_owned())),
@@ -293,7 +318,11 @@ impl Op {
             } => {
                 FunctionConfig::new(&f.function_id)?;
             }
-            Op::SetRule { .. } | Op::SetFunction { .. } | Op::SetOwner { .. } => {}
+            Op::SetShard { config, .. } => config.validate()?,
+            Op::SetRule { .. }
+            | Op::SetFunction { .. }
+            | Op::SetOwner { .. }
+            | Op::ReportShard { .. } => {}
             Op::Set(ops) => {
                 if ops.is_empty() || ops.len() > MAX_SET_OPS {
                     return Err(OpError::BadSet(format!(
@@ -348,6 +377,8 @@ fn decode(json: &Json, top: bool) -> Result<Op, OpError> {
         "SET_RULE",
         "SET_FUNCTION",
         "SET_OWNER",
+        "SET_SHARD",
+        "REPORT_SHARD",
     ];
     if !known.contains(&kind) {
         return Err(OpError::UnknownType(kind.to_owned()));
@@ -388,6 +419,14 @@ fn decode(json: &Json, top: bool) -> Result<Op, OpError> {
                 Json::Null => None,
                 other => Some(FunctionConfig::from_json(other)?),
             },
+        },
+        "SET_SHARD" => Op::SetShard {
+            path: Path::parse(reference)?,
+            config: ShardConfig::from_json(value)?,
+        },
+        "REPORT_SHARD" => Op::ReportShard {
+            path: Path::parse(reference)?,
+            report: ShardReport::from_json(value)?,
         },
         _ => Op::SetOwner {
             path: PathPattern::parse(reference)?,

@@ -1,9 +1,9 @@
 //! The state tree and its transactions.
 //!
-//! [`StateTree`] owns a [`NodeStore`] laid out in four namespaces under the tree root:
-//! `values` (the data, addressed by [`Path`]), and `rules`, `functions`, `owners` (config,
-//! addressed by [`crate::path::PathPattern`], each config a leaf named `.rule`, `.function` or
-//! `.owner` under its pattern's node). All changes go through a [`StateTxn`], which records the
+//! [`StateTree`] owns a [`NodeStore`] laid out in namespaces under the tree root: `values` (the
+//! data, addressed by [`Path`]), `rules`, `functions`, `owners` (config, addressed by
+//! [`crate::path::PathPattern`], each config a leaf named `.rule`, `.function` or `.owner`
+//! under its pattern's node), and `shards` (shard configs and reports, [`crate::shard`]). All changes go through a [`StateTxn`], which records the
 //! first prior version of every node it touches (an undo log): dropping a transaction without
 //! [`StateTxn::commit`] restores every node exactly, cached hashes included, so a failed op
 //! leaves state and root untouched. Committing recomputes the dirty hashes.
@@ -121,6 +121,11 @@ impl<S: NodeStore> StateTree<S> {
     /// The data at `path` (null if nothing is there).
     pub fn get_value(&self, path: &Path) -> Value {
         read_all(&self.store, &data_key(path))
+    }
+
+    /// The subtree at a raw store key (null if absent): for namespaces other than `values`.
+    pub(crate) fn read_key(&self, key: &[String]) -> Value {
+        read_all(&self.store, key)
     }
 
     /// The whole tree (all namespaces) as one value, for audits and reference hashing.

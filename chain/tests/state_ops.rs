@@ -478,12 +478,12 @@ fn bad_input_is_rejected_with_a_clear_error() {
     };
     assert!(state.apply(&unbound, &ctx(ROOT), &Builtins::new()).is_err());
     let unknown_fn =
-        op(r#"{"type":"SET_FUNCTION","ref":"/a","value":{"function_id":"_verifyTrainingProof"}}"#);
+        op(r#"{"type":"SET_FUNCTION","ref":"/a","value":{"function_id":"_noSuchFunction"}}"#);
     assert_eq!(
         state
             .apply(&unknown_fn, &ctx(ROOT), &Builtins::new())
             .unwrap_err(),
-        ApplyError::UnknownFunction("_verifyTrainingProof".to_owned())
+        ApplyError::UnknownFunction("_noSuchFunction".to_owned())
     );
     assert_eq!(state.root_hash(), root);
 }

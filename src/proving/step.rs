@@ -46,6 +46,9 @@ pub struct ProvingRun {
 impl ProvingRun {
     /// Opens the run at `root`.
     pub fn open(root: &Path) -> Result<Self> {
+        if !root.join("config.json").is_file() {
+            bail!("{} holds no run (no config.json)", root.display());
+        }
         let dir = RunDir::create(root)?;
         let config: FederationConfig = dir
             .read_json("config.json")?

@@ -163,6 +163,35 @@ pub fn verify_file(keys: &KeyStore, file: &ProofFile) -> Result<TrainingStepPubl
     }
 }
 
+/// Verifies a Groth16 training-step proof file against a verifying key the caller holds (for
+/// example one stored on a ledger), and returns its named public inputs.
+///
+/// Unlike [`verify_file`] this does **not** rebuild the relation's program from the shape: the
+/// caller must already know that `vk` was made for the program `file` names (the ledger binds
+/// shape, program digest and key together when a task is created, and compares the file's
+/// shape and digest with them). Checks the back end, the relation name, that there are exactly
+/// the relation's public inputs, each a canonical field element, that the proof decodes and
+/// that it verifies.
+pub fn verify_groth16_with_vk(
+    vk: &r1cs::VerifyingKey,
+    file: &ProofFile,
+) -> Result<TrainingStepPublic, VerifyError> {
+    if file.backend != Backend::Groth16 {
+        return Err(VerifyError::Shape(format!(
+            "a {} proof cannot be checked with a Groth16 key",
+            file.backend
+        )));
+    }
+    if file.relation != TRAINING_STEP {
+        return Err(VerifyError::UnknownRelation(file.relation.clone()));
+    }
+    let inputs = field_inputs::<Bn254>(file)?;
+    let proof = Proof::from_bytes(&file.proof).map_err(|e| VerifyError::Decode(e.to_string()))?;
+    r1cs::verify(&r1cs::prepare(vk), &inputs, &proof)
+        .map_err(|e| VerifyError::Rejected(e.to_string()))?;
+    named(&inputs)
+}
+
 /// Verifies many Groth16 proof files of one program at once (one multi-pairing). Fails if any
 /// proof is invalid without saying which: verify one by one to find it.
 pub fn verify_groth16_batch(

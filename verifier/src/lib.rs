@@ -11,6 +11,7 @@ pub mod proof_file;
 
 pub use check::{
     TRAINING_STEP, TrainingStepPublic, VerifyError, verify_file, verify_groth16_batch,
+    verify_groth16_with_vk,
 };
 pub use keys::{KeyError, KeyStore};
 pub use proof_file::{Backend, ProofFile, ProofFileError, StepOrigin};

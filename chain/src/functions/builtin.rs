@@ -14,9 +14,11 @@
 //! replayed. Balances, escrow balances and stakes are written only by these functions: genesis
 //! sets `false` rules on them.
 //!
-//! `_verifyTrainingProof` is the extension point for the proof verifier: install a
-//! [`TrainingProofVerifier`] with [`Builtins::with_proof_verifier`]; until then the id is not
-//! registered and cannot be attached. A verifier pays contributors with [`escrow_payout`].
+//! Task functions ([`crate::settlement`]): `_verifyTrainingProof` at `/tasks/$task/proofs/$proof`
+//! checks a provider's training proof, `_settle` at `/tasks/$task/status` pays the escrow out
+//! when the task closes. `_verifyTrainingProof` is an extension point: [`Builtins::new`] uses
+//! the ledger's Groth16 verifier ([`crate::settlement::Groth16TaskVerifier`]);
+//! [`Builtins::with_proof_verifier`] installs another [`TrainingProofVerifier`].
 
 use std::collections::BTreeMap;
 
@@ -36,12 +38,16 @@ pub const DEPOSIT: &str = "_deposit";
 pub const RELEASE: &str = "_release";
 /// Id of the task stake function.
 pub const STAKE: &str = "_stake";
-/// Id reserved for the training-proof verifier.
+/// Id of the training-proof verifier.
 pub const VERIFY_TRAINING_PROOF: &str = "_verifyTrainingProof";
+/// Id of the task settlement function.
+pub const SETTLE: &str = "_settle";
 
-/// The proof verifier behind `_verifyTrainingProof` (implemented by the `verifier` crate's
-/// integration; it may read the task's committed keys and pay out with [`escrow_payout`]).
-pub trait TrainingProofVerifier {
+/// The proof verifier behind `_verifyTrainingProof` (the ledger's own is
+/// [`crate::settlement::Groth16TaskVerifier`]; it reads the task's committed key and records
+/// verified work, and a verifier may pay out directly with [`escrow_payout`]).
+/// `Send` like [`NativeFunctions`], which holds it.
+pub trait TrainingProofVerifier: Send {
     /// Verifies the proof submission written at `call.path`; an error rejects the write.
     fn verify(
         &self,
@@ -50,14 +56,19 @@ pub trait TrainingProofVerifier {
     ) -> Result<(), FunctionError>;
 }
 
-/// The built-in functions, optionally with a training-proof verifier.
-#[derive(Default)]
+/// The built-in functions, with the training-proof verifier behind `_verifyTrainingProof`.
 pub struct Builtins {
-    proof_verifier: Option<Box<dyn TrainingProofVerifier>>,
+    proof_verifier: Box<dyn TrainingProofVerifier>,
+}
+
+impl Default for Builtins {
+    fn default() -> Builtins {
+        Builtins::with_proof_verifier(Box::new(crate::settlement::Groth16TaskVerifier))
+    }
 }
 
 impl Builtins {
-    /// The built-ins without a proof verifier.
+    /// The built-ins with the ledger's Groth16 task verifier.
     pub fn new() -> Builtins {
         Builtins::default()
     }
@@ -65,18 +76,17 @@ impl Builtins {
     /// The built-ins with `_verifyTrainingProof` handled by `verifier`.
     pub fn with_proof_verifier(verifier: Box<dyn TrainingProofVerifier>) -> Builtins {
         Builtins {
-            proof_verifier: Some(verifier),
+            proof_verifier: verifier,
         }
     }
 }
 
 impl NativeFunctions for Builtins {
     fn exists(&self, function_id: &str) -> bool {
-        match function_id {
-            TRANSFER | DEPOSIT | RELEASE | STAKE => true,
-            VERIFY_TRAINING_PROOF => self.proof_verifier.is_some(),
-            _ => false,
-        }
+        matches!(
+            function_id,
+            TRANSFER | DEPOSIT | RELEASE | STAKE | VERIFY_TRAINING_PROOF | SETTLE
+        )
     }
 
     fn call(&self, call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), FunctionError> {
@@ -85,10 +95,8 @@ impl NativeFunctions for Builtins {
             DEPOSIT => deposit(call, state),
             RELEASE => release(call, state),
             STAKE => stake(call, state),
-            VERIFY_TRAINING_PROOF => match &self.proof_verifier {
-                Some(verifier) => verifier.verify(call, state),
-                None => Err(FunctionError::Unknown(call.function_id.to_owned())),
-            },
+            VERIFY_TRAINING_PROOF => self.proof_verifier.verify(call, state),
+            SETTLE => crate::settlement::settle(call, state),
             other => Err(FunctionError::Unknown(other.to_owned())),
         }
     }
@@ -259,9 +267,12 @@ pub const GENESIS_FUNCTIONS: &[(&str, &str)] = &[
     ("/escrow/$task/deposit/$from/$key", DEPOSIT),
     ("/escrow/$task/release/$key", RELEASE),
     ("/stake/$task/$addr/$key", STAKE),
+    ("/tasks/$task/proofs/$proof", VERIFY_TRAINING_PROOF),
+    ("/tasks/$task/status", SETTLE),
 ];
 
-/// Genesis config: `root_owner` owns `/`, plus [`GENESIS_RULES`] and [`GENESIS_FUNCTIONS`].
+/// Genesis config: `root_owner` owns `/`, plus [`GENESIS_RULES`], the task rules
+/// ([`crate::task::TASK_RULES`]) and [`GENESIS_FUNCTIONS`].
 pub fn genesis_ops(root_owner: &str) -> Vec<Op> {
     let pattern = |p: &str| PathPattern::parse(p).expect("invariant: genesis patterns are valid");
     let mut ops = vec![Op::SetOwner {
@@ -271,6 +282,10 @@ pub fn genesis_ops(root_owner: &str) -> Vec<Op> {
     ops.extend(GENESIS_RULES.iter().map(|(p, src)| Op::SetRule {
         path: pattern(p),
         rule: Some(Rule::parse(src).expect("invariant: genesis rules parse")),
+    }));
+    ops.extend(crate::task::TASK_RULES.iter().map(|(p, src)| Op::SetRule {
+        path: pattern(p),
+        rule: Some(Rule::parse(src).expect("invariant: task rules parse")),
     }));
     ops.extend(GENESIS_FUNCTIONS.iter().map(|(p, id)| Op::SetFunction {
         path: pattern(p),

@@ -104,8 +104,9 @@ pub enum FunctionError {
     Unknown(String),
 }
 
-/// The registry of native functions the ledger can call.
-pub trait NativeFunctions {
+/// The registry of native functions the ledger can call. `Send`, so that a ledger can move
+/// to another thread (shards produce blocks in parallel, [`crate::shard::ShardSet`]).
+pub trait NativeFunctions: Send {
     /// Whether `function_id` is registered (checked when a function config is set).
     fn exists(&self, function_id: &str) -> bool;
 

@@ -46,3 +46,6 @@ pub fn balance(state: &StateTree, addr: &str) -> i128 {
         .as_int()
         .unwrap_or(0)
 }
+
+pub mod pol;
+pub mod zk;

@@ -1,0 +1,188 @@
+//! The verifier part of a task's config, `/tasks/<id>/config/verifier`: which proofs the task
+//! pays for.
+//!
+//! ```text
+//! {"system": "groth16", "relation": "training-step",
+//!  "shape": "<the relation shape as JSON, exactly as proof files carry it>",
+//!  "program_digest": "<64 hex digits: circuits::Program::digest of the shape's program>",
+//!  "vk": "<hex of the Groth16 verifying key, arkworks compressed encoding>",
+//!  "lrs": {"<learning rate at 2^FLR, decimal>": true, ...}}
+//! ```
+//! The tolerance ε is the shape's `eps`. Only Groth16 is accepted on the ledger for now: a halo2
+//! verifier needs the IPA parameters (a file of `2^k` curve points, megabytes for real shapes)
+//! that would have to be stored or rebuilt by every node, while a Groth16 key is a few hundred
+//! bytes. The ledger does not rebuild the program to check that `vk` belongs to
+//! `program_digest`: the task owner fixes the three together and providers check them off
+//! the ledger before they join (a wrong key only makes the task unpayable).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use circuits::fixed::LR_BITS;
+use circuits::r1cs::{self, Encoding, VerifyingKey};
+use circuits::relations::training_step::{PUBLIC_INPUTS, TrainingStepShape};
+use verifier::TRAINING_STEP;
+
+use crate::value::Value;
+
+/// The only proof system the ledger verifies.
+pub const SYSTEM_GROTH16: &str = "groth16";
+
+/// Why a verifier config is not acceptable.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("verifier config field {field}: {reason}")]
+pub struct ProofConfigError {
+    /// The offending field.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn bad(field: &'static str, reason: impl Into<String>) -> ProofConfigError {
+    ProofConfigError {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// A task's verifier config, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProofConfig {
+    /// The training-step shape proofs must be about (its `eps` is the task's ε).
+    pub shape: TrainingStepShape,
+    /// Digest of the shape's constraint program.
+    pub program_digest: [u8; 32],
+    /// The Groth16 verifying key, compressed (validated: decodes, five public inputs).
+    pub vk: Vec<u8>,
+    /// The learning rates (at `2^FLR`) a proven step may use; not empty.
+    pub lrs: BTreeSet<i64>,
+}
+
+/// Decodes 64 lowercase hex digits.
+pub fn hex32(text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    (text.len() == 64
+        && !text.bytes().any(|b| b.is_ascii_uppercase())
+        && hex::decode_to_slice(text, &mut out).is_ok())
+    .then_some(out)
+}
+
+impl ProofConfig {
+    /// A config for `shape` with its program digest, key and allowed learning rates; checked
+    /// like a stored one.
+    pub fn new(
+        shape: TrainingStepShape,
+        program_digest: [u8; 32],
+        vk: &VerifyingKey,
+        lrs: impl IntoIterator<Item = i64>,
+    ) -> Result<ProofConfig, ProofConfigError> {
+        let config = ProofConfig {
+            shape,
+            program_digest,
+            vk: vk.to_bytes(),
+            lrs: lrs.into_iter().collect(),
+        };
+        ProofConfig::from_value(&config.to_value())
+    }
+
+    /// The shape as proof files carry it (`serde_json::to_string`).
+    pub fn shape_json(&self) -> String {
+        serde_json::to_string(&self.shape).expect("invariant: a shape always serializes")
+    }
+
+    /// The decoded verifying key.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, ProofConfigError> {
+        VerifyingKey::from_bytes(&self.vk).map_err(|e| bad("vk", e.to_string()))
+    }
+
+    /// The value stored at `/tasks/<id>/config/verifier`.
+    pub fn to_value(&self) -> Value {
+        let lrs = self
+            .lrs
+            .iter()
+            .map(|lr| (lr.to_string(), Value::Bool(true)))
+            .collect();
+        Value::Object(BTreeMap::from([
+            ("lrs".to_owned(), Value::Object(lrs)),
+            (
+                "program_digest".to_owned(),
+                Value::Str(hex::encode(self.program_digest)),
+            ),
+            ("relation".to_owned(), Value::from(TRAINING_STEP)),
+            ("shape".to_owned(), Value::Str(self.shape_json())),
+            ("system".to_owned(), Value::from(SYSTEM_GROTH16)),
+            ("vk".to_owned(), Value::Str(hex::encode(&self.vk))),
+        ]))
+    }
+
+    /// Reads and fully checks a stored verifier config.
+    pub fn from_value(value: &Value) -> Result<ProofConfig, ProofConfigError> {
+        const FIELDS: [&str; 6] = ["lrs", "program_digest", "relation", "shape", "system", "vk"];
+        let Value::Object(fields) = value else {
+            return Err(bad("verifier", "must be an object"));
+        };
+        if let Some(extra) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(bad("verifier", format!("unknown field {extra:?}")));
+        }
+        let text = |name: &'static str| {
+            value
+                .child(name)
+                .as_str()
+                .ok_or_else(|| bad(name, "must be a string"))
+        };
+        if text("system")? != SYSTEM_GROTH16 {
+            return Err(bad("system", "only groth16 is verified on the ledger"));
+        }
+        if text("relation")? != TRAINING_STEP {
+            return Err(bad("relation", format!("must be {TRAINING_STEP}")));
+        }
+        let shape_text = text("shape")?;
+        let shape: TrainingStepShape =
+            serde_json::from_str(shape_text).map_err(|e| bad("shape", e.to_string()))?;
+        shape.validate().map_err(|e| bad("shape", e.to_string()))?;
+        let program_digest =
+            hex32(text("program_digest")?).ok_or_else(|| bad("program_digest", "not 64 hex"))?;
+        let vk_text = text("vk")?;
+        if vk_text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(bad("vk", "hex must be lowercase"));
+        }
+        let vk = hex::decode(vk_text).map_err(|e| bad("vk", e.to_string()))?;
+        let Value::Object(lr_entries) = value.child("lrs") else {
+            return Err(bad("lrs", "must be a non-empty object"));
+        };
+        let mut lrs = BTreeSet::new();
+        for (key, flag) in lr_entries {
+            let lr = key
+                .parse::<i64>()
+                .ok()
+                .filter(|lr| lr.to_string() == *key && *lr > 0 && *lr < 1 << LR_BITS)
+                .ok_or_else(|| bad("lrs", format!("{key:?} is not a rate in 1..2^{LR_BITS}")))?;
+            if *flag != Value::Bool(true) {
+                return Err(bad("lrs", "each rate maps to true"));
+            }
+            lrs.insert(lr);
+        }
+        if lrs.is_empty() {
+            return Err(bad("lrs", "must be a non-empty object"));
+        }
+        let config = ProofConfig {
+            shape,
+            program_digest,
+            vk,
+            lrs,
+        };
+        if config.shape_json() != shape_text {
+            return Err(bad("shape", "not in the canonical form proof files use"));
+        }
+        let key = config.verifying_key()?;
+        if r1cs::public_input_count(&key) != PUBLIC_INPUTS {
+            return Err(bad(
+                "vk",
+                format!(
+                    "the key takes {} public inputs, the relation has {PUBLIC_INPUTS}",
+                    r1cs::public_input_count(&key)
+                ),
+            ));
+        }
+        Ok(config)
+    }
+}

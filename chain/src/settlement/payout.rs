@@ -1,0 +1,168 @@
+//! `_settle`: closing a task pays its escrow out by the task's reward rule and returns the
+//! providers' stakes (see [`crate::settlement`]).
+
+use std::collections::BTreeMap;
+
+use super::verify_proof::at;
+use crate::functions::builtin::{balance_path, credit, escrow_payout};
+use crate::functions::{FunctionCall, FunctionError};
+use crate::state::StateTxn;
+use crate::task::{RewardRule, escrow_path};
+use crate::value::Value;
+
+/// How an escrow is split: each provider's share, and what is left for the task owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Split {
+    /// Provider address → amount (only positive amounts).
+    pub shares: BTreeMap<String, i128>,
+    /// The rest (rounding, or everything when no provider has a verified proof).
+    pub remainder: i128,
+}
+
+/// Splits `amount` (≥ 0) among the providers of `verified` (address → verified proof count;
+/// counts ≤ 0 are ignored). `Even`: `amount / n` each; `Proportional`:
+/// `⌊amount · count / total⌋` each. Shares and remainder always sum to `amount`.
+pub fn split(
+    rule: RewardRule,
+    amount: i128,
+    verified: &BTreeMap<String, i128>,
+) -> Result<Split, FunctionError> {
+    let eligible: BTreeMap<&String, i128> = verified
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(a, n)| (a, *n))
+        .collect();
+    let overflow = || FunctionError::BadInput("settlement amounts overflow".to_owned());
+    let total = match rule {
+        RewardRule::Even => eligible.len() as i128,
+        RewardRule::Proportional => eligible
+            .values()
+            .try_fold(0i128, |acc, n| acc.checked_add(*n))
+            .ok_or_else(overflow)?,
+    };
+    let mut shares = BTreeMap::new();
+    if total > 0 && amount > 0 {
+        for (addr, count) in eligible {
+            let weight = match rule {
+                RewardRule::Even => 1,
+                RewardRule::Proportional => count,
+            };
+            let share = amount.checked_mul(weight).ok_or_else(overflow)? / total;
+            if share > 0 {
+                shares.insert(addr.clone(), share);
+            }
+        }
+    }
+    let paid = shares.values().sum::<i128>();
+    Ok(Split {
+        shares,
+        remainder: amount - paid,
+    })
+}
+
+/// The `_settle` function, attached at `/tasks/$task/status`: does nothing unless the value
+/// written is `"closed"`; then pays the escrow out (see [`crate::settlement`]).
+pub fn settle(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), FunctionError> {
+    if call.value.as_str() != Some("closed") {
+        return Ok(());
+    }
+    let task = call.var("task")?;
+    let owner = state
+        .get_value(&at(task, &["owner"])?)
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| FunctionError::BadInput(format!("task {task} has no owner")))?;
+    if call.ctx.auth.addr != owner {
+        return Err(FunctionError::Unauthorized(format!(
+            "{} may not close task {task}",
+            call.ctx.auth.addr
+        )));
+    }
+    let rule = state
+        .get_value(&at(task, &["config"])?)
+        .child("reward")
+        .as_str()
+        .and_then(RewardRule::from_name)
+        .ok_or_else(|| FunctionError::BadInput(format!("task {task} has no reward rule")))?;
+    let escrow =
+        escrow_path(task, &["balance"]).map_err(|e| FunctionError::BadInput(e.to_string()))?;
+    let amount = state
+        .get_int(&escrow)
+        .ok_or_else(|| FunctionError::BadBalance(escrow.to_string()))?;
+    let verified = int_entries(&state.get_value(&at(task, &["verified"])?));
+    let split = split(rule, amount, &verified)?;
+
+    let mut payments = split.shares.clone();
+    if split.remainder > 0 {
+        let to_owner = payments.entry(owner).or_insert(0);
+        *to_owner = to_owner
+            .checked_add(split.remainder)
+            .ok_or_else(|| FunctionError::BadBalance("owner refund".to_owned()))?;
+        state.set_value(&at(task, &["refund"])?, Value::Int(split.remainder))?;
+    }
+    escrow_payout(state, task, &payments)?;
+    for (addr, share) in &split.shares {
+        state.set_value(&at(task, &["payouts", addr])?, Value::Int(*share))?;
+    }
+    for (addr, stake) in int_entries(&state.get_value(&at(task, &["stakes"])?)) {
+        if stake > 0 {
+            credit(state, &balance_path(&addr)?, stake)?;
+        }
+        state.set_value(&at(task, &["stakes", &addr])?, Value::Null)?;
+    }
+    Ok(())
+}
+
+/// The integer entries of an object value.
+fn int_entries(value: &Value) -> BTreeMap<String, i128> {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_int()?)))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn counts(entries: &[(&str, i128)]) -> BTreeMap<String, i128> {
+        entries.iter().map(|(a, n)| ((*a).to_owned(), *n)).collect()
+    }
+
+    #[test]
+    fn even_and_proportional_shares() {
+        let verified = counts(&[("a", 3), ("b", 1), ("c", 0)]);
+        let even = split(RewardRule::Even, 101, &verified).unwrap();
+        assert_eq!(even.shares, counts(&[("a", 50), ("b", 50)]));
+        assert_eq!(even.remainder, 1);
+        let prop = split(RewardRule::Proportional, 101, &verified).unwrap();
+        assert_eq!(prop.shares, counts(&[("a", 75), ("b", 25)]));
+        assert_eq!(prop.remainder, 1);
+        let nobody = split(RewardRule::Even, 101, &counts(&[("c", 0)])).unwrap();
+        assert!(nobody.shares.is_empty());
+        assert_eq!(nobody.remainder, 101);
+        assert!(split(RewardRule::Proportional, i128::MAX, &verified).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn shares_and_remainder_sum_to_the_escrow(
+            amount in 0i128..1_000_000_000,
+            raw in prop::collection::vec(0i128..1000, 0..8),
+            even in any::<bool>(),
+        ) {
+            let verified: BTreeMap<String, i128> =
+                raw.iter().enumerate().map(|(i, n)| (format!("p{i}"), *n)).collect();
+            let rule = if even { RewardRule::Even } else { RewardRule::Proportional };
+            let s = split(rule, amount, &verified).unwrap();
+            prop_assert!(s.remainder >= 0);
+            prop_assert_eq!(s.shares.values().sum::<i128>() + s.remainder, amount);
+            let paid = verified.values().filter(|n| **n > 0).count() as i128;
+            prop_assert!(s.remainder < paid.max(1) || paid == 0);
+        }
+    }
+}

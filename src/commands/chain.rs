@@ -1,0 +1,308 @@
+//! `zkfl keys`, `zkfl chain` and `zkfl node`: the embedded ledger from the command line.
+//!
+//! A ledger is one redb file. `chain init` writes its genesis (chain id, root owner, initial
+//! balances) and block 0, signed by the validator key. In the embedded default one validator
+//! makes blocks on demand: `chain tx` and `chain set` sign a transaction with the sender's key,
+//! then the validator includes it in a new block and the receipt is printed. `zkfl node` serves
+//! the same file over HTTP and makes blocks on an interval.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path as FsPath, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ::chain::keys::{load_key_file, save_key_file};
+use ::chain::node::{open_existing_ledger, run_node};
+use ::chain::{
+    Address, Genesis, Keypair, Ledger, Op, Path, SingleValidator, Transaction, TxOutcome,
+};
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+
+/// `zkfl keys` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Make an ed25519 key pair and write it as a key file readable only by you
+    New {
+        /// Where to write the key file
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// `zkfl chain` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ChainCommand {
+    /// Create a ledger file: genesis (chain id, root owner, balances) and block 0
+    Init {
+        /// The ledger file to create
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Key file of the validator (also the root owner)
+        #[arg(long)]
+        validator: PathBuf,
+        /// Chain id transactions must name
+        #[arg(long, default_value = "zkfl")]
+        chain_id: String,
+        /// Initial balance, ADDRESS=AMOUNT (repeat for more accounts)
+        #[arg(long)]
+        alloc: Vec<String>,
+    },
+    /// Read the value at a path
+    Get {
+        /// The ledger file
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Key file of the validator
+        #[arg(long)]
+        validator: PathBuf,
+        /// A state path, e.g. /accounts/ADDRESS/balance
+        path: String,
+    },
+    /// Sign and apply one op (AI Network JSON, e.g. {"type":"SET_VALUE","ref":"/a","value":1})
+    Tx {
+        /// The ledger file
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Key file of the sender
+        #[arg(long)]
+        key: PathBuf,
+        /// Key file of the validator that makes the block
+        #[arg(long)]
+        validator: PathBuf,
+        /// The op as JSON
+        #[arg(long)]
+        op: String,
+        /// Fee paid to the validator
+        #[arg(long, default_value_t = 1)]
+        fee: u128,
+    },
+    /// Sign and apply SET_VALUE of a JSON value at a path
+    Set {
+        /// The ledger file
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Key file of the sender
+        #[arg(long)]
+        key: PathBuf,
+        /// Key file of the validator that makes the block
+        #[arg(long)]
+        validator: PathBuf,
+        /// Fee paid to the validator
+        #[arg(long, default_value_t = 1)]
+        fee: u128,
+        /// The path
+        path: String,
+        /// The value, as JSON
+        value: String,
+    },
+    /// List block headers
+    Blocks {
+        /// The ledger file
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Key file of the validator
+        #[arg(long)]
+        validator: PathBuf,
+        /// Print JSON lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-apply every block from genesis: recompute block hashes, transaction roots and state
+    /// roots, and name the first mismatch
+    Verify {
+        /// The ledger file
+        #[arg(long)]
+        ledger: PathBuf,
+        /// Key file of the validator
+        #[arg(long)]
+        validator: PathBuf,
+    },
+}
+
+/// Runs `zkfl keys`.
+pub fn keys(command: KeysCommand) -> Result<()> {
+    let KeysCommand::New { out } = command;
+    if out.exists() {
+        bail!("{} exists: choose another --out", out.display());
+    }
+    let key = Keypair::generate();
+    save_key_file(&out, &key)?;
+    println!("{}", Address::of(&key.public()));
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn open(ledger: &FsPath, validator: &FsPath) -> Result<Ledger<SingleValidator>> {
+    let key = load_key_file(validator).with_context(|| validator.display().to_string())?;
+    Ok(open_existing_ledger(ledger, key)?)
+}
+
+fn apply(ledger: &FsPath, key: &FsPath, validator: &FsPath, op: Op, fee: u128) -> Result<()> {
+    let mut ledger = open(ledger, validator)?;
+    let sender = load_key_file(key).with_context(|| key.display().to_string())?;
+    let from = Address::of(&sender.public());
+    let tx = Transaction::new(
+        ledger.chain_id(),
+        &sender.public(),
+        ledger.nonce(&from),
+        fee,
+        now_ms(),
+        op,
+    )
+    .sign(&sender);
+    let hash = ledger.submit(tx)?;
+    let block = ledger.produce_block(now_ms().max(ledger.tip().timestamp + 1))?;
+    let location = ledger
+        .receipt(&hash)?
+        .context("the transaction did not make it into the block")?;
+    match location.receipt.outcome {
+        TxOutcome::Applied => {
+            println!(
+                "applied in block {} (tx {})",
+                block.header.height,
+                hex::encode(hash)
+            );
+            Ok(())
+        }
+        TxOutcome::Failed(reason) => bail!(
+            "rejected in block {}: {reason} (only the fee and nonce changed)",
+            block.header.height
+        ),
+    }
+}
+
+/// Runs `zkfl chain`.
+pub fn chain(command: ChainCommand) -> Result<()> {
+    match command {
+        ChainCommand::Init {
+            ledger,
+            validator,
+            chain_id,
+            alloc,
+        } => {
+            if ledger.exists() {
+                bail!("{} exists: a ledger is created once", ledger.display());
+            }
+            let key = load_key_file(&validator).with_context(|| validator.display().to_string())?;
+            let mut balances = BTreeMap::new();
+            for a in &alloc {
+                let (addr, amount) = a
+                    .split_once('=')
+                    .with_context(|| format!("--alloc {a}: expected ADDRESS=AMOUNT"))?;
+                let addr: Address = addr.parse().with_context(|| format!("--alloc {a}"))?;
+                let amount: i128 = amount.parse().with_context(|| format!("--alloc {a}"))?;
+                balances.insert(addr, amount);
+            }
+            let genesis = Genesis {
+                chain_id,
+                timestamp: now_ms(),
+                root_owner: Address::of(&key.public()),
+                balances,
+            };
+            genesis.validate()?;
+            let ledger_file = Ledger::open(&ledger, &genesis, SingleValidator::new(key))?;
+            println!(
+                "created {} (chain {}, genesis block {})",
+                ledger.display(),
+                ledger_file.chain_id(),
+                hex::encode(ledger_file.tip().state_root)
+            );
+            Ok(())
+        }
+        ChainCommand::Get {
+            ledger,
+            validator,
+            path,
+        } => {
+            let ledger = open(&ledger, &validator)?;
+            let path = Path::parse(&path)?;
+            println!("{}", ledger.get_value(&path).to_canonical_json());
+            Ok(())
+        }
+        ChainCommand::Tx {
+            ledger,
+            key,
+            validator,
+            op,
+            fee,
+        } => apply(&ledger, &key, &validator, Op::from_json_text(&op)?, fee),
+        ChainCommand::Set {
+            ledger,
+            key,
+            validator,
+            fee,
+            path,
+            value,
+        } => {
+            let op = format!(
+                r#"{{"type":"SET_VALUE","ref":{},"value":{value}}}"#,
+                json_string(&path)
+            );
+            apply(&ledger, &key, &validator, Op::from_json_text(&op)?, fee)
+        }
+        ChainCommand::Blocks {
+            ledger,
+            validator,
+            json,
+        } => {
+            let ledger = open(&ledger, &validator)?;
+            for height in 0..=ledger.tip().height {
+                let Some(block) = ledger.block(height)? else {
+                    continue;
+                };
+                let h = &block.header;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "height": h.height, "hash": hex::encode(block.hash()),
+                            "parent": hex::encode(h.parent_hash), "timestamp": h.timestamp,
+                            "txs": block.txs.len(), "tx_root": hex::encode(h.tx_root),
+                            "state_root": hex::encode(h.state_root),
+                        })
+                    );
+                } else {
+                    println!(
+                        "{:>6}  {}  {:>4} txs  state {}",
+                        h.height,
+                        hex::encode(block.hash()),
+                        block.txs.len(),
+                        hex::encode(h.state_root)
+                    );
+                }
+            }
+            Ok(())
+        }
+        ChainCommand::Verify { ledger, validator } => {
+            let report = open(&ledger, &validator)?.verify()?;
+            println!(
+                "valid: {} blocks, {} transactions re-applied, state root {}",
+                report.blocks,
+                report.txs,
+                hex::encode(report.state_root)
+            );
+            Ok(())
+        }
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// Runs `zkfl node`.
+pub fn node(ledger: &FsPath, listen: SocketAddr, validator: &FsPath, block_ms: u64) -> Result<()> {
+    let key = load_key_file(validator).with_context(|| validator.display().to_string())?;
+    eprintln!(
+        "serving {} on http://{listen}/api (Ctrl-C stops)",
+        ledger.display()
+    );
+    run_node(ledger, listen, key, Duration::from_millis(block_ms))?;
+    Ok(())
+}
