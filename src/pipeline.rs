@@ -146,10 +146,17 @@ pub fn run(args: RunArgs) -> Result<()> {
                 "  client {:>2} step {:>4}: {}",
                 p.client,
                 p.step,
-                match (&p.error, p.seconds) {
+                match (&p.error, p.reused) {
                     (Some(e), _) => format!("FAILED: {e}"),
-                    (None, s) =>
-                        format!("proved in {s:.1} s, verified, bound to the posted commitments"),
+                    (None, true) => format!(
+                        "proof kept from an earlier run, verified, bound{}",
+                        on_chain(p)
+                    ),
+                    (None, false) => format!(
+                        "proved in {:.1} s, verified, bound to the posted commitments{}",
+                        p.seconds,
+                        on_chain(p)
+                    ),
                 }
             );
         }
@@ -178,6 +185,7 @@ struct PipelineProof {
     client: u32,
     step: u64,
     seconds: f64,
+    reused: bool,
     valid: bool,
     error: Option<String>,
     proof: Option<PathBuf>,
@@ -236,6 +244,14 @@ fn settle(
     Ok(payouts)
 }
 
+/// What the ledger said of a proof, for the proof table.
+fn on_chain(p: &PipelineProof) -> &'static str {
+    match p.accepted_on_chain {
+        Some(true) => ", accepted by the ledger",
+        _ => "",
+    }
+}
+
 fn print_payouts(out: &std::path::Path, payouts: &[ProviderPayout]) {
     println!(
         "settlement on the ledger {}/ledger/task.redb (task `{TASK}`, escrow {ESCROW}, even split):",
@@ -286,6 +302,7 @@ fn prove_last_round(args: &RunArgs, last: &RoundMetrics) -> Result<Vec<PipelineP
                 client: c.client,
                 step: c.step,
                 seconds: c.seconds,
+                reused: c.reused,
                 valid: error.is_none(),
                 error,
                 proof: c.proof,

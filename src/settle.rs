@@ -123,6 +123,8 @@ impl Settlement {
         };
         let owner_addr = Address::of(&settlement.owner.public());
         settlement.send(None, spec.create_op(&owner_addr)?)?;
+        // Blocks order transactions by sender: the task must exist before anyone joins it.
+        settlement.block()?;
         for c in commitments {
             let root = c
                 .root_in_field("bn254")

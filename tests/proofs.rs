@@ -180,7 +180,7 @@ fn groth16_softmax_steps_prove_verify_and_resist_tampering() {
 }
 
 #[test]
-fn halo2_logreg_and_groth16_mlp_steps_prove_and_verify() {
+fn every_model_proves_and_verifies_with_both_back_ends() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let run = proved_run(dir, "logreg", 2, "halo2");
@@ -194,8 +194,19 @@ fn halo2_logreg_and_groth16_mlp_steps_prove_and_verify() {
     std::fs::write(&bad, bytes).unwrap();
     fails_with(&verify_file(dir, &bad), "invalid");
 
-    let run = proved_run(dir, "mlp:3", 3, "groth16");
-    ok(&verify_run(dir, &run));
+    for (model, classes, backend) in [
+        ("mlp:3", 3, "groth16"),
+        ("mlp:3", 3, "halo2"),
+        ("softmax", 3, "halo2"),
+        ("logreg", 2, "groth16"),
+    ] {
+        let run = proved_run(dir, model, classes, backend);
+        let stdout = ok(&verify_run(dir, &run));
+        assert!(
+            stdout.contains("2 of 2 proofs valid"),
+            "{model} {backend}: {stdout}"
+        );
+    }
 }
 
 #[test]

@@ -40,8 +40,8 @@ pub enum ProveError {
 
 /// Keys made for one program, shared by the proofs of a batch.
 enum Keys {
-    Groth16(ProvingKey),
-    Halo2(Halo2Params, ProgramKeys),
+    Groth16(Box<ProvingKey>),
+    Halo2(Box<(Halo2Params, ProgramKeys)>),
 }
 
 /// Proves training steps, making each shape's keys once (or loading them from the store).
@@ -149,13 +149,13 @@ impl StepProver {
         };
         let keys = match self.backend {
             Backend::Groth16 => match self.store.groth16_pk(&digest)? {
-                Some(pk) => Keys::Groth16(pk),
+                Some(pk) => Keys::Groth16(Box::new(pk)),
                 None => {
                     tracing::info!("Groth16 setup for program {}", hex::encode(digest));
                     let (pk, vk) = r1cs::setup(program, &mut OsRng)
                         .map_err(|e| backend_error(e.to_string()))?;
                     self.store.save_groth16(&digest, &pk, &vk)?;
-                    Keys::Groth16(pk)
+                    Keys::Groth16(Box::new(pk))
                 }
             },
             Backend::Halo2 => {
@@ -164,7 +164,7 @@ impl StepProver {
                 let params = self.store.halo2_params(halo2::required_k(&layout))?;
                 let keys =
                     halo2::keygen(&params, program).map_err(|e| backend_error(e.to_string()))?;
-                Keys::Halo2(params, keys)
+                Keys::Halo2(Box::new((params, keys)))
             }
         };
         let keys = Arc::new(keys);
@@ -203,9 +203,10 @@ impl BackendField for Fp {
         program: &Program,
         assignment: &Assignment<Self>,
     ) -> Result<Vec<u8>, String> {
-        let Keys::Halo2(params, keys) = keys else {
+        let Keys::Halo2(halo2_keys) = keys else {
             return Err("keys of another back end".into());
         };
+        let (params, keys) = &**halo2_keys;
         halo2::prove(params, keys, program, assignment).map_err(|e| e.to_string())
     }
 }

@@ -61,36 +61,16 @@ pub enum ChainCommand {
     },
     /// Sign and apply one op (AI Network JSON, e.g. {"type":"SET_VALUE","ref":"/a","value":1})
     Tx {
-        /// The ledger file
-        #[arg(long)]
-        ledger: PathBuf,
-        /// Key file of the sender
-        #[arg(long)]
-        key: PathBuf,
-        /// Key file of the validator that makes the block
-        #[arg(long)]
-        validator: PathBuf,
+        #[command(flatten)]
+        signed: SignedWrite,
         /// The op as JSON
         #[arg(long)]
         op: String,
-        /// Fee paid to the validator
-        #[arg(long, default_value_t = 1)]
-        fee: u128,
     },
     /// Sign and apply SET_VALUE of a JSON value at a path
     Set {
-        /// The ledger file
-        #[arg(long)]
-        ledger: PathBuf,
-        /// Key file of the sender
-        #[arg(long)]
-        key: PathBuf,
-        /// Key file of the validator that makes the block
-        #[arg(long)]
-        validator: PathBuf,
-        /// Fee paid to the validator
-        #[arg(long, default_value_t = 1)]
-        fee: u128,
+        #[command(flatten)]
+        signed: SignedWrite,
         /// The path
         path: String,
         /// The value, as JSON
@@ -120,6 +100,23 @@ pub enum ChainCommand {
     },
 }
 
+/// Who signs a write and who makes its block.
+#[derive(clap::Args, Debug)]
+pub struct SignedWrite {
+    /// The ledger file
+    #[arg(long)]
+    ledger: PathBuf,
+    /// Key file of the sender
+    #[arg(long)]
+    key: PathBuf,
+    /// Key file of the validator that makes the block
+    #[arg(long)]
+    validator: PathBuf,
+    /// Fee paid to the validator
+    #[arg(long, default_value_t = 1)]
+    fee: u128,
+}
+
 /// Runs `zkfl keys`.
 pub fn keys(command: KeysCommand) -> Result<()> {
     let KeysCommand::New { out } = command;
@@ -143,15 +140,15 @@ fn open(ledger: &FsPath, validator: &FsPath) -> Result<Ledger<SingleValidator>> 
     Ok(open_existing_ledger(ledger, key)?)
 }
 
-fn apply(ledger: &FsPath, key: &FsPath, validator: &FsPath, op: Op, fee: u128) -> Result<()> {
-    let mut ledger = open(ledger, validator)?;
-    let sender = load_key_file(key).with_context(|| key.display().to_string())?;
+fn apply(w: &SignedWrite, op: Op) -> Result<()> {
+    let mut ledger = open(&w.ledger, &w.validator)?;
+    let sender = load_key_file(&w.key).with_context(|| w.key.display().to_string())?;
     let from = Address::of(&sender.public());
     let tx = Transaction::new(
         ledger.chain_id(),
         &sender.public(),
         ledger.nonce(&from),
-        fee,
+        w.fee,
         now_ms(),
         op,
     )
@@ -225,18 +222,9 @@ pub fn chain(command: ChainCommand) -> Result<()> {
             println!("{}", ledger.get_value(&path).to_canonical_json());
             Ok(())
         }
-        ChainCommand::Tx {
-            ledger,
-            key,
-            validator,
-            op,
-            fee,
-        } => apply(&ledger, &key, &validator, Op::from_json_text(&op)?, fee),
+        ChainCommand::Tx { signed, op } => apply(&signed, Op::from_json_text(&op)?),
         ChainCommand::Set {
-            ledger,
-            key,
-            validator,
-            fee,
+            signed,
             path,
             value,
         } => {
@@ -244,7 +232,7 @@ pub fn chain(command: ChainCommand) -> Result<()> {
                 r#"{{"type":"SET_VALUE","ref":{},"value":{value}}}"#,
                 json_string(&path)
             );
-            apply(&ledger, &key, &validator, Op::from_json_text(&op)?, fee)
+            apply(&signed, Op::from_json_text(&op)?)
         }
         ChainCommand::Blocks {
             ledger,

@@ -218,6 +218,7 @@ impl RoundProving {
                 step: 0,
                 proof: None,
                 seconds: 0.0,
+                reused: false,
                 error: Some(format!("{e:#}")),
             }),
         }

@@ -133,8 +133,10 @@ pub struct ChallengeResult {
     pub step: u64,
     /// The proof file, when proving succeeded (or a proof was already there).
     pub proof: Option<PathBuf>,
-    /// Seconds spent proving (0 when an existing proof was kept).
+    /// Seconds spent proving.
     pub seconds: f64,
+    /// Whether a proof already on disk was kept instead of proving again.
+    pub reused: bool,
     /// Why proving failed, otherwise.
     pub error: Option<String>,
 }
@@ -169,10 +171,12 @@ pub fn prove_round(
         .par_iter()
         .map(|&(client, step)| {
             let started = std::time::Instant::now();
+            let mut reused = false;
             let outcome = (|| -> Result<PathBuf> {
                 let instance = run.step(metrics.round, client, step)?;
                 let path = proof_path(run.dir.root(), &instance.origin, prover.backend());
                 if path.exists() {
+                    reused = true;
                     return Ok(path);
                 }
                 let committed = &data
@@ -189,6 +193,7 @@ pub fn prove_round(
                 round: metrics.round,
                 step,
                 seconds: started.elapsed().as_secs_f64(),
+                reused,
                 error: outcome.as_ref().err().map(|e| format!("{e:#}")),
                 proof: outcome.ok(),
             }

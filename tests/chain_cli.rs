@@ -1,0 +1,136 @@
+//! The ledger from the command line: keys, a ledger file, rules that decide writes, blocks and
+//! the from-genesis check, through the real `zkfl` binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn zkfl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkfl"))
+        .args(args)
+        .output()
+        .expect("the zkfl binary runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn new_key(dir: &Path, name: &str) -> (String, String) {
+    let path = dir.join(name).display().to_string();
+    let address = ok(&zkfl(&["keys", "new", "--out", &path]));
+    assert_eq!(address.len(), 40, "{address}");
+    (path, address)
+}
+
+#[test]
+fn rules_decide_writes_and_the_chain_verifies_from_genesis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (validator, owner) = new_key(tmp.path(), "validator.json");
+    let (stranger, stranger_addr) = new_key(tmp.path(), "stranger.json");
+    let ledger = tmp.path().join("ledger.redb").display().to_string();
+    let alloc_owner = format!("{owner}=1000");
+    let alloc_stranger = format!("{stranger_addr}=50");
+    ok(&zkfl(&[
+        "chain",
+        "init",
+        "--ledger",
+        &ledger,
+        "--validator",
+        &validator,
+        "--alloc",
+        &alloc_owner,
+        "--alloc",
+        &alloc_stranger,
+    ]));
+    let again = zkfl(&[
+        "chain",
+        "init",
+        "--ledger",
+        &ledger,
+        "--validator",
+        &validator,
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+
+    // Only the owner may write under /apps/demo: the root owner installs that rule.
+    let rule =
+        format!(r#"{{"type":"SET_RULE","ref":"/apps/demo","value":"auth.addr == '{owner}'"}}"#);
+    let tx = |key: &str, op: &str| {
+        zkfl(&[
+            "chain",
+            "tx",
+            "--ledger",
+            &ledger,
+            "--key",
+            key,
+            "--validator",
+            &validator,
+            "--op",
+            op,
+        ])
+    };
+    ok(&tx(&validator, &rule));
+    let set = |key: &str, value: &str| {
+        zkfl(&[
+            "chain",
+            "set",
+            "--ledger",
+            &ledger,
+            "--key",
+            key,
+            "--validator",
+            &validator,
+            "/apps/demo/greeting",
+            value,
+        ])
+    };
+    ok(&set(&validator, r#""hello""#));
+    let denied = set(&stranger, r#""mine now""#);
+    assert_eq!(denied.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&denied.stderr);
+    assert!(stderr.contains("rejected"), "{stderr}");
+    let get = |path: &str| {
+        ok(&zkfl(&[
+            "chain",
+            "get",
+            "--ledger",
+            &ledger,
+            "--validator",
+            &validator,
+            path,
+        ]))
+    };
+    assert_eq!(get("/apps/demo/greeting"), r#""hello""#);
+    // The rejected write still cost the stranger its fee and used its nonce.
+    assert_eq!(get(&format!("/accounts/{stranger_addr}/balance")), "49");
+    let bad_op = tx(&validator, r#"{"type":"NOT_AN_OP"}"#);
+    assert_eq!(bad_op.status.code(), Some(1));
+
+    let blocks = ok(&zkfl(&[
+        "chain",
+        "blocks",
+        "--ledger",
+        &ledger,
+        "--validator",
+        &validator,
+    ]));
+    assert_eq!(blocks.lines().count(), 4, "{blocks}");
+    let verified = ok(&zkfl(&[
+        "chain",
+        "verify",
+        "--ledger",
+        &ledger,
+        "--validator",
+        &validator,
+    ]));
+    assert!(
+        verified.starts_with("valid: 4 blocks, 3 transactions"),
+        "{verified}"
+    );
+}
