@@ -134,3 +134,30 @@ fn rules_decide_writes_and_the_chain_verifies_from_genesis() {
         "{verified}"
     );
 }
+
+#[test]
+fn bench_ledger_reports_rates_beside_its_baseline() {
+    let out = zkfl(&[
+        "bench",
+        "ledger",
+        "--blocks",
+        "2",
+        "--per-block",
+        "20",
+        "--json",
+    ]);
+    let figures: serde_json::Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(figures["transactions"], 40);
+    for key in [
+        "raw_single",
+        "full",
+        "full_batch",
+        "replay",
+        "one_shard",
+        "two_shards",
+    ] {
+        assert!(figures[key].as_f64().unwrap() > 0.0, "{key}: {figures}");
+    }
+    let bad = zkfl(&["bench", "ledger", "--blocks", "0"]);
+    assert_eq!(bad.status.code(), Some(1));
+}

@@ -64,7 +64,7 @@
 //! [`mempool`], [`ledger`], [`verify`] (the chain), [`codec`] (binary encoding),
 //! [`storage`] and [`redb_store`] (the ledger file), [`shard`] (child chains and their
 //! reports), [`workload`] (deterministic test load),
-//! [`task`] (the task record layout and its rules), [`settlement`] (verifying training
+//! [`bench`] (throughput figures), [`task`] (the task record layout and its rules), [`settlement`] (verifying training
 //! proofs and paying providers), [`node`] (the HTTP node serving a ledger).
 
 #![forbid(unsafe_code)]
@@ -72,6 +72,7 @@
 
 pub mod account;
 pub mod apply;
+pub mod bench;
 pub mod block;
 pub mod codec;
 pub mod config;

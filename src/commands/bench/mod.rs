@@ -54,6 +54,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Ledger throughput: signed transfers per second through the full path (signature check,
+    /// rules, state root, one redb commit per block) beside raw ed25519 verification measured in
+    /// the same run, the replay check, and 2 shards against 1.
+    Ledger {
+        /// Blocks
+        #[arg(long, default_value_t = 10)]
+        blocks: usize,
+        /// Transfers per block
+        #[arg(long, default_value_t = 500)]
+        per_block: usize,
+        /// Print the figures as JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Runs a `zkfl bench` subcommand.
@@ -74,5 +88,54 @@ pub fn run(command: BenchCommand) -> Result<()> {
             keys,
             json,
         } => prover::run(&model, &batch, &backend, depth, &plot, keys, json),
+        BenchCommand::Ledger {
+            blocks,
+            per_block,
+            json,
+        } => ledger(blocks, per_block, json),
     }
+}
+
+fn ledger(blocks: usize, per_block: usize, json: bool) -> Result<()> {
+    anyhow::ensure!(
+        blocks > 0 && per_block > 0,
+        "--blocks and --per-block must be at least 1"
+    );
+    let dir = std::env::temp_dir().join(format!("zkfl-bench-ledger-{}", std::process::id()));
+    let b = ::chain::bench::run(blocks, per_block, &dir);
+    if json {
+        println!("{}", serde_json::to_string(&b)?);
+        return Ok(());
+    }
+    let share = |x: f64| 100.0 * x / b.raw_single;
+    println!("{} transfers in blocks of {}", b.transactions, b.per_block);
+    println!(
+        "raw ed25519 verify, single        {:>9.0} /s   (baseline)",
+        b.raw_single
+    );
+    println!("raw ed25519 verify, batched       {:>9.0} /s", b.raw_batch);
+    println!(
+        "full path, one verify per tx      {:>9.0} tx/s  {:>3.0}% of raw  (submit {:.0} µs, block {:.0} µs per tx)",
+        b.full,
+        share(b.full),
+        b.submit_us,
+        b.produce_us
+    );
+    println!(
+        "full path, batched verify         {:>9.0} tx/s  {:>3.0}% of raw",
+        b.full_batch,
+        share(b.full_batch)
+    );
+    println!("replay from genesis (verify)      {:>9.0} tx/s", b.replay);
+    println!(
+        "1 shard reporting to a parent     {:>9.0} tx/s",
+        b.one_shard
+    );
+    println!(
+        "2 shards in parallel              {:>9.0} tx/s  {:.2}x of 1 shard ({} cores)",
+        b.two_shards,
+        b.two_shards / b.one_shard,
+        b.cores
+    );
+    Ok(())
 }

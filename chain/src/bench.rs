@@ -1,8 +1,7 @@
 //! Throughput of signed transfers through the full ledger path, beside raw Ed25519
-//! verification in the same run.
+//! verification in the same run (`zkfl bench ledger`; release builds only).
 //!
-//! Run: `cargo run --release --example ledger_bench [blocks] [txs per block]` (defaults 10 and
-//! 500). Full path = stateless checks with one signature verification per transaction
+//! Full path = stateless checks with one signature verification per transaction
 //! (`submit`), then per block: nonce and fee checks, rules, the `_transfer` function, the
 //! incremental state root, the tx root, the proposer signature and one redb commit. Signing the
 //! transactions is done beforehand and not timed. Single-threaded.
@@ -16,25 +15,54 @@
 use std::path::Path as FsPath;
 use std::time::Instant;
 
-use chain::account::Address;
-use chain::keys::Domain;
-use chain::ledger::LedgerConfig;
-use chain::shard::Shard;
-use chain::workload::Workload;
-use chain::{Builtins, Keypair, Ledger, Op, Path, ShardSet, SingleValidator, Transaction};
+use crate::account::Address;
+use crate::keys::Domain;
+use crate::ledger::LedgerConfig;
+use crate::shard::Shard;
+use crate::workload::Workload;
+use crate::{Builtins, Keypair, Ledger, Op, Path, ShardSet, SingleValidator, Transaction};
 
-fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
-    let blocks = args.first().copied().unwrap_or(10);
-    let per_block = args.get(1).copied().unwrap_or(500);
+/// The figures of one run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LedgerBench {
+    /// Transfers measured.
+    pub transactions: usize,
+    /// Transfers per block.
+    pub per_block: usize,
+    /// Raw ed25519 verifications per second, one by one.
+    pub raw_single: f64,
+    /// Raw ed25519 verifications per second, batched per block.
+    pub raw_batch: f64,
+    /// Transactions per second through the full path, one verification each.
+    pub full: f64,
+    /// Microseconds per transaction in `submit`.
+    pub submit_us: f64,
+    /// Microseconds per transaction in `produce_block`.
+    pub produce_us: f64,
+    /// Transactions per second through the full path with batched signature checks.
+    pub full_batch: f64,
+    /// Transactions per second re-applied by `verify()`.
+    pub replay: f64,
+    /// Cores available to this process.
+    pub cores: usize,
+    /// Transactions per second on one shard reporting to a parent.
+    pub one_shard: f64,
+    /// Transactions per second on two shards applying blocks in parallel.
+    pub two_shards: f64,
+}
+
+/// Runs the benchmark with `blocks` blocks of `per_block` transfers, ledger files under `dir`
+/// (removed afterwards).
+///
+/// # Panics
+/// If a ledger rejects the generated workload or its files cannot be written: the workload is
+/// valid by construction, so that is a bug or a full disk, not a result.
+pub fn run(blocks: usize, per_block: usize, dir: &FsPath) -> LedgerBench {
     let total = blocks * per_block;
 
     // Raw verification: one key per signature, one by one, then in batches of a block.
     let keys: Vec<Keypair> = (0..1000u32)
-        .map(|i| chain::workload::derived_key(1, "raw", u64::from(i)))
+        .map(|i| crate::workload::derived_key(1, "raw", u64::from(i)))
         .collect();
     let items: Vec<_> = (0..total)
         .map(|i| {
@@ -52,7 +80,7 @@ fn main() {
     let raw = total as f64 / start.elapsed().as_secs_f64();
     let start = Instant::now();
     for chunk in items.chunks(per_block) {
-        let mut batch = chain::keys::BatchVerifier::new();
+        let mut batch = crate::keys::BatchVerifier::new();
         for (public, hash, sig) in chunk {
             batch.queue(*public, Domain::Transaction, *hash, *sig);
         }
@@ -61,8 +89,7 @@ fn main() {
     let raw_batch = total as f64 / start.elapsed().as_secs_f64();
 
     // Full path.
-    let dir = std::env::temp_dir().join(format!("zkfl-ledger-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::create_dir_all(dir).expect("bench dir");
     let path = dir.join("bench.redb");
     let mut workload = Workload::new("bench", 1000, 1_000_000_000, 9);
     let key = Keypair::from_secret(workload.validator.secret());
@@ -128,39 +155,22 @@ fn main() {
     drop((ledger, ledger2));
     let one_shard = shard_bench(&dir.join("one"), 1, blocks, per_block);
     let two_shards = shard_bench(&dir.join("two"), 2, blocks, per_block);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(dir);
 
-    println!("transactions: {total} in {blocks} blocks of {per_block}");
-    println!("raw ed25519 verify (single):      {raw:>9.0} /s");
-    println!("raw ed25519 verify (batch {per_block}):  {raw_batch:>9.0} /s");
-    println!(
-        "full path, single verify:         {full:>9.0} tx/s = {:.0}% of raw single",
-        100.0 * full / raw
-    );
-    println!(
-        "  submit (stateless + verify):    {:>9.1} µs/tx",
-        1e6 * submit_secs / total as f64
-    );
-    println!(
-        "  produce (apply, roots, commit): {:>9.1} µs/tx",
-        1e6 * produce_secs / total as f64
-    );
-    println!(
-        "full path, batch verify:          {full_batch:>9.0} tx/s = {:.0}% of raw single",
-        100.0 * full_batch / raw
-    );
-    println!(
-        "verify() replay of {} blocks:       {:>9.0} tx/s",
-        report.blocks,
-        report.txs as f64 / verify_secs
-    );
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("cores available: {cores} (shared with other work)");
-    println!("1 shard  (submit+produce+report): {one_shard:>9.0} tx/s");
-    println!(
-        "2 shards in parallel:             {two_shards:>9.0} tx/s = {:.2}x of 1 shard",
-        two_shards / one_shard
-    );
+    LedgerBench {
+        transactions: total,
+        per_block,
+        raw_single: raw,
+        raw_batch,
+        full,
+        submit_us: 1e6 * submit_secs / total as f64,
+        produce_us: 1e6 * produce_secs / total as f64,
+        full_batch,
+        replay: report.txs as f64 / verify_secs,
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        one_shard,
+        two_shards,
+    }
 }
 
 /// Transfers per second with `total = blocks * per_block` transfers split evenly over
@@ -196,7 +206,7 @@ fn shard_bench(dir: &FsPath, shards: usize, blocks: usize, per_block: usize) -> 
         let count = total / shards + usize::from(s < total % shards);
         txs.push(work.transfers(&ledger, count, 1, time));
         let at = Path::parse(&format!("/apps/shard{s}")).expect("valid path");
-        let reporter = chain::workload::derived_key(40, "reporter", s as u64);
+        let reporter = crate::workload::derived_key(40, "reporter", s as u64);
         set.push(Shard::new(at, ledger, reporter, 1, 0).expect("period 1"));
     }
     let mut set = ShardSet::new(set);
@@ -243,7 +253,7 @@ fn shard_bench(dir: &FsPath, shards: usize, blocks: usize, per_block: usize) -> 
     );
     for shard in set.shards() {
         let audit =
-            chain::shard::audit_shard(&parent, shard.path(), shard.ledger()).expect("audit");
+            crate::shard::audit_shard(&parent, shard.path(), shard.ledger()).expect("audit");
         assert_eq!(audit.latest, Some(shard.ledger().tip().height));
     }
     total as f64 / secs
