@@ -221,11 +221,7 @@ fn open_task(
 
 /// Posts the rounds, submits every valid proof to the ledger's native verifier, closes the task
 /// and reads the payouts back.
-fn settle(
-    task: &mut Settlement,
-    dir: &RunDir,
-    proofs: &mut [PipelineProof],
-) -> Result<Vec<ProviderPayout>> {
+fn settle(task: &mut Settlement, dir: &RunDir, proofs: &mut [PipelineProof]) -> Result<Settled> {
     task.post_rounds(&dir.metrics()?)?;
     for p in proofs.iter_mut().filter(|p| p.valid) {
         let Some(path) = &p.proof else { continue };
@@ -240,8 +236,22 @@ fn settle(
         }
     }
     let payouts = task.close()?;
-    task.verify()?;
-    Ok(payouts)
+    let (blocks, reports) = task.verify()?;
+    Ok(Settled {
+        payouts,
+        task_blocks: blocks,
+        reports,
+    })
+}
+
+/// The end of the settlement: payouts read back from the task chain, and how much was checked.
+#[derive(serde::Serialize)]
+struct Settled {
+    payouts: Vec<ProviderPayout>,
+    /// Blocks of the task chain, every one re-applied from genesis.
+    task_blocks: u64,
+    /// Shard reports on the root chain, every one matched to the task chain's block.
+    reports: usize,
 }
 
 /// What the ledger said of a proof, for the proof table.
@@ -252,19 +262,24 @@ fn on_chain(p: &PipelineProof) -> &'static str {
     }
 }
 
-fn print_payouts(out: &std::path::Path, payouts: &[ProviderPayout]) {
+fn print_payouts(out: &std::path::Path, settled: &Settled) {
     println!(
-        "settlement on the ledger {}/ledger/task.redb (task `{TASK}`, escrow {ESCROW}, even split):",
+        "settlement on the task shard {}/ledger/task.redb (task `{TASK}`, escrow {ESCROW}, even split):",
         out.display()
     );
     println!("  client  address                                   verified  payout  balance");
-    for p in payouts {
+    for p in &settled.payouts {
         println!(
             "  {:>6}  {}  {:>8}  {:>6}  {:>7}",
             p.client, p.address, p.verified, p.payout, p.balance
         );
     }
-    println!("  every block re-verified from genesis; inspect with `zkfl chain blocks --ledger …`");
+    println!(
+        "  {} task blocks re-verified from genesis; {} shard reports on the root chain ({}/ledger/root.redb) match them",
+        settled.task_blocks,
+        settled.reports,
+        out.display()
+    );
 }
 
 /// Proves `--prove` challenged steps per client of the last round, then verifies every proof and

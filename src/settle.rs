@@ -1,7 +1,12 @@
 //! Settlement of a run on the embedded ledger: the task is created with its verifying key and
 //! escrow, providers stake and register their data commitments, each round's model hash and
 //! log heads are posted, proofs are submitted to the native verifier, and closing the task pays
-//! the providers. Everything goes through signed transactions in blocks of a redb ledger file.
+//! the providers. Everything goes through signed transactions in blocks of redb ledger files.
+//!
+//! The task has its own chain, a shard (`DIR/ledger/task.redb`) of the root chain
+//! (`DIR/ledger/root.redb`): the root branches `/tasks/<id>` to it, and after every task block
+//! the shard's reporter writes the block's hash and state root to the root chain, which refuses
+//! every other write under the task's path.
 //!
 //! The keys are demo keys derived from fixed labels (`zkfl-demo/owner`, `zkfl-demo/provider-N`)
 //! so a rerun reproduces the same addresses; they are written to `DIR/ledger/keys/` for use
@@ -12,6 +17,7 @@ use std::path::{Path as FsPath, PathBuf};
 
 use ::chain::keys::save_key_file;
 use ::chain::settlement::ProofConfig;
+use ::chain::shard::{Shard, audit_shard};
 use ::chain::task::{
     RewardRule, TaskSpec, post_head_op, post_model_op, provider_join_op, submit_proof_op, task_path,
 };
@@ -44,7 +50,8 @@ fn demo_key(label: &str) -> Keypair {
 
 /// A task on a ledger file, driven by the run's owner and providers.
 pub struct Settlement {
-    ledger: Ledger<SingleValidator>,
+    root: Ledger<SingleValidator>,
+    shard: Shard<SingleValidator>,
     owner: Keypair,
     providers: BTreeMap<usize, Keypair>,
     time: u64,
@@ -77,8 +84,11 @@ impl Settlement {
     ) -> Result<Settlement> {
         let ledger_dir = dir.join("ledger");
         let file = ledger_dir.join("task.redb");
-        if file.exists() {
-            std::fs::remove_file(&file).with_context(|| file.display().to_string())?;
+        let root_file = ledger_dir.join("root.redb");
+        for f in [&file, &root_file] {
+            if f.exists() {
+                std::fs::remove_file(f).with_context(|| f.display().to_string())?;
+            }
         }
         std::fs::create_dir_all(ledger_dir.join("keys"))?;
         let owner = demo_key("owner");
@@ -107,11 +117,38 @@ impl Settlement {
             balances,
         };
         let ledger = Ledger::open(&file, &genesis, SingleValidator::new(demo_key("owner")))?;
+        let owner_addr = Address::of(&owner.public());
+        let root_genesis = Genesis {
+            chain_id: "zkfl-root".into(),
+            timestamp: 1,
+            root_owner: owner_addr,
+            balances: BTreeMap::from([(owner_addr, ESCROW)]),
+        };
+        let mut root = Ledger::open(
+            &root_file,
+            &root_genesis,
+            SingleValidator::new(demo_key("owner")),
+        )?;
+        let shard = Shard::new(task_path(TASK, &[])?, ledger, demo_key("reporter"), 1, 0)?;
+        let branch = Transaction::new(
+            root.chain_id(),
+            &owner.public(),
+            root.next_nonce(&owner_addr),
+            FEE,
+            2,
+            Op::SetShard {
+                path: shard.path().clone(),
+                config: shard.config(owner_addr),
+            },
+        );
+        root.submit(branch.sign(&owner))?;
+        root.produce_block(2)?;
         let mut settlement = Settlement {
-            ledger,
+            root,
+            shard,
             owner,
             providers,
-            time: 1,
+            time: 2,
         };
         let spec = TaskSpec {
             id: TASK.into(),
@@ -121,7 +158,6 @@ impl Settlement {
             min_stake: STAKE,
             escrow: ESCROW,
         };
-        let owner_addr = Address::of(&settlement.owner.public());
         settlement.send(None, spec.create_op(&owner_addr)?)?;
         // Blocks order transactions by sender: the task must exist before anyone joins it.
         settlement.block()?;
@@ -147,24 +183,20 @@ impl Settlement {
                 .with_context(|| format!("client {client} is not a provider of the task"))?,
         };
         let addr = Address::of(&key.public());
-        let nonce = self.ledger.next_nonce(&addr);
+        let ledger = self.shard.ledger_mut();
+        let nonce = ledger.next_nonce(&addr);
         self.time += 1;
-        let tx = Transaction::new(
-            self.ledger.chain_id(),
-            &key.public(),
-            nonce,
-            FEE,
-            self.time,
-            op,
-        )
-        .sign(key);
-        Ok(self.ledger.submit(tx)?)
+        let tx =
+            Transaction::new(ledger.chain_id(), &key.public(), nonce, FEE, self.time, op).sign(key);
+        Ok(ledger.submit(tx)?)
     }
 
-    /// Makes a block of everything pending.
+    /// Makes a task block of everything pending, and a root block with its report.
     fn block(&mut self) -> Result<()> {
         self.time += 1;
-        self.ledger.produce_block(self.time)?;
+        self.shard.produce_block(self.time)?;
+        self.shard.submit_reports(&mut self.root, self.time)?;
+        self.root.produce_block(self.time)?;
         Ok(())
     }
 
@@ -218,7 +250,8 @@ impl Settlement {
         let hash = self.send(Some(file.origin.client as usize), op)?;
         self.block()?;
         let location = self
-            .ledger
+            .shard
+            .ledger()
             .receipt(&hash)?
             .context("the proof transaction is not in the block")?;
         Ok(match location.receipt.outcome {
@@ -232,7 +265,8 @@ impl Settlement {
     pub fn close(&mut self) -> Result<Vec<ProviderPayout>> {
         self.owner_set(&["status"], Value::Str("closed".into()))?;
         self.block()?;
-        let status = self.ledger.get_value(&task_path(TASK, &["status"])?);
+        let ledger = self.shard.ledger();
+        let status = ledger.get_value(&task_path(TASK, &["status"])?);
         if status != Value::Str("closed".into()) {
             bail!(
                 "the task did not close (status {})",
@@ -250,17 +284,22 @@ impl Settlement {
             out.push(ProviderPayout {
                 client: *client,
                 address: me.clone(),
-                verified: int(self.ledger.get_value(&task_path(TASK, &["verified", &me])?)),
-                payout: int(self.ledger.get_value(&task_path(TASK, &["payouts", &me])?)),
-                balance: self.ledger.balance(&addr),
+                verified: int(ledger.get_value(&task_path(TASK, &["verified", &me])?)),
+                payout: int(ledger.get_value(&task_path(TASK, &["payouts", &me])?)),
+                balance: ledger.balance(&addr),
             });
         }
         Ok(out)
     }
 
-    /// Re-applies every block from genesis (`zkfl chain verify`); returns the block count.
-    pub fn verify(&self) -> Result<u64> {
-        Ok(self.ledger.verify()?.blocks)
+    /// Re-applies every block of both chains from genesis (as `zkfl chain verify` does) and
+    /// checks every shard report on the root chain against the task chain's blocks; returns the
+    /// task chain's block count and the number of reports.
+    pub fn verify(&self) -> Result<(u64, usize)> {
+        let task = self.shard.ledger().verify()?;
+        self.root.verify()?;
+        let audit = audit_shard(&self.root, self.shard.path(), self.shard.ledger())?;
+        Ok((task.blocks, audit.reports))
     }
 }
 
