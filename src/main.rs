@@ -64,6 +64,11 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         block_ms: u64,
     },
+    /// Content-addressed blobs: leases (time-to-live) and collecting expired ones.
+    Blobs {
+        #[command(subcommand)]
+        command: commands::blobs::BlobsCommand,
+    },
     /// Measure speed: release builds only give meaningful figures.
     Bench {
         #[command(subcommand)]
@@ -88,6 +93,7 @@ fn main() {
         Command::Verify(args) => commands::verify::run(args),
         Command::Bench { command } => commands::bench::run(command),
         Command::Keys { command } => commands::chain::keys(command),
+        Command::Blobs { command } => commands::blobs::run(command),
         Command::Chain { command } => commands::chain::chain(command),
         Command::Node {
             ledger,

@@ -161,3 +161,42 @@ fn bench_ledger_reports_rates_beside_its_baseline() {
     let bad = zkfl(&["bench", "ledger", "--blocks", "0"]);
     assert_eq!(bad.status.code(), Some(1));
 }
+
+#[test]
+fn blobs_with_ended_leases_are_collected_and_others_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = fl::blob::BlobStore::open(tmp.path()).unwrap();
+    let expired = store.put(b"old checkpoint").unwrap();
+    let permanent = store.put(b"model").unwrap();
+    store.retain(&expired, 1).unwrap();
+    let dir = tmp.path().display().to_string();
+    let kept = store.put(b"proof").unwrap().to_hex();
+    ok(&zkfl(&[
+        "blobs",
+        "retain",
+        "--dir",
+        &dir,
+        "--digest",
+        &kept,
+        "--seconds",
+        "3600",
+    ]));
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&zkfl(&["blobs", "gc", "--dir", &dir, "--json"]))).unwrap();
+    assert_eq!(report["removed"], 1, "{report}");
+    assert_eq!(report["leased"], 1, "{report}");
+    assert!(!store.contains(&expired));
+    assert!(store.contains(&permanent));
+    let missing = "00".repeat(32);
+    let out = zkfl(&[
+        "blobs",
+        "retain",
+        "--dir",
+        &dir,
+        "--digest",
+        &missing,
+        "--seconds",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}

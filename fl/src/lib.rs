@@ -6,6 +6,7 @@
 pub mod attack;
 pub mod backend;
 pub mod blob;
+pub mod blob_ttl;
 pub mod data;
 pub mod error;
 pub mod federation;

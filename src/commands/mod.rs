@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod blobs;
 pub mod chain;
 pub mod pol;
 pub mod prove;
