@@ -73,9 +73,10 @@ pub struct ProviderPayout {
 }
 
 impl Settlement {
-    /// Creates `DIR/ledger/task.redb` afresh: genesis with balances for the owner and
-    /// `providers`, the task with its Groth16 verifying key and escrow, and every provider's
-    /// stake and data commitment.
+    /// Creates the root chain `DIR/ledger/root.redb` and the task's shard `DIR/ledger/task.redb`
+    /// afresh: the root branches the task's path to the shard; the shard's genesis funds the
+    /// owner and `providers`; then the task with its Groth16 verifying key and escrow, and every
+    /// provider's stake and data commitment.
     pub fn create(
         dir: &FsPath,
         config: ProofConfig,
