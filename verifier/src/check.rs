@@ -7,6 +7,9 @@
 //! commitments a provider posted, the learning rate of the logged step) is for the caller to
 //! bind: see [`TrainingStepPublic`].
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use circuits::Field;
 use circuits::field::Bn254;
 use circuits::halo2::{self, Fp};
@@ -123,23 +126,42 @@ fn named<F: Field>(inputs: &[F]) -> Result<TrainingStepPublic, VerifyError> {
     })
 }
 
-fn checked_program<F: Field>(file: &ProofFile) -> Result<Program, VerifyError> {
-    let program = program_of::<F>(&shape_of(file)?)?;
-    let actual = program.digest();
+/// The program digest of a shape in field `F`, built once per process: building the program
+/// (witness and Poseidon included) costs far more than a Groth16 verification.
+fn digest_of<F: Field>(shape: &TrainingStepShape) -> Result<[u8; 32], VerifyError> {
+    type Cache = Mutex<HashMap<(&'static str, TrainingStepShape), [u8; 32]>>;
+    static DIGESTS: OnceLock<Cache> = OnceLock::new();
+    let cache = DIGESTS.get_or_init(Cache::default);
+    let key = (F::NAME, *shape);
+    if let Some(digest) = cache.lock().expect("no panics holding the cache").get(&key) {
+        return Ok(*digest);
+    }
+    let digest = program_of::<F>(shape)?.digest();
+    cache
+        .lock()
+        .expect("no panics holding the cache")
+        .insert(key, digest);
+    Ok(digest)
+}
+
+/// Checks that the file names the program its shape gives in field `F`; returns the shape.
+fn check_program<F: Field>(file: &ProofFile) -> Result<TrainingStepShape, VerifyError> {
+    let shape = shape_of(file)?;
+    let actual = digest_of::<F>(&shape)?;
     if actual != file.program_digest {
         return Err(VerifyError::ProgramMismatch {
             claimed: hex::encode(file.program_digest),
             actual: hex::encode(actual),
         });
     }
-    Ok(program)
+    Ok(shape)
 }
 
 /// Verifies one proof file with the keys in `keys`; returns its named public inputs.
 pub fn verify_file(keys: &KeyStore, file: &ProofFile) -> Result<TrainingStepPublic, VerifyError> {
     match file.backend {
         Backend::Groth16 => {
-            checked_program::<Bn254>(file)?;
+            check_program::<Bn254>(file)?;
             let inputs = field_inputs::<Bn254>(file)?;
             let proof =
                 Proof::from_bytes(&file.proof).map_err(|e| VerifyError::Decode(e.to_string()))?;
@@ -149,7 +171,7 @@ pub fn verify_file(keys: &KeyStore, file: &ProofFile) -> Result<TrainingStepPubl
             named(&inputs)
         }
         Backend::Halo2 => {
-            let program = checked_program::<Fp>(file)?;
+            let program = program_of::<Fp>(&check_program::<Fp>(file)?)?;
             let inputs = field_inputs::<Fp>(file)?;
             let layout =
                 halo2::Layout::new(&program).map_err(|e| VerifyError::Shape(e.to_string()))?;
@@ -211,7 +233,7 @@ pub fn verify_groth16_batch(
             hex::encode(other.program_digest)
         )));
     }
-    checked_program::<Bn254>(first)?;
+    check_program::<Bn254>(first)?;
     let vk = keys.groth16_vk(&first.program_digest)?;
     let mut statements = Vec::with_capacity(files.len());
     for file in files {
