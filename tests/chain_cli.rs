@@ -1,25 +1,11 @@
 //! The ledger from the command line: keys, a ledger file, rules that decide writes, blocks and
 //! the from-genesis check, through the real `zkfl` binary.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn zkfl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkfl"))
-        .args(args)
-        .output()
-        .expect("the zkfl binary runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
+use common::{ok, zkfl};
 
 fn new_key(dir: &Path, name: &str) -> (String, String) {
     let path = dir.join(name).display().to_string();

@@ -1,15 +1,12 @@
 //! The `zkfl` binary as a user meets it: bad input, interruption and resume, log verification.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn zkfl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkfl"))
-        .args(args)
-        .output()
-        .expect("the zkfl binary runs")
-}
+use common::zkfl;
 
 /// A small, quick federated run into `out` (extra options appended).
 fn small_run(out: &Path, extra: &[&str]) -> Vec<String> {

@@ -2,37 +2,12 @@
 //! challenged steps proved with Groth16 and halo2, proof files verified alone and against the
 //! run, and every kind of tampering rejected with one error line.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn zkfl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkfl"))
-        .args(args)
-        .output()
-        .expect("the zkfl binary runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "zkfl failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Exits 1 with exactly one `error:` line naming `needle`.
-fn fails_with(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "stderr: {stderr}");
-    assert!(
-        errors[0].contains(needle),
-        "expected '{needle}' in: {stderr}"
-    );
-}
+use common::{fails_with, ok, zkfl};
 
 /// A small table: `classes` Gaussian blobs in 4 dimensions, 16 rows per class.
 fn table(dir: &Path, classes: usize) -> String {
