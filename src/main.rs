@@ -2,12 +2,12 @@
 //!
 //! Every command returns `anyhow::Result`; `main` prints the one-line error chain and exits 1.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 mod commands;
-mod pipeline;
 mod plot;
 mod progress;
-mod proving;
-mod settle;
 
 use clap::{Parser, Subcommand};
 
@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the whole pipeline on the built-in default task and say where the results are.
-    Run(pipeline::RunArgs),
+    Run(commands::run::RunArgs),
     /// Federated training: rounds of local SGD on partitioned data, aggregated by a strategy.
     Train(commands::train::TrainArgs),
     /// Proof-of-learning logs.
@@ -86,7 +86,7 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => pipeline::run(args),
+        Command::Run(args) => commands::run::run(args),
         Command::Train(args) => commands::train::run(args),
         Command::Pol { command } => commands::pol::run(command),
         Command::Prove(args) => commands::prove::run(args),

@@ -20,7 +20,7 @@ use crate::account::Address;
 use crate::apply::apply_in;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::functions::builtin::{credit, debit};
-use crate::functions::{Context, FunctionError, NativeFunctions};
+use crate::functions::{Context, FunctionError, NativeFunctions, RecentBlocks};
 use crate::state::StateTxn;
 use crate::store::Hash;
 use crate::tx::VerifiedTx;
@@ -41,6 +41,8 @@ pub struct BlockEnv {
     pub time: u64,
     /// Who receives the fees.
     pub proposer: Address,
+    /// Hashes of the blocks before it, for functions.
+    pub recent: RecentBlocks,
 }
 
 /// Why a transaction was rejected; a rejected transaction changed nothing.
@@ -207,7 +209,8 @@ pub fn apply_tx(
     charged
         .set_value(&from.nonce_path(), Value::Int(i128::from(next)))
         .map_err(|e| Rejection::FeePayment(e.into()))?;
-    let ctx = Context::new(&from.to_string(), env.time, env.height);
+    let mut ctx = Context::new(&from.to_string(), env.time, env.height);
+    ctx.recent = env.recent.clone();
     let outcome = match apply_in(&mut charged, &tx.ops, &ctx, natives) {
         Ok(()) => TxOutcome::Applied,
         Err(e) => TxOutcome::Failed(clip_reason(e.to_string())),

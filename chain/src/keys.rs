@@ -112,6 +112,7 @@ impl PublicKey {
 }
 
 /// A signing key pair.
+#[derive(Clone)]
 pub struct Keypair {
     signing: SigningKey,
 }

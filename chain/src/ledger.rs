@@ -29,6 +29,7 @@ use crate::functions::builtin::Builtins;
 use crate::genesis::{Genesis, GenesisError};
 use crate::mempool::{Mempool, MempoolError};
 use crate::path::Path;
+use crate::recent::{BlockWindow, RECENT_BLOCKS};
 use crate::redb_store::RedbNodeStore;
 use crate::state::StateTree;
 use crate::storage::{Storage, StorageError, TxLocation};
@@ -103,6 +104,7 @@ pub struct Ledger<C: Consensus = SingleValidator> {
     pub(crate) natives: Box<dyn NativeFunctions>,
     pub(crate) genesis: Genesis,
     tip: BlockHeader,
+    window: BlockWindow,
     mempool: Mempool,
     config: LedgerConfig,
 }
@@ -153,6 +155,15 @@ impl<C: Consensus> Ledger<C> {
             }
             None => create_genesis(&storage, &mut state, genesis, &consensus, &*natives)?,
         };
+        let first = tip.height.saturating_sub(RECENT_BLOCKS as u64 - 1);
+        let mut window = BlockWindow::starting_at(first);
+        for height in first..tip.height {
+            let block = storage
+                .block(height)?
+                .ok_or_else(|| StorageError::Corrupt(format!("block {height} is missing")))?;
+            window.push(block.header.hash());
+        }
+        window.push(tip.hash());
         Ok(Ledger {
             storage,
             state,
@@ -160,6 +171,7 @@ impl<C: Consensus> Ledger<C> {
             natives,
             genesis: genesis.clone(),
             tip,
+            window,
             mempool: Mempool::new(config.max_mempool),
             config,
         })
@@ -267,6 +279,7 @@ impl<C: Consensus> Ledger<C> {
             height,
             time,
             proposer: Address::of(&proposer),
+            recent: self.window.recent(),
         };
         let mut included = Vec::new();
         let mut dropped = Vec::new();
@@ -328,6 +341,7 @@ impl<C: Consensus> Ledger<C> {
             self.mempool.remove(key);
         }
         self.tip = block.header.clone();
+        self.window.push(self.tip.hash());
         Ok(block)
     }
 }

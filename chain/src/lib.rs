@@ -61,7 +61,7 @@
 //! [`apply`] (checks, writes, function calls), [`functions`] (native functions),
 //! [`state_root`] (the Merkle root), [`store`] (node storage); [`keys`], [`account`],
 //! [`tx`], [`execute`] (signed transactions), [`block`], [`consensus`], [`genesis`],
-//! [`mempool`], [`ledger`], [`verify`] (the chain), [`codec`] (binary encoding),
+//! [`mempool`], [`ledger`], [`verify`] (the chain), [`recent`] (block hashes functions read), [`codec`] (binary encoding),
 //! [`storage`] and [`redb_store`] (the ledger file), [`shard`] (child chains and their
 //! reports), [`workload`] (deterministic test load),
 //! [`bench`] (throughput figures), [`task`] (the task record layout and its rules), [`settlement`] (verifying training
@@ -88,6 +88,7 @@ pub mod node;
 pub mod ops;
 pub mod owner;
 pub mod path;
+pub mod recent;
 pub mod redb_store;
 pub mod rules;
 pub mod settlement;
@@ -109,6 +110,7 @@ pub use consensus::{Consensus, SingleValidator};
 pub use execute::{Receipt, TxOutcome};
 pub use functions::builtin::Builtins;
 pub use functions::{Context, FunctionCall, FunctionError, NativeFunctions};
+pub use recent::RecentBlocks;
 pub use genesis::Genesis;
 pub use keys::{Keypair, PublicKey, Signature};
 pub use ledger::{Ledger, LedgerConfig, LedgerError};

@@ -13,6 +13,7 @@ use crate::block::tx_root;
 use crate::consensus::Consensus;
 use crate::execute::{BlockEnv, apply_tx};
 use crate::ledger::{Ledger, genesis_header};
+use crate::recent::BlockWindow;
 use crate::state::StateTree;
 use crate::storage::StorageError;
 use crate::store::Hash;
@@ -66,6 +67,7 @@ impl<C: Consensus> Ledger<C> {
             .map_err(|e| mismatch(0, e.to_string()))?;
         let mut parent = genesis_header(&self.genesis, state.root_hash(), &self.consensus);
         let mut tx_count = 0u64;
+        let mut window = BlockWindow::default();
         for height in 0..=tip {
             let block = match self.storage.block(height) {
                 Ok(Some(block)) => block,
@@ -114,6 +116,7 @@ impl<C: Consensus> Ledger<C> {
                     height,
                     time: header.timestamp,
                     proposer: Address::of(&header.proposer),
+                    recent: window.recent(),
                 };
                 let mut txn = state.begin();
                 for (index, vtx) in verified.iter().enumerate() {
@@ -148,6 +151,7 @@ impl<C: Consensus> Ledger<C> {
             if state.root_hash() != header.state_root {
                 return Err(mismatch(height, "state root differs from replay"));
             }
+            window.push(header.hash());
             parent = block.header;
         }
         if self.state.root_hash() != parent.state_root {

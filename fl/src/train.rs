@@ -31,7 +31,7 @@ use crate::model::{ModelError, ModelSpec, Network, batch_tensors, loss, targets}
 pub struct TrainConfig {
     /// Learning rate η.
     pub lr: f32,
-    /// Rows per mini-batch (the last batch of an epoch may be smaller).
+    /// Rows per mini-batch (the last batch of an epoch may be smaller, unless `drop_last`).
     pub batch_size: usize,
     /// Passes over the client's rows per round.
     pub local_epochs: usize,
@@ -39,6 +39,11 @@ pub struct TrainConfig {
     pub momentum: f32,
     /// FedProx proximal coefficient μ (0 for none).
     pub proximal_mu: f32,
+    /// Skip the last, smaller batch of each epoch (as PyTorch's `drop_last`), so that every
+    /// step has exactly `batch_size` rows: what proofs of training need, since a relation's
+    /// shape fixes the batch size. Each epoch reshuffles, so every row is still used.
+    #[serde(default)]
+    pub drop_last: bool,
 }
 
 impl TrainConfig {
@@ -61,6 +66,7 @@ impl Default for TrainConfig {
             local_epochs: 5,
             momentum: 0.0,
             proximal_mu: 0.0,
+            drop_last: false,
         }
     }
 }
@@ -273,7 +279,11 @@ pub fn train_local(
     for _ in 0..config.local_epochs {
         order.shuffle(&mut rng);
         let (mut sum, mut count) = (0f32, 0usize);
-        for batch in order.chunks(config.batch_size.max(1)) {
+        let size = config.batch_size.max(1);
+        for batch in order.chunks(size) {
+            if config.drop_last && batch.len() < size {
+                break;
+            }
             sum += run.step(data, batch, config.lr) * batch.len() as f32;
             count += batch.len();
             steps += 1;

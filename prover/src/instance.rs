@@ -1,9 +1,78 @@
-//! One training step to prove, with everything needed to build its witness in either field.
+//! One training step to prove, taken from a proof-of-learning log, with everything needed to
+//! build its witness in either field.
+
+use std::collections::HashMap;
 
 use circuits::Field;
+use circuits::fixed::{FixedError, quantize_lr, quantize_params};
 use circuits::gadgets::commit::{CommitError, DataTree};
 use circuits::relations::training_step::{TrainingStepShape, TrainingStepWitness};
+use pol::CheckpointLog;
 use verifier::StepOrigin;
+
+/// Why a logged step cannot be turned into an instance of the training-step relation.
+#[derive(Debug, thiserror::Error)]
+pub enum InstanceError {
+    /// The relation proves plain SGD.
+    #[error(
+        "the training-step relation proves plain SGD; this log used momentum {momentum} and proximal mu {mu}"
+    )]
+    NotPlainSgd {
+        /// The log's momentum.
+        momentum: f32,
+        /// The log's proximal coefficient.
+        mu: f32,
+    },
+    /// The log does not reach the step.
+    #[error("the log has {total} steps; there is no step {step}")]
+    NoStep {
+        /// The step asked for.
+        step: u64,
+        /// Steps logged.
+        total: u64,
+    },
+    /// The step shares its checkpoint with other steps.
+    #[error(
+        "step {step} lies inside a segment of {len} steps: proofs need a checkpoint after every step (--pol-every 1)"
+    )]
+    NotSingleStep {
+        /// The step.
+        step: u64,
+        /// Steps in its segment.
+        len: usize,
+    },
+    /// The batch is not the shape's size.
+    #[error("step {step} has a batch of {found} rows, the relation's shape takes {expected}")]
+    BatchSize {
+        /// The step.
+        step: u64,
+        /// Its batch size.
+        found: usize,
+        /// The shape's.
+        expected: usize,
+    },
+    /// A batch row is not in the provider's data set.
+    #[error("step {step} uses training row {row}, which the provider does not hold")]
+    RowNotHeld {
+        /// The step.
+        step: u64,
+        /// The row.
+        row: u32,
+    },
+    /// A checkpoint has fewer values than the model's parameters.
+    #[error("a checkpoint of step {step} holds {found} values, the model has {expected}")]
+    Checkpoint {
+        /// The step.
+        step: u64,
+        /// Values held.
+        found: usize,
+        /// Parameters of the model.
+        expected: usize,
+    },
+    /// A value is outside the fixed-point range.
+    #[error(transparent)]
+    Fixed(#[from] FixedError),
+}
 
 /// A provider's data set as committed: quantized rows and labels in commitment order (leaf `i`
 /// is row `i`), with the depth of its Merkle tree.
@@ -43,6 +112,70 @@ pub struct StepInstance {
 }
 
 impl StepInstance {
+    /// Step `step` of `log` (checkpoint `step` → `step + 1`) for `shape`, given the two
+    /// checkpoints' values and the position of each training row in the provider's committed
+    /// data set.
+    pub fn from_log(
+        shape: TrainingStepShape,
+        log: &CheckpointLog,
+        step: u64,
+        checkpoints: (&[f32], &[f32]),
+        positions: &HashMap<u32, u64>,
+    ) -> Result<StepInstance, InstanceError> {
+        let header = &log.header;
+        if header.momentum != 0.0 || header.proximal_mu != 0.0 {
+            return Err(InstanceError::NotPlainSgd {
+                momentum: header.momentum,
+                mu: header.proximal_mu,
+            });
+        }
+        let (i, _) = log.locate_step(step).ok_or(InstanceError::NoStep {
+            step,
+            total: log.total_steps(),
+        })?;
+        let entry = &log.entries[i];
+        let [record] = entry.steps.as_slice() else {
+            return Err(InstanceError::NotSingleStep {
+                step,
+                len: entry.steps.len(),
+            });
+        };
+        if record.rows.len() != shape.batch {
+            return Err(InstanceError::BatchSize {
+                step,
+                found: record.rows.len(),
+                expected: shape.batch,
+            });
+        }
+        let n = shape.model.param_count();
+        let params = |values: &[f32]| -> Result<Vec<i64>, InstanceError> {
+            let values = values.get(..n).ok_or(InstanceError::Checkpoint {
+                step,
+                found: values.len(),
+                expected: n,
+            })?;
+            Ok(quantize_params(values)?)
+        };
+        let batch = record
+            .rows
+            .iter()
+            .map(|r| positions.get(r).copied().ok_or(InstanceError::RowNotHeld { step, row: *r }))
+            .collect::<Result<Vec<u64>, _>>()?;
+        Ok(StepInstance {
+            shape,
+            origin: StepOrigin {
+                client: header.client,
+                round: header.round,
+                step,
+                log_head: log.head().0,
+            },
+            params_t: params(checkpoints.0)?,
+            params_t1: params(checkpoints.1)?,
+            lr: quantize_lr(record.lr)?,
+            batch,
+        })
+    }
+
     /// The relation's witness in field `F`: the batch sorted by position (the relation wants
     /// strictly increasing indices; the gradient does not depend on the order) with its
     /// Merkle paths in `data`'s tree.

@@ -1,12 +1,20 @@
 //! Proving zkfl relations.
 //!
+//! - [`commit`]: what a provider commits to before anything is proved: its checkpoints (in its
+//!   proof-of-learning log) and its data set.
 //! - [`instance`]: a training step taken from a proof-of-learning log, and the provider's
 //!   committed data set, from which the witness is built in either field.
 //! - [`prove`]: [`StepProver`] makes (or loads) keys once per relation shape, proves with
-//!   Groth16 or halo2, proves many steps in parallel, and writes [`verifier::ProofFile`]s.
+//!   Groth16 or halo2 (generic over [`circuits::ProofSystem`]), proves many steps in
+//!   parallel, and writes [`verifier::ProofFile`]s.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod commit;
 pub mod instance;
 pub mod prove;
 
-pub use instance::{CommittedData, StepInstance};
+pub use commit::{DataCommitment, PoseidonCommitter, commit_checkpoint, commit_data, committed_data, task_depth};
+pub use instance::{CommittedData, InstanceError, StepInstance};
 pub use prove::{ProveError, StepProver};

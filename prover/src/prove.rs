@@ -1,18 +1,27 @@
-//! Proving training steps with either back end, keys made once per shape and reused, many steps
-//! in parallel.
+//! Proving training steps with either proof system, keys made once per shape and reused, many
+//! steps in parallel.
+//!
+//! **Randomness.** [`StepProver::prove`] draws the proof's blinding from the operating system.
+//! [`StepProver::prove_deterministic`] derives it from a secret the provider holds and the
+//! statement, `ChaCha20(SHA-256("zkfl-proof-nonce-v1" ‖ secret ‖ program digest ‖ origin ‖
+//! public inputs))`, as RFC 6979 does for signature nonces: the same step always proves to the
+//! same bytes (so a task replays byte for byte), and the proof still hides the witness as long
+//! as the secret stays secret.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use circuits::field::Bn254;
-use circuits::halo2::{self, Fp, Halo2Params, ProgramKeys};
-use circuits::r1cs::{self, Encoding, ProvingKey};
 use circuits::relations::training_step::{self, TrainingStepShape};
-use circuits::{Assignment, Field, Program};
+use circuits::{Field, Groth16, Halo2, Program, SystemError};
+use rand::SeedableRng;
 use rand::rngs::OsRng;
+use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
 use thiserror::Error;
-use verifier::{Backend, KeyError, KeyStore, ProofFile, TRAINING_STEP};
+use verifier::keys::{ProgramRef, StoredKeys};
+use verifier::{Backend, KeyError, KeyStore, ProofFile, StepOrigin, TRAINING_STEP};
 
 use crate::instance::{CommittedData, StepInstance};
 
@@ -29,26 +38,21 @@ pub enum ProveError {
     #[error(transparent)]
     Keys(#[from] KeyError),
     /// The proof system failed.
-    #[error("{backend} proving failed: {message}")]
+    #[error("{backend} proving failed: {source}")]
     Backend {
         /// Which back end.
         backend: Backend,
-        /// Its message.
-        message: String,
+        /// Its error.
+        source: SystemError,
     },
-}
-
-/// Keys made for one program, shared by the proofs of a batch.
-enum Keys {
-    Groth16(Box<ProvingKey>),
-    Halo2(Box<(Halo2Params, ProgramKeys)>),
 }
 
 /// Proves training steps, making each shape's keys once (or loading them from the store).
 pub struct StepProver {
     store: KeyStore,
     backend: Backend,
-    keys: Mutex<HashMap<[u8; 32], Arc<Keys>>>,
+    /// Per program digest: the proof system's `(params, proving key)`.
+    keys: Mutex<HashMap<[u8; 32], Arc<dyn Any + Send + Sync>>>,
 }
 
 impl StepProver {
@@ -66,16 +70,30 @@ impl StepProver {
         self.backend
     }
 
-    /// Proves one step of a provider whose committed data set is `data`.
+    /// The key store.
+    pub fn store(&self) -> &KeyStore {
+        &self.store
+    }
+
+    /// Proves one step of a provider whose committed data set is `data`, with randomness from
+    /// the operating system.
     pub fn prove(
         &self,
         step: &StepInstance,
         data: &CommittedData,
     ) -> Result<ProofFile, ProveError> {
-        match self.backend {
-            Backend::Groth16 => self.prove_in::<Bn254>(step, data),
-            Backend::Halo2 => self.prove_in::<Fp>(step, data),
-        }
+        self.dispatch(step, data, None)
+    }
+
+    /// Proves one step with randomness derived from `secret` and the statement (see the
+    /// module docs): deterministic, and hiding while `secret` is secret.
+    pub fn prove_deterministic(
+        &self,
+        step: &StepInstance,
+        data: &CommittedData,
+        secret: &[u8; 32],
+    ) -> Result<ProofFile, ProveError> {
+        self.dispatch(step, data, Some(secret))
     }
 
     /// Proves many steps in parallel (rayon); results in input order.
@@ -91,122 +109,113 @@ impl StepProver {
 
     /// Makes (or loads) the keys for `shape` ahead of proving; returns the program digest.
     pub fn prepare(&self, shape: &TrainingStepShape) -> Result<[u8; 32], ProveError> {
-        let program = match self.backend {
-            Backend::Groth16 => verifier::check::program_of::<Bn254>(shape),
-            Backend::Halo2 => verifier::check::program_of::<Fp>(shape),
+        match self.backend {
+            Backend::Groth16 => self.prepare_in::<Groth16>(shape),
+            Backend::Halo2 => self.prepare_in::<Halo2>(shape),
         }
-        .map_err(|e| ProveError::Witness(e.to_string()))?;
-        self.keys_for(&program)?;
-        Ok(program.digest())
     }
 
-    fn prove_in<F: Field + BackendField>(
+    fn dispatch(
         &self,
         step: &StepInstance,
         data: &CommittedData,
+        secret: Option<&[u8; 32]>,
+    ) -> Result<ProofFile, ProveError> {
+        match self.backend {
+            Backend::Groth16 => self.prove_in::<Groth16>(step, data, secret),
+            Backend::Halo2 => self.prove_in::<Halo2>(step, data, secret),
+        }
+    }
+
+    fn prepare_in<S: StoredKeys>(&self, shape: &TrainingStepShape) -> Result<[u8; 32], ProveError> {
+        let program = verifier::check::program_of::<S::Field>(shape)
+            .map_err(|e| ProveError::Witness(e.to_string()))?;
+        self.keys_for::<S>(&program)?;
+        Ok(program.digest())
+    }
+
+    fn prove_in<S: StoredKeys>(
+        &self,
+        step: &StepInstance,
+        data: &CommittedData,
+        secret: Option<&[u8; 32]>,
     ) -> Result<ProofFile, ProveError> {
         let witness_error = |e: &dyn std::fmt::Display| ProveError::Witness(e.to_string());
-        let tree = data.tree::<F>().map_err(|e| witness_error(&e))?;
+        let tree = data.tree::<S::Field>().map_err(|e| witness_error(&e))?;
         let witness = step.witness(data, &tree).map_err(|e| witness_error(&e))?;
         let (program, assignment) =
             training_step::build(&step.shape, &witness).map_err(|e| witness_error(&e))?;
         program
             .check(&assignment)
             .map_err(ProveError::Unsatisfied)?;
-        let keys = self.keys_for(&program)?;
-        let proof =
-            F::prove(&keys, &program, &assignment).map_err(|message| ProveError::Backend {
+        let keys = self.keys_for::<S>(&program)?;
+        let public_inputs: Vec<[u8; 32]> = assignment
+            .public_inputs(&program)
+            .iter()
+            .map(Field::to_le_bytes)
+            .collect();
+        let mut rng = match secret {
+            Some(secret) => ChaCha20Rng::from_seed(nonce_seed(
+                secret,
+                &program.digest(),
+                &step.origin,
+                &public_inputs,
+            )),
+            None => ChaCha20Rng::from_rng(OsRng).map_err(|e| ProveError::Witness(e.to_string()))?,
+        };
+        let (params, pk) = &*keys;
+        let proof = S::prove(params, pk, &program, &assignment, &mut rng).map_err(|source| {
+            ProveError::Backend {
                 backend: self.backend,
-                message,
-            })?;
+                source,
+            }
+        })?;
         Ok(ProofFile {
             backend: self.backend,
             relation: TRAINING_STEP.into(),
             shape: serde_json::to_string(&step.shape).expect("a shape always serializes"),
             program_digest: program.digest(),
             origin: step.origin.clone(),
-            public_inputs: assignment
-                .public_inputs(&program)
-                .iter()
-                .map(Field::to_le_bytes)
-                .collect(),
+            public_inputs,
             proof,
         })
     }
 
-    fn keys_for(&self, program: &Program) -> Result<Arc<Keys>, ProveError> {
+    fn keys_for<S: StoredKeys>(
+        &self,
+        program: &Program,
+    ) -> Result<Arc<(S::Params, S::ProvingKey)>, ProveError> {
         let digest = program.digest();
-        let mut cache = self
-            .keys
-            .lock()
-            .expect("no thread panics holding the key cache");
-        if let Some(keys) = cache.get(&digest) {
-            return Ok(keys.clone());
+        let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(keys) = cache.get(&digest).and_then(|k| k.clone().downcast().ok()) {
+            return Ok(keys);
         }
-        let backend_error = |message: String| ProveError::Backend {
-            backend: self.backend,
-            message,
-        };
-        let keys = match self.backend {
-            Backend::Groth16 => match self.store.groth16_pk(&digest)? {
-                Some(pk) => Keys::Groth16(Box::new(pk)),
-                None => {
-                    tracing::info!("Groth16 setup for program {}", hex::encode(digest));
-                    let (pk, vk) = r1cs::setup(program, &mut OsRng)
-                        .map_err(|e| backend_error(e.to_string()))?;
-                    self.store.save_groth16(&digest, &pk, &vk)?;
-                    Keys::Groth16(Box::new(pk))
-                }
-            },
-            Backend::Halo2 => {
-                let layout =
-                    halo2::Layout::new(program).map_err(|e| backend_error(e.to_string()))?;
-                let params = self.store.halo2_params(halo2::required_k(&layout))?;
-                let keys =
-                    halo2::keygen(&params, program).map_err(|e| backend_error(e.to_string()))?;
-                Keys::Halo2(Box::new((params, keys)))
-            }
-        };
-        let keys = Arc::new(keys);
+        let program = ProgramRef::of(program);
+        let params = S::params(&self.store, &program)?;
+        let pk = S::proving_key(&self.store, &params, &program)?;
+        let keys = Arc::new((params, pk));
         cache.insert(digest, keys.clone());
         Ok(keys)
     }
 }
 
-/// The proving call of each back end's field.
-trait BackendField: Sized {
-    fn prove(
-        keys: &Keys,
-        program: &Program,
-        assignment: &Assignment<Self>,
-    ) -> Result<Vec<u8>, String>;
-}
-
-impl BackendField for Bn254 {
-    fn prove(
-        keys: &Keys,
-        program: &Program,
-        assignment: &Assignment<Self>,
-    ) -> Result<Vec<u8>, String> {
-        let Keys::Groth16(pk) = keys else {
-            return Err("keys of another back end".into());
-        };
-        r1cs::prove(pk, program, assignment, &mut OsRng)
-            .map(|proof| proof.to_bytes())
-            .map_err(|e| e.to_string())
+/// The seed of a deterministic proof's randomness (see the module docs).
+fn nonce_seed(
+    secret: &[u8; 32],
+    digest: &[u8; 32],
+    origin: &StepOrigin,
+    public_inputs: &[[u8; 32]],
+) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"zkfl-proof-nonce-v1");
+    h.update(secret);
+    h.update(digest);
+    h.update(origin.client.to_le_bytes());
+    h.update(origin.round.to_le_bytes());
+    h.update(origin.step.to_le_bytes());
+    h.update(origin.log_head);
+    for x in public_inputs {
+        h.update(x);
     }
-}
-
-impl BackendField for Fp {
-    fn prove(
-        keys: &Keys,
-        program: &Program,
-        assignment: &Assignment<Self>,
-    ) -> Result<Vec<u8>, String> {
-        let Keys::Halo2(halo2_keys) = keys else {
-            return Err("keys of another back end".into());
-        };
-        let (params, keys) = &**halo2_keys;
-        halo2::prove(params, keys, program, assignment).map_err(|e| e.to_string())
-    }
+    h.finalize().into()
 }

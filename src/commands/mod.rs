@@ -5,5 +5,6 @@ pub mod blobs;
 pub mod chain;
 pub mod pol;
 pub mod prove;
+pub mod run;
 pub mod train;
 pub mod verify;

@@ -7,10 +7,7 @@ use clap::Args;
 use prover::StepProver;
 use verifier::{Backend, KeyStore};
 
-use crate::proving::bind::{DATA_COMMITMENTS, check_binding};
-use crate::proving::commit::DataCommitment;
-use crate::proving::step::ProvingRun;
-use crate::proving::{proof_path, write_proof};
+use zkfl::proving::{ProvingRun, client_data, proof_path, write_proof};
 
 /// Options of `zkfl prove`.
 #[derive(Args, Debug)]
@@ -49,8 +46,9 @@ pub fn key_store(keys: Option<PathBuf>) -> KeyStore {
 /// Runs `zkfl prove`.
 pub fn run(args: ProveArgs) -> Result<()> {
     let run = ProvingRun::open(&args.run)?;
-    let step = run.step(args.round, args.client, args.step)?;
-    let data = run.committed_data(args.client)?;
+    let log = run.log(args.round, args.client)?;
+    let step = run.step(&log, args.step)?;
+    let data = client_data(&run.federation, args.client)?;
     let store = key_store(args.keys);
     let started = std::time::Instant::now();
     let prover = StepProver::new(store.clone(), args.backend);
@@ -62,8 +60,7 @@ pub fn run(args: ProveArgs) -> Result<()> {
     write_proof(&out, &file)?;
     // A proof is only worth something if it opens the commitments the run posted.
     let public = verifier::verify_file(&store, &file).context("the new proof does not verify")?;
-    let commitments: Vec<DataCommitment> = run.dir.read_json(DATA_COMMITMENTS)?.unwrap_or_default();
-    let bound = check_binding(&run, &commitments, &file, &public);
+    let bound = run.check_binding(&file, &public);
     if args.json {
         let value = serde_json::json!({
             "proof": out, "backend": args.backend, "client": args.client, "round": args.round,

@@ -12,9 +12,9 @@ use std::sync::Mutex;
 use fl::federation::{Federation, FederationConfig, Progress, RoundMetrics, RunDir, Summary};
 use prover::StepProver;
 
+use zkfl::proving::{ChallengeResult, ProvingRun, commit_run, prove_round};
+
 use crate::commands::prove::key_store;
-use crate::proving::step::ProvingRun;
-use crate::proving::{ChallengeResult, commit_run, prove_round};
 use fl::partition::PartitionScheme;
 use fl::strategy::StrategySpec;
 use fl::train::TrainConfig;
@@ -112,6 +112,7 @@ impl TrainArgs {
                 local_epochs: self.local_epochs,
                 momentum: self.momentum,
                 proximal_mu: 0.0,
+                drop_last: false,
             },
             strategy: self
                 .strategy

@@ -10,16 +10,14 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-use circuits::Field;
 use circuits::field::Bn254;
-use circuits::halo2::{self, Fp};
 use circuits::r1cs::{self, Encoding, Proof};
 use circuits::relations::training_step::{self, PUBLIC_INPUTS, TrainingStepShape, dummy_witness};
-use circuits::{Assignment, Program};
+use circuits::{Assignment, Field, Groth16, Halo2, Program, SystemError};
 use rand::rngs::OsRng;
 use thiserror::Error;
 
-use crate::keys::{KeyError, KeyStore};
+use crate::keys::{KeyError, KeyStore, ProgramRef, StoredKeys};
 use crate::proof_file::{Backend, ProofFile};
 
 /// The name of the training-step relation in proof files.
@@ -160,29 +158,27 @@ fn check_program<F: Field>(file: &ProofFile) -> Result<TrainingStepShape, Verify
 /// Verifies one proof file with the keys in `keys`; returns its named public inputs.
 pub fn verify_file(keys: &KeyStore, file: &ProofFile) -> Result<TrainingStepPublic, VerifyError> {
     match file.backend {
-        Backend::Groth16 => {
-            check_program::<Bn254>(file)?;
-            let inputs = field_inputs::<Bn254>(file)?;
-            let proof =
-                Proof::from_bytes(&file.proof).map_err(|e| VerifyError::Decode(e.to_string()))?;
-            let vk = keys.groth16_vk(&file.program_digest)?;
-            r1cs::verify(&r1cs::prepare(&vk), &inputs, &proof)
-                .map_err(|e| VerifyError::Rejected(e.to_string()))?;
-            named(&inputs)
-        }
-        Backend::Halo2 => {
-            let program = program_of::<Fp>(&check_program::<Fp>(file)?)?;
-            let inputs = field_inputs::<Fp>(file)?;
-            let layout =
-                halo2::Layout::new(&program).map_err(|e| VerifyError::Shape(e.to_string()))?;
-            let params = keys.halo2_params(halo2::required_k(&layout))?;
-            let verifier = halo2::verifier_key(&params, &program)
-                .map_err(|e| VerifyError::Rejected(e.to_string()))?;
-            halo2::verify(&params, &verifier, &inputs, &file.proof)
-                .map_err(|e| VerifyError::Rejected(e.to_string()))?;
-            named(&inputs)
-        }
+        Backend::Groth16 => verify_with::<Groth16>(keys, file),
+        Backend::Halo2 => verify_with::<Halo2>(keys, file),
     }
+}
+
+/// [`verify_file`] in proof system `S`.
+fn verify_with<S: StoredKeys>(
+    keys: &KeyStore,
+    file: &ProofFile,
+) -> Result<TrainingStepPublic, VerifyError> {
+    let shape = check_program::<S::Field>(file)?;
+    let inputs = field_inputs::<S::Field>(file)?;
+    let build = || program_of::<S::Field>(&shape).map_err(|e| e.to_string());
+    let program = ProgramRef::new(file.program_digest, &build);
+    let params = S::params(keys, &program)?;
+    let vk = S::verifying_key(keys, &params, &program)?;
+    S::verify(&params, &vk, &inputs, &file.proof).map_err(|e| match e {
+        SystemError::Decode(reason) => VerifyError::Decode(reason),
+        other => VerifyError::Rejected(other.to_string()),
+    })?;
+    named(&inputs)
 }
 
 /// Verifies a Groth16 training-step proof file against a verifying key the caller holds (for

@@ -14,9 +14,10 @@
 //! replayed. Balances, escrow balances and stakes are written only by these functions: genesis
 //! sets `false` rules on them.
 //!
-//! Task functions ([`crate::settlement`]): `_verifyTrainingProof` at `/tasks/$task/proofs/$proof`
-//! checks a provider's training proof, `_settle` at `/tasks/$task/status` pays the escrow out
-//! when the task closes. `_verifyTrainingProof` is an extension point: [`Builtins::new`] uses
+//! Task functions ([`crate::settlement`]): `_sealRound` at `/tasks/$task/rounds/$r/aggregate`
+//! seals a round, `_drawChallenge` at `/tasks/$task/rounds/$r/draw` draws its challenge,
+//! `_verifyTrainingProof` at `/tasks/$task/proofs/$proof` checks a provider's training proof,
+//! `_settle` at `/tasks/$task/status` pays the escrow out when the task closes. `_verifyTrainingProof` is an extension point: [`Builtins::new`] uses
 //! the ledger's Groth16 verifier ([`crate::settlement::Groth16TaskVerifier`]);
 //! [`Builtins::with_proof_verifier`] installs another [`TrainingProofVerifier`].
 
@@ -42,6 +43,10 @@ pub const STAKE: &str = "_stake";
 pub const VERIFY_TRAINING_PROOF: &str = "_verifyTrainingProof";
 /// Id of the task settlement function.
 pub const SETTLE: &str = "_settle";
+/// Id of the function sealing a task round.
+pub const SEAL_ROUND: &str = "_sealRound";
+/// Id of the function drawing a task round's challenge.
+pub const DRAW_CHALLENGE: &str = "_drawChallenge";
 
 /// The proof verifier behind `_verifyTrainingProof` (the ledger's own is
 /// [`crate::settlement::Groth16TaskVerifier`]; it reads the task's committed key and records
@@ -85,7 +90,14 @@ impl NativeFunctions for Builtins {
     fn exists(&self, function_id: &str) -> bool {
         matches!(
             function_id,
-            TRANSFER | DEPOSIT | RELEASE | STAKE | VERIFY_TRAINING_PROOF | SETTLE
+            TRANSFER
+                | DEPOSIT
+                | RELEASE
+                | STAKE
+                | VERIFY_TRAINING_PROOF
+                | SETTLE
+                | SEAL_ROUND
+                | DRAW_CHALLENGE
         )
     }
 
@@ -97,6 +109,8 @@ impl NativeFunctions for Builtins {
             STAKE => stake(call, state),
             VERIFY_TRAINING_PROOF => self.proof_verifier.verify(call, state),
             SETTLE => crate::settlement::settle(call, state),
+            SEAL_ROUND => crate::settlement::challenge::seal_round(call, state),
+            DRAW_CHALLENGE => crate::settlement::challenge::draw_challenge(call, state),
             other => Err(FunctionError::Unknown(other.to_owned())),
         }
     }
@@ -269,6 +283,8 @@ pub const GENESIS_FUNCTIONS: &[(&str, &str)] = &[
     ("/stake/$task/$addr/$key", STAKE),
     ("/tasks/$task/proofs/$proof", VERIFY_TRAINING_PROOF),
     ("/tasks/$task/status", SETTLE),
+    ("/tasks/$task/rounds/$r/aggregate", SEAL_ROUND),
+    ("/tasks/$task/rounds/$r/draw", DRAW_CHALLENGE),
 ];
 
 /// Genesis config: `root_owner` owns `/`, plus [`GENESIS_RULES`], the task rules

@@ -16,6 +16,7 @@ pub mod builtin;
 use crate::path::{Bindings, Path};
 use crate::rules::Auth;
 use crate::state::{StateError, StateTxn};
+pub use crate::recent::RecentBlocks;
 use crate::value::Value;
 
 /// The context an op is applied in.
@@ -27,6 +28,8 @@ pub struct Context {
     pub current_time: u64,
     /// Height of the block being built.
     pub block_number: u64,
+    /// Hashes of the blocks before it.
+    pub recent: RecentBlocks,
 }
 
 impl Context {
@@ -39,6 +42,7 @@ impl Context {
             },
             current_time,
             block_number,
+            recent: RecentBlocks::default(),
         }
     }
 }

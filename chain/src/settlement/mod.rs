@@ -1,54 +1,63 @@
-//! Paying data providers for verified training: the proof-verifier function
-//! `_verifyTrainingProof` and the settlement function `_settle`.
+//! Paying data providers for verified training: the task's native functions.
 //!
 //! # Protocol (record layout and rules in [`crate::task`])
-//! 1. **Creation.** The owner fixes the reward rule and the verifier config
-//!    ([`config::ProofConfig`]: Groth16, the training-step shape with its ε, the program digest,
-//!    the verifying key, the allowed learning rates) at `/tasks/<id>/config` and funds the escrow.
+//! 1. **Creation.** The owner fixes the reward rule, the challenge parameters
+//!    ([`crate::task::ChallengeParams`]: steps per audited provider-round `q`, the audit rate,
+//!    the deadline in blocks) and the verifier config ([`config::ProofConfig`]: Groth16, the
+//!    training-step shape with its ε, the program digest, the verifying key, the allowed
+//!    learning rates) at `/tasks/<id>/config`, and funds the escrow.
 //! 2. **Joining** (status `open`). A provider stakes and registers
 //!    `/tasks/<id>/providers/<addr>` = `{"client": n, "data_root": hex}`, claiming the client
 //!    index at `clients/<n>` and the data root at `data_roots/<root>` (each once per task, so
 //!    no one else can register the same root and be paid for a proof about it).
-//! 3. **Rounds** (status `running`, config frozen). The owner moves `round` to `r` and posts
-//!    `rounds/<r>/model` (SHA-256 hex of the global model); each provider posts its
-//!    proof-of-learning log head `rounds/<r>/heads/<addr>` (only itself, only once, only while
-//!    `r` is the current round).
-//! 4. **Proofs** (status `running`). A provider writes `/tasks/<id>/proofs/<proof id>` =
-//!    `{"proof": hex(ProofFile::encode()), "log_suffix": hex(log tail)}` (fresh id). The
-//!    function ([`verify_proof::Groth16TaskVerifier`]) checks, in order: the file decodes; the
-//!    task is running and its verifier config is valid; the writer is registered; back end,
-//!    relation, shape and program digest are the task's; `origin.client` is the writer's client
-//!    index; `origin.log_head` is the head the writer posted for `origin.round`; the log tail
-//!    ([`pol_log`]) leads from the checkpoint before `origin.step` to that head, and the first
-//!    two public inputs are the BN254 commitments it logs before and after the step; the third
-//!    is the writer's data root; neither this (provider, round, step) nor this statement (the
-//!    five public inputs) was paid before in the task; the proof verifies under the task's key;
-//!    the learning rate is allowed and ε is the shape's. Then it replaces the submission with
-//!    `{"provider", "round", "step", "verified": true}`, marks `steps/<addr>/<r>/<step>` and
+//! 3. **Rounds** (status `running`, config frozen). The owner starts round `r` by posting the
+//!    global model's digest at `rounds/<r>/model`; each provider trains and posts its log at
+//!    `rounds/<r>/logs/<addr>` (head, record root, step count, update digest); the owner
+//!    aggregates and seals the round with `rounds/<r>/aggregate`, and `_sealRound`
+//!    ([`challenge::seal_round`]) records the block. Round `r + 1` can start only then.
+//! 4. **Challenge.** Once the block after the seal exists, anyone writes `rounds/<r>/draw`;
+//!    `_drawChallenge` ([`challenge::draw_challenge`]) draws from that block's hash which
+//!    steps each provider must prove ([`pol::ChallengeRule`]) and by which block.
+//! 5. **Proofs** (status `running`). A provider writes `/tasks/<id>/proofs/<proof id>` =
+//!    `{"proof": hex(ProofFile::encode()), "evidence": hex(pol::StepEvidence::encode())}`.
+//!    `_verifyTrainingProof` ([`verify_proof::Groth16TaskVerifier`]) checks, in order: the file
+//!    and the evidence decode; the task is running and its verifier config is valid; the
+//!    writer is registered; back end, relation, shape and program digest are the task's;
+//!    `origin.client` is the writer's client index; the step is one the round's challenge drew
+//!    for the writer, not yet proven, and the challenge is not past due; `origin.log_head` is
+//!    the head the writer posted for the round; the evidence opens the records around the step
+//!    against the posted record root (any step of any round: `O(log n)`); the statement was
+//!    not proven before in the task; the proof verifies under the task's key; and its public
+//!    inputs are what was posted ([`verifier::check_binding`]: the logged commitments, the
+//!    writer's data root, the logged learning rate, the task's ε), with a learning rate the
+//!    task allows. Then it replaces the submission with `{"provider", "round", "step",
+//!    "verified": true}`, marks `rounds/<r>/proven/<addr>/<step>` and
 //!    `statements/<sha256 of the inputs>` with the proof id, and adds 1 to `verified/<addr>`.
 //!    Any failure is a [`crate::FunctionError`] with a one-line reason: the transaction's op
 //!    rolls back and only its fee and nonce remain ([`crate::execute`]).
 //! 5. **Settlement.** The owner sets `status` to `closed`; `_settle` ([`payout::settle`]), in
-//!    the same transaction, splits the whole escrow balance by the reward rule
-//!    ([`payout::split`]) among providers with `verified/<addr>` ≥ 1: `even` equal shares,
-//!    `proportional` shares by verified proof count, each rounded down; the remainder (all of
-//!    it when nobody has a verified proof) goes back to the owner. It records
-//!    `payouts/<addr>` and `refund`, pays through [`crate::functions::builtin::escrow_payout`],
-//!    and returns every stake at `stakes/<addr>` to its provider (there is no slashing yet).
+//!    the same transaction, refuses while a challenge is open or a round with logs has none;
+//!    credits each provider with every round in which it posted a log and proved each step
+//!    drawn for it; slashes every provider that left a challenge unanswered past its due
+//!    block (its stake moves to the escrow, `slashed/<addr>`, and it is credited nothing);
+//!    splits the whole escrow by the reward rule ([`payout::split`]) among credited providers:
+//!    `even` equal shares, `proportional` by credited rounds, each rounded down; the remainder
+//!    (all of it when nobody is credited) goes back to the owner. It records `credited/<addr>`,
+//!    `payouts/<addr>` and `refund`, pays through [`crate::functions::builtin::escrow_payout`]
+//!    and returns every other stake.
 //!
 //! # What is not checked on the ledger
-//! That the posted head belongs to an honest run (that is the proof-of-learning challenge's
-//! job, off the ledger), that the logged `f32` learning rate matches the proven fixed-point one
-//! (the allowed set bounds it instead), and that the key was made for the program digest (the
-//! owner's promise, checkable off the ledger). Evidence must fit in one value (64 KiB of hex):
-//! at about 200 bytes per entry, a step must be within roughly 150 entries of the log's end.
+//! That the posted log belongs to an honest run beyond the challenged steps (that is what the
+//! challenge samples; its detection probability is in [`pol::challenge`]), that the posted
+//! head and record root describe the same log (the owner checks the log's ends when it takes a
+//! provider's update), and that the key was made for the program digest (the owner's promise,
+//! checkable off the ledger).
 
+pub mod challenge;
 pub mod config;
 pub mod payout;
-pub mod pol_log;
 pub mod verify_proof;
 
 pub use config::{ProofConfig, ProofConfigError};
 pub use payout::{Split, settle, split};
-pub use pol_log::{LogError, LoggedStep, logged_step};
 pub use verify_proof::Groth16TaskVerifier;

@@ -1,10 +1,11 @@
-//! `_settle`: closing a task pays its escrow out by the task's reward rule and returns the
-//! providers' stakes (see [`crate::settlement`]).
+//! `_settle`: closing a task credits each provider's answered rounds, slashes the stake of
+//! every provider that left a challenge unanswered past its deadline, pays the escrow out by the
+//! task's reward rule and returns the other stakes (see [`crate::settlement`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::verify_proof::at;
-use crate::functions::builtin::{balance_path, credit, escrow_payout};
+use crate::functions::builtin::{balance_path, credit, debit, escrow_payout};
 use crate::functions::{FunctionCall, FunctionError};
 use crate::state::StateTxn;
 use crate::task::{RewardRule, escrow_path};
@@ -19,7 +20,7 @@ pub struct Split {
     pub remainder: i128,
 }
 
-/// Splits `amount` (≥ 0) among the providers of `verified` (address → verified proof count;
+/// Splits `amount` (≥ 0) among the providers of `verified` (address → credited rounds;
 /// counts ≤ 0 are ignored). `Even`: `amount / n` each; `Proportional`:
 /// `⌊amount · count / total⌋` each. Shares and remainder always sum to `amount`.
 pub fn split(
@@ -84,13 +85,26 @@ pub fn settle(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
         .as_str()
         .and_then(RewardRule::from_name)
         .ok_or_else(|| FunctionError::BadInput(format!("task {task} has no reward rule")))?;
+    let (credited, failed) = credit_rounds(call, state, task)?;
     let escrow =
         escrow_path(task, &["balance"]).map_err(|e| FunctionError::BadInput(e.to_string()))?;
+    for addr in &failed {
+        let stake_path = at(task, &["stakes", addr])?;
+        let stake = state.get_int(&stake_path).unwrap_or(0);
+        if stake > 0 {
+            debit(state, &stake_path, stake)?;
+            credit(state, &escrow, stake)?;
+        }
+        state.set_value(&stake_path, Value::Null)?;
+        state.set_value(&at(task, &["slashed", addr])?, Value::Int(stake))?;
+    }
     let amount = state
         .get_int(&escrow)
         .ok_or_else(|| FunctionError::BadBalance(escrow.to_string()))?;
-    let verified = int_entries(&state.get_value(&at(task, &["verified"])?));
-    let split = split(rule, amount, &verified)?;
+    for (addr, rounds) in &credited {
+        state.set_value(&at(task, &["credited", addr])?, Value::Int(*rounds))?;
+    }
+    let split = split(rule, amount, &credited)?;
 
     let mut payments = split.shares.clone();
     if split.remainder > 0 {
@@ -111,6 +125,57 @@ pub fn settle(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
         state.set_value(&at(task, &["stakes", &addr])?, Value::Null)?;
     }
     Ok(())
+}
+
+/// Every provider's credited rounds (a round in which it posted a log and proved every step
+/// the challenge drew for it), and the providers that left a challenge unanswered past its
+/// deadline (credited nothing). Fails while a challenge is still open, or when a round with
+/// logs has no challenge drawn.
+fn credit_rounds(
+    call: &FunctionCall<'_>,
+    state: &StateTxn<'_>,
+    task: &str,
+) -> Result<(BTreeMap<String, i128>, BTreeSet<String>), FunctionError> {
+    let rounds = state
+        .get_value(&at(task, &["round"])?)
+        .as_int()
+        .unwrap_or(0)
+        .max(0);
+    let mut credited: BTreeMap<String, i128> = BTreeMap::new();
+    let mut failed = BTreeSet::new();
+    for r in 1..=rounds {
+        let round = r.to_string();
+        let Value::Object(logs) = state.get_value(&at(task, &["rounds", &round, "logs"])?) else {
+            continue;
+        };
+        let challenge = state.get_value(&at(task, &["rounds", &round, "challenge"])?);
+        if challenge.is_absent() {
+            return Err(FunctionError::BadInput(format!(
+                "round {r} has logs but no challenge drawn: draw it before closing"
+            )));
+        }
+        let due = challenge.child("due").as_int().unwrap_or(0);
+        let proven = state.get_value(&at(task, &["rounds", &round, "proven"])?);
+        for addr in logs.keys() {
+            let answered = match challenge.child("steps").child(addr) {
+                Value::Object(steps) => steps
+                    .keys()
+                    .all(|t| !proven.child(addr).child(t).is_absent()),
+                _ => true,
+            };
+            if answered {
+                *credited.entry(addr.clone()).or_insert(0) += 1;
+            } else if i128::from(call.ctx.block_number) > due {
+                failed.insert(addr.clone());
+            } else {
+                return Err(FunctionError::BadInput(format!(
+                    "the challenge of round {r} is open until block {due}"
+                )));
+            }
+        }
+    }
+    credited.retain(|addr, _| !failed.contains(addr));
+    Ok((credited, failed))
 }
 
 /// The integer entries of an object value.

@@ -3,16 +3,16 @@
 
 use std::collections::BTreeMap;
 
+use pol::StepEvidence;
 use sha2::{Digest, Sha256};
-use verifier::{ProofFile, verify_groth16_with_vk};
+use verifier::{Expected, ProofFile, check_binding, verify_groth16_with_vk};
 
 use super::config::{ProofConfig, hex32};
-use super::pol_log::logged_step;
 use crate::functions::builtin::{TrainingProofVerifier, credit};
 use crate::functions::{FunctionCall, FunctionError};
 use crate::path::Path;
 use crate::state::StateTxn;
-use crate::task::task_path;
+use crate::task::{LogPost, task_path};
 use crate::value::Value;
 
 /// The ledger's training-proof verifier: Groth16 proofs against the task's stored key.
@@ -81,12 +81,13 @@ fn verify_submission(
     let submission = call.value;
     if !matches!(submission, Value::Object(m) if m.len() == 2) {
         return Err(FunctionError::BadInput(
-            "a submission is {\"proof\": hex, \"log_suffix\": hex}".to_owned(),
+            "a submission is {\"proof\": hex, \"evidence\": hex}".to_owned(),
         ));
     }
     let file = ProofFile::decode(&hex_field(submission, "proof")?)
         .map_err(|e| reject(format!("proof file: {e}")))?;
-    let tail = hex_field(submission, "log_suffix")?;
+    let evidence = StepEvidence::decode(&hex_field(submission, "evidence")?)
+        .map_err(|e| reject(e.to_string()))?;
 
     if state.get_value(&at(task, &["status"])?).as_str() != Some("running") {
         return Err(reject(format!("task {task} is not running")));
@@ -116,48 +117,59 @@ fn verify_submission(
             origin.client
         )));
     }
+
+    // The step must be one the round's challenge drew for this provider, in time.
     let round = origin.round.to_string();
-    let head_path = at(task, &["rounds", &round, "heads", provider])?;
-    let posted = state
-        .get_value(&head_path)
-        .as_str()
-        .and_then(hex32)
-        .ok_or_else(|| reject(format!("{provider} posted no log head for round {round}")))?;
-    if origin.log_head != posted {
+    let step = origin.step.to_string();
+    let challenge = state.get_value(&at(task, &["rounds", &round, "challenge"])?);
+    if challenge.is_absent() {
+        return Err(reject(format!("round {round} has no challenge drawn")));
+    }
+    if challenge.child("steps").child(provider).child(&step) != &Value::Bool(true) {
+        return Err(reject(format!(
+            "step {step} of round {round} was not challenged for {provider}"
+        )));
+    }
+    let due = challenge.child("due").as_int().unwrap_or(0);
+    if i128::from(call.ctx.block_number) > due {
+        return Err(reject(format!(
+            "the challenge of round {round} was due by block {due}"
+        )));
+    }
+    let proven_path = at(task, &["rounds", &round, "proven", provider, &step])?;
+    if !state.get_value(&proven_path).is_absent() {
+        return Err(reject(format!(
+            "step {step} of round {round} by {provider} is already verified"
+        )));
+    }
+
+    // The step must be in the log the provider posted for the round.
+    let post = LogPost::from_value(
+        &state.get_value(&at(task, &["rounds", &round, "logs", provider])?),
+    )
+    .ok_or_else(|| reject(format!("{provider} posted no log for round {round}")))?;
+    if origin.log_head != post.head {
         return Err(reject(
             "the proof names another log head than the posted one",
         ));
     }
-
-    // The public inputs the proof must be about.
-    let logged = logged_step(&tail, origin.step, &posted).map_err(|e| reject(e.to_string()))?;
+    if evidence.step != origin.step {
+        return Err(reject(format!(
+            "the evidence is about step {}, the proof about step {step}",
+            evidence.step
+        )));
+    }
+    let logged = evidence
+        .verify(&pol::Digest(post.root))
+        .map_err(|e| reject(e.to_string()))?;
     if logged
         .header_origin
         .is_some_and(|o| o != (origin.client, origin.round))
     {
         return Err(reject("the log header is for another client or round"));
     }
-    let claimed = |i: usize| file.public_inputs.get(i);
-    if file.public_inputs.len() != 5
-        || claimed(0) != Some(&logged.commitment_before)
-        || claimed(1) != Some(&logged.commitment_after)
-    {
-        return Err(reject(
-            "the proof's checkpoint commitments are not the logged ones",
-        ));
-    }
-    if claimed(2) != Some(&data_root) {
-        return Err(reject(format!("the proof's data root is not {provider}'s")));
-    }
 
-    // Replays: the same step, or the same statement, is paid once.
-    let step = origin.step.to_string();
-    let step_path = at(task, &["steps", provider, &round, &step])?;
-    if !state.get_value(&step_path).is_absent() {
-        return Err(reject(format!(
-            "step {step} of round {round} by {provider} is already verified"
-        )));
-    }
+    // Replays of a statement are paid once.
     let statement: [u8; 32] = file
         .public_inputs
         .iter()
@@ -169,21 +181,18 @@ fn verify_submission(
         return Err(reject("this statement was already proven in this task"));
     }
 
-    // The proof itself.
+    // The proof itself, and what it is about.
     let key = config
         .verifying_key()
         .map_err(|e| reject(format!("task key: {e}")))?;
     let public = verify_groth16_with_vk(&key, &file).map_err(|e| reject(e.to_string()))?;
+    let expected = Expected::of_logged(file.backend, &logged, data_root, config.shape.eps)
+        .map_err(|e| reject(e.to_string()))?;
+    check_binding(&public, &expected).map_err(|e| reject(e.to_string()))?;
     if !config.lrs.contains(&public.lr) {
         return Err(reject(format!(
             "learning rate {} is not allowed by the task",
             public.lr
-        )));
-    }
-    if public.eps != config.shape.eps {
-        return Err(reject(format!(
-            "tolerance {} is not the task's {}",
-            public.eps, config.shape.eps
         )));
     }
 
@@ -194,7 +203,7 @@ fn verify_submission(
         ("verified".to_owned(), Value::Bool(true)),
     ]));
     state.set_value(&at(task, &["proofs", proof_id])?, record)?;
-    state.set_value(&step_path, Value::from(proof_id))?;
+    state.set_value(&proven_path, Value::from(proof_id))?;
     state.set_value(&statement_path, Value::from(proof_id))?;
     credit(state, &at(task, &["verified", provider])?, 1)
 }

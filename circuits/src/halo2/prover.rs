@@ -14,7 +14,6 @@ use std::fs;
 use std::io::{BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 
-use getrandom::SysRng;
 use halo2_proofs::pasta::EqAffine;
 use halo2_proofs::plonk::Circuit as _;
 use halo2_proofs::plonk::{
@@ -23,7 +22,6 @@ use halo2_proofs::plonk::{
 };
 use halo2_proofs::poly::commitment::Params;
 use halo2_proofs::transcript::{Blake2bRead, Blake2bWrite, Challenge255};
-use rand_core::UnwrapErr;
 
 use super::Halo2Error;
 use super::circuit::ProgramCircuit;
@@ -178,12 +176,14 @@ pub fn keygen(params: &Halo2Params, program: &Program) -> Result<ProgramKeys, Ha
     })
 }
 
-/// Proves that `assignment` satisfies `program` (whose keys these are).
-pub fn prove(
+/// Proves that `assignment` satisfies `program` (whose keys these are), with the blinding
+/// randomness drawn from `rng`.
+pub fn prove<R: rand_core::CryptoRng>(
     params: &Halo2Params,
     keys: &ProgramKeys,
     program: &Program,
     assignment: &Assignment<Fp>,
+    rng: R,
 ) -> Result<Vec<u8>, Halo2Error> {
     if program.digest() != keys.layout.digest() {
         return Err(Halo2Error::WrongProgram);
@@ -197,7 +197,7 @@ pub fn prove(
         &keys.pk,
         &[circuit],
         &[&[&public]],
-        UnwrapErr(SysRng),
+        rng,
         &mut transcript,
     )
     .map_err(backend("create_proof"))?;

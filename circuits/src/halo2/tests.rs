@@ -12,6 +12,11 @@ use super::*;
 use crate::field::{Coeff, Field};
 use crate::program::{Assignment, Builder, Program, Var};
 
+/// The operating system's randomness, as halo2's prover takes it.
+fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
 /// Whether MockProver accepts the assignment with the given public inputs.
 fn mock_accepts(program: &Program, assignment: &Assignment<Fp>, public: Vec<Fp>) -> bool {
     let layout = Layout::new(program).expect("test programs lay out");
@@ -224,7 +229,7 @@ fn prove_and_verify_round_trip_rejecting_tampering() {
     assert_eq!(p1, p2, "cached parameters read back unchanged");
 
     let keys = keygen(&params, &program).expect("keygen");
-    let proof = prove(&params, &keys, &program, &assignment).expect("prove");
+    let proof = prove(&params, &keys, &program, &assignment, os_rng()).expect("prove");
     let public = assignment.public_inputs(&program);
     verify(&params, keys.verifier(), &public, &proof).expect("honest proof verifies");
     // A verifier that made its own key from the program accepts too.
@@ -271,14 +276,14 @@ fn prove_and_verify_round_trip_rejecting_tampering() {
     // Unsatisfied assignments are refused, naming the op.
     let mut bad = assignment.clone();
     bad.values[2] += Fp::ONE; // p = x·y
-    match prove(&params, &keys, &program, &bad) {
+    match prove(&params, &keys, &program, &bad, os_rng()) {
         Err(Halo2Error::Unsatisfied(u)) => assert_eq!(u.kind, "mul"),
         other => panic!("expected a refusal, got {other:?}"),
     }
     // Keys are bound to their program.
     let (other, other_assignment) = random_program(&mut rng, 5, false);
     assert!(matches!(
-        prove(&params, &keys, &other, &other_assignment),
+        prove(&params, &keys, &other, &other_assignment, os_rng()),
         Err(Halo2Error::WrongProgram)
     ));
     std::fs::remove_dir_all(&cache).expect("remove test cache");

@@ -39,7 +39,7 @@ use crate::data::{Dataset, DatasetSource, prepare_data};
 use crate::error::FlError;
 use crate::model::{Evaluation, ModelKind, ModelSpec, evaluate};
 use crate::partition::{PartitionScheme, Partitioning, partition};
-use crate::pol::{CheckpointCommitter, LogHeader, PolRecorder};
+use crate::pol::{CheckpointCommitter, CheckpointLog, LogHeader, PolRecorder};
 use crate::strategy::{ClientUpdate, StrategySpec};
 use crate::train::{LocalOutcome, LocalTask, TrainConfig, train_local};
 
@@ -390,9 +390,10 @@ impl Federation {
         progress: &dyn Progress,
     ) -> Result<Vec<(usize, LocalOutcome, Option<Digest>)>, FlError> {
         let one = |&client: &usize| -> Result<(usize, LocalOutcome, Option<Digest>), FlError> {
-            let (outcome, head) = self.train_client(dir, round, client, global)?;
+            let trained = self.train_client(dir, round, client, global)?;
             progress.client_finished(round, client);
-            Ok((client, outcome, head))
+            let head = trained.log.as_ref().map(CheckpointLog::head);
+            Ok((client, trained.outcome, head))
         };
         if self.config.backend.is_cpu() {
             clients.par_iter().map(one).collect()
@@ -401,14 +402,15 @@ impl Federation {
         }
     }
 
-    /// One client's local training in `round`, with its proof-of-learning log.
+    /// One client's local training in `round`, with its proof-of-learning log (also written to
+    /// `dir`, with its checkpoints in the blob store).
     pub fn train_client(
         &self,
         dir: &RunDir,
         round: u32,
         client: usize,
         global: &[f32],
-    ) -> Result<(LocalOutcome, Option<Digest>), FlError> {
+    ) -> Result<ClientRound, FlError> {
         let task = LocalTask {
             spec: &self.spec,
             device: &self.device,
@@ -419,7 +421,7 @@ impl Federation {
         let config = &self.config.train;
         if self.config.pol_every == 0 {
             let outcome = train_local(&task, global, config, seed, None)?;
-            return Ok((outcome, None));
+            return Ok(ClientRound { outcome, log: None });
         }
         let header = LogHeader {
             client: client as u32,
@@ -434,7 +436,7 @@ impl Federation {
             every: self.config.pol_every,
             global: Digest([0; 32]),
             initial: Digest([0; 32]),
-            initial_commitment: Vec::new(),
+            initial_commitment: None,
         };
         let initial = config.initial_checkpoint(global);
         let mut recorder = PolRecorder::start(
@@ -447,8 +449,20 @@ impl Federation {
         let outcome = train_local(&task, global, config, seed, Some(&mut recorder))?;
         let log = recorder.finish()?;
         write_atomic(&dir.pol_path(round, client), &log.to_bytes())?;
-        Ok((outcome, Some(log.head())))
+        Ok(ClientRound {
+            outcome,
+            log: Some(log),
+        })
     }
+}
+
+/// One client's local training in a round.
+#[derive(Clone, Debug)]
+pub struct ClientRound {
+    /// What it trained.
+    pub outcome: LocalOutcome,
+    /// Its proof-of-learning log, when logging is on.
+    pub log: Option<CheckpointLog>,
 }
 
 /// Mixes a seed with a path of numbers into an independent seed (SplitMix64 steps).

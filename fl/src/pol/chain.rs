@@ -2,7 +2,7 @@
 //! and the checkpoint blobs. It does not replay any training.
 
 use crate::blob::{BlobError, BlobStore, Digest};
-use crate::pol::log::CheckpointLog;
+use crate::pol::CheckpointLog;
 
 /// The first structural failure found in a log.
 #[derive(Debug, thiserror::Error)]
@@ -158,8 +158,7 @@ pub fn check_head(log: &CheckpointLog, posted: &Digest) -> Result<(), ChainError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pol::log::StepRecord;
-    use crate::pol::log::tests::sample_header;
+    use crate::pol::{LogHeader, StepRecord};
     use proptest::prelude::*;
 
     /// Parameters per checkpoint in the tests.
@@ -167,6 +166,24 @@ mod tests {
 
     fn checkpoint(seed: usize) -> Vec<f32> {
         (0..WIDTH).map(|j| (seed * 10 + j) as f32 * 0.5).collect()
+    }
+
+    fn sample_header() -> LogHeader {
+        LogHeader {
+            client: 3,
+            round: 7,
+            dataset: "digits".into(),
+            label_column: "last".into(),
+            split_seed: 42,
+            model: "mlp:64-64-10".into(),
+            batch_size: 32,
+            momentum: 0.9,
+            proximal_mu: 0.01,
+            every: 2,
+            global: Digest::of(b"global"),
+            initial: Digest::of(b"initial"),
+            initial_commitment: None,
+        }
     }
 
     /// An honest log with segments of the given lengths, every checkpoint in the store.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-use super::{CheckpointLog, LogHeader, StepRecord};
+use super::{CheckpointCommitter, CheckpointLog, LogHeader, StepRecord};
 use crate::blob::{BlobError, BlobStore};
 use crate::train::{SgdRun, StepObserver};
 
@@ -16,14 +16,6 @@ use crate::train::{SgdRun, StepObserver};
 const QUEUE_DEPTH: usize = 32;
 
 type Segment = (Vec<StepRecord>, Vec<f32>);
-
-/// Makes the commitment a proof system will open for a checkpoint (see
-/// [`super::LogEntry::commitment`]). The log stores the bytes without interpreting them.
-pub trait CheckpointCommitter: Send + Sync {
-    /// The commitment of a checkpoint's parameters; empty when it cannot be committed (e.g.
-    /// values outside the proof system's fixed-point range).
-    fn commit(&self, checkpoint: &[f32]) -> Vec<u8>;
-}
 
 /// Records every `k`-th checkpoint of one client's local run into a [`CheckpointLog`].
 pub struct PolRecorder {
@@ -50,7 +42,7 @@ impl PolRecorder {
         let commit = move |checkpoint: &[f32]| {
             committer
                 .as_ref()
-                .map_or_else(Vec::new, |c| c.commit(checkpoint))
+                .and_then(|c| c.commit(checkpoint))
         };
         header.initial_commitment = commit(initial);
         let every = header.every.max(1) as usize;

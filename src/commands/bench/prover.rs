@@ -10,7 +10,7 @@ use circuits::halo2::{self, Fp};
 use circuits::r1cs::{self, Encoding};
 use circuits::reference::{Model, fixed_step};
 use circuits::relations::training_step::{self, DEFAULT_EPS, TrainingStepShape};
-use circuits::{Assignment, Field, Program};
+use circuits::{Assignment, Field, Halo2, ProofSystem, Program};
 use prover::{CommittedData, StepInstance};
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};
@@ -263,7 +263,8 @@ fn halo2_row(
     reset_peak();
     let (keys, setup_s) = seconds(|| halo2::keygen(&params, &program));
     let keys = keys?;
-    let (proof, prove_s) = seconds(|| halo2::prove(&params, &keys, &program, &assignment));
+    let (proof, prove_s) =
+        seconds(|| Halo2::prove(&params, &keys, &program, &assignment, &mut OsRng));
     let proof = proof?;
     let peak = peak_mb();
     let inputs = assignment.public_inputs(&program);
@@ -273,7 +274,7 @@ fn halo2_row(
     let (plain, plain_assignment) = r1cs::mul_chain::<Fp>(layout.lane_rows().max(1));
     let plain_keys = halo2::keygen(&params, &plain)?;
     let (_, baseline_prove_s) =
-        seconds(|| halo2::prove(&params, &plain_keys, &plain, &plain_assignment));
+        seconds(|| Halo2::prove(&params, &plain_keys, &plain, &plain_assignment, &mut OsRng));
     Ok(Row {
         model: name.into(),
         batch: step.shape.batch,

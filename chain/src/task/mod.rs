@@ -1,42 +1,57 @@
 //! Federated-learning tasks in the state: the record layout, the rules genesis installs for
-//! it, and the one transaction that creates a task.
+//! it, and the transactions of a task's life.
 //!
 //! # Layout
 //! ```text
 //! /tasks/<id>/owner              = "<address>"   the creator; written once
-//! /tasks/<id>/config             = {"min_stake": n ≥ 0, "reward": "even" | "proportional",
-//!                                   "rounds": n ≥ 1, "verifier": {…}}
+//! /tasks/<id>/config             = {"challenge": {…}, "min_stake": n ≥ 0,
+//!                                   "reward": "even" | "proportional", "rounds": n ≥ 1,
+//!                                   "verifier": {…}}
+//! /tasks/<id>/config/challenge   = {"q": n ≥ 1, "audit": 0..=1000, "deadline": n ≥ 1}
+//!                                  steps drawn per audited provider-round, the chance (per
+//!                                  mille) that a provider-round is audited, and the blocks a
+//!                                  challenged provider has to answer (ChallengeParams)
 //! /tasks/<id>/config/verifier    = {"system": "groth16", "relation": "training-step",
 //!                                   "shape": json, "program_digest": hex, "vk": hex,
 //!                                   "lrs": {"<lr>": true, …}}   (crate::settlement::ProofConfig)
 //! /tasks/<id>/status             = "open" → "running" → "closed" (or "open" → "closed")
 //! /tasks/<id>/round              = the current round: 0 at creation (not started), then +1
-//!                                  up to rounds; training rounds are 1 ..= rounds
+//!                                  up to rounds, each once the previous round is sealed
 //! /tasks/<id>/providers/<addr>   = {"client": n, "data_root": "<64 hex digits>"}   a registration
 //! /tasks/<id>/clients/<n>        = "<addr>"      client index n claimed by addr (once)
 //! /tasks/<id>/data_roots/<root>  = "<addr>"      data root claimed by addr (once)
 //! /tasks/<id>/stakes/<addr>      = n   written only by the built-in `_stake`
-//! /tasks/<id>/rounds/<r>/model   = "<64 hex>"    SHA-256 of round r's global model (owner)
-//! /tasks/<id>/rounds/<r>/heads/<addr> = "<64 hex>"  addr's proof-of-learning log head
+//! /tasks/<id>/rounds/<r>/model   = "<64 hex>"    SHA-256 of the global model round r starts from
+//! /tasks/<id>/rounds/<r>/logs/<addr> = {"head": hex, "root": hex, "steps": n, "update": hex}
+//!                                  addr's proof-of-learning log of round r: its head, the root
+//!                                  of its record tree, its step count, and the SHA-256 of the
+//!                                  update it trained (see the `pol` crate)
+//! /tasks/<id>/rounds/<r>/aggregate = "<64 hex>"  SHA-256 of the aggregated model; seals round r
+//! /tasks/<id>/rounds/<r>/sealed  = n   the height of the block that sealed it (`_sealRound`)
+//! /tasks/<id>/rounds/<r>/draw    = s + 1   asks `_drawChallenge` to draw the challenge
+//! /tasks/<id>/rounds/<r>/challenge = {"block": s + 1, "seed": hex, "due": n,
+//!                                     "steps": {"<addr>": {"<t>": true, …}, …}}
+//!                                  drawn from the hash of block s + 1 (the block after the seal)
+//! /tasks/<id>/rounds/<r>/proven/<addr>/<t> = proof id   a challenged step, proven
 //! /tasks/<id>/proofs/<proof id>  = a submission, replaced by {"provider", "round", "step",
 //!                                  "verified": true} when `_verifyTrainingProof` accepts it
-//! /tasks/<id>/steps/<addr>/<r>/<step>, /statements/<hash>   proof ids (replay guards)
-//! /tasks/<id>/verified/<addr>    = n   verified proofs of addr (settlement's metric)
-//! /tasks/<id>/payouts/<addr>, /refund   what closing paid to providers and back to the owner
+//! /tasks/<id>/statements/<hash>  = proof id      (replay guard)
+//! /tasks/<id>/verified/<addr>    = n   proofs of addr the ledger verified
+//! /tasks/<id>/credited/<addr>, /slashed/<addr>, /payouts/<addr>, /refund   what closing decided
 //! /escrow/<id>/admin, /balance   the task's escrow (built-in escrow functions); admin = owner
 //! ```
 //! `<id>` is one data path segment (see [`crate::path`]). Data roots are the provider's BN254
-//! Poseidon Merkle root, hex of its canonical little-endian bytes. The reward rule says how
-//! settlement splits the escrow: `even` (equal shares) or `proportional` (to each provider's
-//! verified proofs). The protocol and the functions are in [`crate::settlement`].
+//! Poseidon Merkle root, hex of its canonical little-endian bytes. The protocol and the functions
+//! are in [`crate::settlement`].
 //!
 //! # Rules (installed at genesis by [`crate::functions::builtin::genesis_ops`])
 //! - `owner`: may be written once, with the writer's own address;
 //! - `config`: only the owner, only while the status is absent or `open`, and only a
-//!   well-formed config (the four fields above, nothing else; the verifier object's six
-//!   fields with `system` `groth16` and `relation` `training-step`);
+//!   well-formed config (the five fields above, nothing else; the verifier object's six
+//!   fields with `system` `groth16` and `relation` `training-step`; the challenge's three);
 //! - `status`: only the owner, only along `open → running → closed` or `open → closed`;
-//! - `round`: only the owner, `0` first, then one more each time, at most `config.rounds`;
+//! - `round`: only the owner, `0` first, then one more each time once the current round is
+//!   sealed, at most `config.rounds`;
 //! - `clients/<n>`, `data_roots/<root>`: once, with the writer's own address, while `open`
 //!   (`<root>` 64 characters);
 //! - `providers/<addr>`: only `<addr>` itself, once, only while the task is `open`, only
@@ -45,10 +60,17 @@
 //!   when `min_stake` is 0);
 //! - `rounds/<r>/model`: only the owner, once, while `running`, for the current round (≥ 1),
 //!   64 characters;
-//! - `rounds/<r>/heads/<addr>`: only `<addr>`, once, while `running`, for the current round
-//!   once its model is posted, by a registered provider, 64 characters;
+//! - `rounds/<r>/logs/<addr>`: only `<addr>`, once, while `running`, for the current round
+//!   once its model is posted and before it is sealed, by a registered provider, the four
+//!   fields above;
+//! - `rounds/<r>/aggregate`: only the owner, once, while `running`, for the current round once
+//!   its model is posted, 64 characters;
+//! - `rounds/<r>/draw`: anyone, once, after the round is sealed, an integer (the function
+//!   checks it is the block after the seal and writes `rounds/<r>/challenge`);
 //! - `proofs/<proof id>`: a fresh id, an object, while `running` (the function checks the rest);
-//! - `stakes`, `steps`, `statements`, `verified`, `payouts`, `refund`: `false` (functions only);
+//! - `stakes`, `rounds/<r>/sealed`, `rounds/<r>/challenge`, `rounds/<r>/proven`, `statements`,
+//!   `verified`, `credited`,
+//!   `slashed`, `payouts`, `refund`: `false` (functions only);
 //! - everything else under `/tasks/<id>` has no rule and is denied (default deny).
 //!
 //! The rules check lengths, not hex digits: [`TaskSpec::from_create_op`] (what a node checks
@@ -59,10 +81,8 @@
 //! `owner` = sender, `config`, `status` = `"open"`, `round` = 0, `/escrow/<id>/admin` = sender,
 //! and, when the escrow is positive, `/escrow/<id>/deposit/<sender>/create` = escrow (the
 //! built-in `_deposit` moves it from the sender's balance). All or nothing: if the id is taken
-//! (owner or escrow admin already set) or the balance is short, nothing is created.
-//!
-//! A provider joins with [`provider_join_op`]: its stake (through `_stake`), its client index
-//! and data-root claims and its registration in one `SET`.
+//! (owner or escrow admin already set) or the balance is short, nothing is created. The other
+//! transactions of a task are built by [`ops`].
 
 use std::collections::BTreeMap;
 
@@ -72,95 +92,17 @@ use crate::path::{Path, PathError, check_data_segment};
 use crate::settlement::ProofConfig;
 use crate::value::Value;
 
+pub mod ops;
+pub mod rules;
+
+pub use ops::{
+    LogPost, draw_challenge_op, post_log_op, post_model_op, provider_join_op, seal_round_op,
+    submit_proof_op,
+};
+pub use rules::TASK_RULES;
+
 /// The reward rule names a config may carry.
 pub const REWARD_RULES: [&str; 2] = ["even", "proportional"];
-
-/// The rules (pattern, source) genesis installs for task records.
-pub const TASK_RULES: &[(&str, &str)] = &[
-    ("/tasks/$task/owner", "data == null && newData == auth.addr"),
-    (
-        "/tasks/$task/config",
-        "auth.addr == getValue('/tasks/' + $task + '/owner') \
-         && (getValue('/tasks/' + $task + '/status') == null \
-             || getValue('/tasks/' + $task + '/status') == 'open') \
-         && util.isObject(newData) && util.length(newData) == 4 \
-         && (newData.reward == 'even' || newData.reward == 'proportional') \
-         && util.isInt(newData.rounds) && newData.rounds > 0 \
-         && util.isInt(newData.min_stake) && newData.min_stake >= 0 \
-         && util.isObject(newData.verifier) && util.length(newData.verifier) == 6 \
-         && newData.verifier.system == 'groth16' \
-         && newData.verifier.relation == 'training-step' \
-         && util.isString(newData.verifier.shape) && util.isString(newData.verifier.vk) \
-         && util.isString(newData.verifier.program_digest) \
-         && util.length(newData.verifier.program_digest) == 64 \
-         && util.isObject(newData.verifier.lrs)",
-    ),
-    (
-        "/tasks/$task/status",
-        "auth.addr == getValue('/tasks/' + $task + '/owner') \
-         && ((data == null && newData == 'open') \
-             || (data == 'open' && (newData == 'running' || newData == 'closed')) \
-             || (data == 'running' && newData == 'closed'))",
-    ),
-    (
-        "/tasks/$task/round",
-        "auth.addr == getValue('/tasks/' + $task + '/owner') && util.isInt(newData) \
-         && ((data == null && newData == 0) || (util.isInt(data) && newData == data + 1)) \
-         && newData <= getValue('/tasks/' + $task + '/config').rounds",
-    ),
-    (
-        "/tasks/$task/clients/$n",
-        "data == null && newData == auth.addr \
-         && getValue('/tasks/' + $task + '/status') == 'open'",
-    ),
-    (
-        "/tasks/$task/data_roots/$root",
-        "data == null && newData == auth.addr && util.length($root) == 64 \
-         && getValue('/tasks/' + $task + '/status') == 'open'",
-    ),
-    (
-        "/tasks/$task/providers/$addr",
-        "auth.addr == $addr && data == null \
-         && getValue('/tasks/' + $task + '/status') == 'open' \
-         && util.isObject(newData) && util.length(newData) == 2 \
-         && util.isInt(newData.client) && newData.client >= 0 \
-         && newData.client <= 4294967295 \
-         && getValue('/tasks/' + $task + '/clients/' + newData.client) == $addr \
-         && util.isString(newData.data_root) && util.length(newData.data_root) == 64 \
-         && getValue('/tasks/' + $task + '/data_roots/' + newData.data_root) == $addr \
-         && (getValue('/tasks/' + $task + '/config').min_stake == 0 \
-             || (getValue('/tasks/' + $task + '/stakes/' + $addr) != null \
-                 && getValue('/tasks/' + $task + '/stakes/' + $addr) \
-                    >= getValue('/tasks/' + $task + '/config').min_stake))",
-    ),
-    (
-        "/tasks/$task/rounds/$r/model",
-        "auth.addr == getValue('/tasks/' + $task + '/owner') && data == null \
-         && getValue('/tasks/' + $task + '/status') == 'running' \
-         && getValue('/tasks/' + $task + '/round') > 0 \
-         && '' + getValue('/tasks/' + $task + '/round') == $r \
-         && util.isString(newData) && util.length(newData) == 64",
-    ),
-    (
-        "/tasks/$task/rounds/$r/heads/$addr",
-        "auth.addr == $addr && data == null \
-         && getValue('/tasks/' + $task + '/status') == 'running' \
-         && '' + getValue('/tasks/' + $task + '/round') == $r \
-         && getValue('/tasks/' + $task + '/rounds/' + $r + '/model') != null \
-         && getValue('/tasks/' + $task + '/providers/' + $addr) != null \
-         && util.isString(newData) && util.length(newData) == 64",
-    ),
-    (
-        "/tasks/$task/proofs/$proof",
-        "data == null && util.isObject(newData) \
-         && getValue('/tasks/' + $task + '/status') == 'running'",
-    ),
-    ("/tasks/$task/steps", "false"),
-    ("/tasks/$task/statements", "false"),
-    ("/tasks/$task/verified", "false"),
-    ("/tasks/$task/payouts", "false"),
-    ("/tasks/$task/refund", "false"),
-];
 
 /// Why a task description or a creation op is not acceptable.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -184,9 +126,9 @@ pub enum TaskError {
 /// How settlement splits a task's escrow among its providers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RewardRule {
-    /// Equal shares.
+    /// Equal shares among the providers credited with at least one round.
     Even,
-    /// Shares proportional to each provider's accepted work.
+    /// Shares proportional to each provider's credited rounds.
     Proportional,
 }
 
@@ -209,6 +151,56 @@ impl RewardRule {
     }
 }
 
+/// How a task challenges its providers' rounds (`/tasks/<id>/config/challenge`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChallengeParams {
+    /// Which steps are drawn: `q` per audited provider-round, each provider-round audited
+    /// with probability `audit`/1000 (see [`pol::challenge`]).
+    pub rule: pol::ChallengeRule,
+    /// Blocks after the challenge's seed block by which a challenged provider must have
+    /// proven every step drawn for it; after that, it is slashed at closing.
+    pub deadline: u64,
+}
+
+impl ChallengeParams {
+    /// The value stored at `/tasks/<id>/config/challenge`.
+    pub fn to_value(&self) -> Value {
+        Value::Object(BTreeMap::from([
+            ("audit".to_owned(), Value::Int(i128::from(self.rule.audit))),
+            ("deadline".to_owned(), Value::Int(i128::from(self.deadline))),
+            ("q".to_owned(), Value::Int(i128::from(self.rule.q))),
+        ]))
+    }
+
+    /// Reads and checks a stored challenge config.
+    pub fn from_value(value: &Value) -> Result<ChallengeParams, TaskError> {
+        let bad = |m: &str| TaskError::BadConfig(format!("challenge: {m}"));
+        let Value::Object(fields) = value else {
+            return Err(bad("must be an object"));
+        };
+        if fields.len() != 3 {
+            return Err(bad("must have exactly q, audit and deadline"));
+        }
+        let int = |name: &str| value.child(name).as_int();
+        let q = int("q")
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| bad("q must be a positive integer"))?;
+        let audit = int("audit")
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n <= 1000)
+            .ok_or_else(|| bad("audit must be 0 to 1000 (per mille)"))?;
+        let deadline = int("deadline")
+            .and_then(|n| u64::try_from(n).ok())
+            .filter(|&n| n > 0 && i128::from(n) <= i128::from(i64::MAX))
+            .ok_or_else(|| bad("deadline must be a positive number of blocks"))?;
+        Ok(ChallengeParams {
+            rule: pol::ChallengeRule { q, audit },
+            deadline,
+        })
+    }
+}
+
 /// A task to create: its id, config and initial escrow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskSpec {
@@ -218,6 +210,8 @@ pub struct TaskSpec {
     pub reward: RewardRule,
     /// Which proofs the task pays for.
     pub verifier: ProofConfig,
+    /// How rounds are challenged.
+    pub challenge: ChallengeParams,
     /// Number of training rounds (at least 1).
     pub rounds: u64,
     /// Least stake a provider must hold to register (0: none needed).
@@ -246,7 +240,7 @@ pub fn escrow_path(id: &str, leaf: &[&str]) -> Result<Path, TaskError> {
     Path::from_segments(["escrow", id].iter().chain(leaf)).map_err(bad)
 }
 
-fn set(path: Path, value: Value) -> Op {
+pub(crate) fn set(path: Path, value: Value) -> Op {
     Op::SetValue { path, value }
 }
 
@@ -273,12 +267,14 @@ impl TaskSpec {
                 self.escrow
             )));
         }
+        ChallengeParams::from_value(&self.challenge.to_value())?;
         Ok(())
     }
 
     /// The value stored at `/tasks/<id>/config`.
     pub fn config_value(&self) -> Value {
         Value::Object(BTreeMap::from([
+            ("challenge".to_owned(), self.challenge.to_value()),
             ("min_stake".to_owned(), Value::Int(self.min_stake)),
             ("reward".to_owned(), Value::from(self.reward.name())),
             ("rounds".to_owned(), Value::Int(i128::from(self.rounds))),
@@ -347,7 +343,9 @@ impl TaskSpec {
         };
         if let Some(extra) = fields
             .keys()
-            .find(|k| !["min_stake", "reward", "rounds", "verifier"].contains(&k.as_str()))
+            .find(|k| {
+                !["challenge", "min_stake", "reward", "rounds", "verifier"].contains(&k.as_str())
+            })
         {
             return Err(bad(format!("unknown field {extra:?}")));
         }
@@ -365,10 +363,12 @@ impl TaskSpec {
         let min_stake = field("min_stake")
             .as_int()
             .ok_or_else(|| bad("min_stake must be an integer".to_owned()))?;
+        let challenge = ChallengeParams::from_value(field("challenge"))?;
         let spec = TaskSpec {
             id: id.to_owned(),
             reward,
             verifier,
+            challenge,
             rounds,
             min_stake,
             escrow,
@@ -376,75 +376,4 @@ impl TaskSpec {
         spec.validate()?;
         Ok(spec)
     }
-}
-
-/// The `SET` by which `provider` joins task `id` as client `client`: stake `stake` (skipped
-/// when 0) through the built-in `_stake` (request key `key`, which must be fresh), claim the
-/// client index and the data root, and register.
-pub fn provider_join_op(
-    id: &str,
-    provider: &Address,
-    client: u32,
-    data_root: &[u8; 32],
-    stake: i128,
-    key: &str,
-) -> Result<Op, TaskError> {
-    let me = provider.to_string();
-    let root = hex::encode(data_root);
-    let mut ops = Vec::new();
-    if stake > 0 {
-        let path =
-            Path::from_segments(["stake", id, &me, key]).map_err(|source| TaskError::BadId {
-                id: id.to_owned(),
-                source,
-            })?;
-        ops.push(set(path, Value::Int(stake)));
-    }
-    let claim = Value::Str(me.clone());
-    ops.push(set(
-        task_path(id, &["clients", &client.to_string()])?,
-        claim.clone(),
-    ));
-    ops.push(set(task_path(id, &["data_roots", &root])?, claim));
-    let registration = Value::Object(BTreeMap::from([
-        ("client".to_owned(), Value::Int(i128::from(client))),
-        ("data_root".to_owned(), Value::Str(root)),
-    ]));
-    ops.push(set(task_path(id, &["providers", &me])?, registration));
-    Ok(Op::Set(ops))
-}
-
-/// The owner's op posting round `round`'s global model digest (after moving `round` there).
-pub fn post_model_op(id: &str, round: u64, model: &[u8; 32]) -> Result<Op, TaskError> {
-    let path = task_path(id, &["rounds", &round.to_string(), "model"])?;
-    Ok(set(path, Value::Str(hex::encode(model))))
-}
-
-/// A provider's op posting its proof-of-learning log head for round `round`.
-pub fn post_head_op(
-    id: &str,
-    round: u64,
-    provider: &Address,
-    head: &[u8; 32],
-) -> Result<Op, TaskError> {
-    let path = task_path(
-        id,
-        &["rounds", &round.to_string(), "heads", &provider.to_string()],
-    )?;
-    Ok(set(path, Value::Str(hex::encode(head))))
-}
-
-/// A provider's proof submission at `/tasks/<id>/proofs/<proof_id>`: the proof file's bytes and
-/// the log tail (see [`crate::settlement::pol_log`]).
-pub fn submit_proof_op(
-    id: &str,
-    proof_id: &str,
-    proof_file: &[u8],
-    log_suffix: &[u8],
-) -> Result<Op, TaskError> {
-    let value = Value::Object(BTreeMap::from([
-        ("log_suffix".to_owned(), Value::Str(hex::encode(log_suffix))),
-        ("proof".to_owned(), Value::Str(hex::encode(proof_file))),
-    ]));
-    Ok(set(task_path(id, &["proofs", proof_id])?, value))
 }

@@ -6,10 +6,11 @@ use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest as _, Sha256};
 
-use crate::blob::Digest;
-use crate::pol::encoding::{self, ENTRY_TAG, HEADER_TAG, PolError};
+use crate::commitment::CheckpointCommitment;
+use crate::digest::Digest;
+use crate::encoding::{self, ENTRY_TAG, HEADER_TAG, PolError};
+use crate::tree::RecordTree;
 
 /// Everything a verifier needs to replay the run besides the data rows and the checkpoints.
 /// It is committed in the log's first hash.
@@ -40,8 +41,8 @@ pub struct LogHeader {
     /// Blob digest of the checkpoint at step 0 (parameters, plus zero momentum if used).
     pub initial: Digest,
     /// Commitment of the step-0 checkpoint for the proof systems (see
-    /// [`LogEntry::commitment`]); empty when the run does not commit checkpoints.
-    pub initial_commitment: Vec<u8>,
+    /// [`LogEntry::commitment`]); `None` when the run does not commit checkpoints.
+    pub initial_commitment: Option<CheckpointCommitment>,
 }
 
 /// One optimizer step: its learning rate and the training-set row indices of its batch.
@@ -62,11 +63,10 @@ pub struct LogEntry {
     pub steps: Vec<StepRecord>,
     /// Blob digest of the checkpoint's canonical bytes after the segment.
     pub checkpoint: Digest,
-    /// The checkpoint's commitment for the proof systems, made by the run's
-    /// [`CheckpointCommitter`] (zkfl's: Poseidon over BN254, then over Pasta, of the quantized
-    /// parameters; 64 bytes); empty when the run does not commit checkpoints or the checkpoint
-    /// cannot be committed.
-    pub commitment: Vec<u8>,
+    /// The checkpoint's commitment for the proof systems (Poseidon over BN254 and over Pasta of
+    /// the quantized parameters); `None` when the run does not commit checkpoints or the
+    /// checkpoint cannot be committed.
+    pub commitment: Option<CheckpointCommitment>,
     /// Hash of the previous entry, or of the header for the first entry.
     pub prev: Digest,
 }
@@ -103,13 +103,13 @@ impl CheckpointLog {
     pub fn header_hash(&self) -> Digest {
         let mut bytes = Vec::new();
         encoding::encode_header(&self.header, &mut bytes);
-        tagged_hash(HEADER_TAG, &bytes)
+        Digest::tagged(HEADER_TAG, &bytes)
     }
 
     /// Appends a segment of `steps` ending at `checkpoint`, computing its `prev` link and step
     /// count; returns the new entry's hash (the new head).
     pub fn append(&mut self, steps: Vec<StepRecord>, checkpoint: Digest) -> Digest {
-        self.append_committed(steps, checkpoint, Vec::new())
+        self.append_committed(steps, checkpoint, None)
     }
 
     /// [`CheckpointLog::append`] with the checkpoint's commitment.
@@ -117,7 +117,7 @@ impl CheckpointLog {
         &mut self,
         steps: Vec<StepRecord>,
         checkpoint: Digest,
-        commitment: Vec<u8>,
+        commitment: Option<CheckpointCommitment>,
     ) -> Digest {
         let prev = self.head();
         let before = self.entries.last().map_or(0, |e| e.step);
@@ -138,7 +138,7 @@ impl CheckpointLog {
     pub fn entry_hash(&self, i: usize) -> Digest {
         let mut bytes = Vec::new();
         encoding::encode_entry(&self.entries[i], &mut bytes);
-        tagged_hash(ENTRY_TAG, &bytes)
+        Digest::tagged(ENTRY_TAG, &bytes)
     }
 
     /// The hash of the last entry, or of the header when the log is empty.
@@ -147,6 +147,18 @@ impl CheckpointLog {
             0 => self.header_hash(),
             n => self.entry_hash(n - 1),
         }
+    }
+
+    /// The hashes of the log's records: the header's, then each entry's (see [`crate::tree`]).
+    pub fn record_hashes(&self) -> Vec<Digest> {
+        std::iter::once(self.header_hash())
+            .chain((0..self.entries.len()).map(|i| self.entry_hash(i)))
+            .collect()
+    }
+
+    /// The Merkle tree over the log's records; its root is posted beside the head.
+    pub fn record_tree(&self) -> RecordTree {
+        RecordTree::new(&self.record_hashes())
     }
 
     /// The checkpoint digest before entry `i`: `header.initial` for `i = 0`, else entry `i - 1`'s
@@ -177,7 +189,7 @@ impl CheckpointLog {
         (j < entry.steps.len()).then_some((i, j))
     }
 
-    /// The log in its binary format (see [`crate::pol::encoding`]).
+    /// The log in its binary format (see [`crate::encoding`]).
     pub fn to_bytes(&self) -> Vec<u8> {
         encoding::encode_log(self)
     }
@@ -224,14 +236,6 @@ impl CheckpointLog {
     }
 }
 
-/// SHA-256(`tag` ‖ `bytes`).
-fn tagged_hash(tag: &[u8], bytes: &[u8]) -> Digest {
-    let mut h = Sha256::new();
-    h.update(tag);
-    h.update(bytes);
-    Digest(h.finalize().into())
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -252,12 +256,22 @@ pub(crate) mod tests {
             every: 2,
             global: Digest::of(b"global"),
             initial: Digest::of(b"initial"),
-            initial_commitment: vec![5; 3],
+            initial_commitment: Some(CheckpointCommitment {
+                bn254: [5; 32],
+                pasta: [6; 32],
+            }),
         }
     }
 
     fn digest() -> impl Strategy<Value = Digest> {
         any::<[u8; 32]>().prop_map(Digest)
+    }
+
+    fn commitment() -> impl Strategy<Value = Option<CheckpointCommitment>> {
+        proptest::option::of(
+            (any::<[u8; 32]>(), any::<[u8; 32]>())
+                .prop_map(|(bn254, pasta)| CheckpointCommitment { bn254, pasta }),
+        )
     }
 
     /// Finite floats so that `PartialEq` is meaningful for the round trip.
@@ -278,7 +292,7 @@ pub(crate) mod tests {
             (
                 digest(),
                 digest(),
-                proptest::collection::vec(any::<u8>(), 0..70),
+                commitment(),
             ),
         )
             .prop_map(
@@ -311,7 +325,7 @@ pub(crate) mod tests {
             any::<u64>(),
             proptest::collection::vec(step, 0..5),
             digest(),
-            proptest::collection::vec(any::<u8>(), 0..70),
+            commitment(),
             digest(),
         )
             .prop_map(|(step, steps, checkpoint, commitment, prev)| LogEntry {

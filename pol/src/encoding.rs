@@ -35,7 +35,8 @@
 //! | *bytes*| `initial_commitment`                            |
 //!
 //! *str* is a `u32` byte length `len` followed by `len` bytes of UTF-8; *bytes* is a `u32`
-//! length followed by that many bytes.
+//! length followed by that many bytes. A commitment's *bytes* are empty (not committed) or the 64
+//! bytes of [`CheckpointCommitment::to_bytes`]; any other length is an error.
 //!
 //! **Entry** (`LogEntry`)
 //!
@@ -68,8 +69,9 @@
 
 use std::path::PathBuf;
 
-use crate::blob::Digest;
-use crate::pol::log::{CheckpointLog, LogEntry, LogHeader, StepRecord};
+use crate::commitment::{COMMITMENT_BYTES, CheckpointCommitment};
+use crate::digest::Digest;
+use crate::log::{CheckpointLog, LogEntry, LogHeader, StepRecord};
 
 /// The first bytes of every log file.
 pub const MAGIC: &[u8; 7] = b"ZKFLPOL";
@@ -111,6 +113,14 @@ pub enum PolError {
     /// Bytes remain after the last entry.
     #[error("checkpoint log has {0} trailing bytes after the last entry")]
     TrailingBytes(usize),
+    /// A commitment field is neither empty nor 64 bytes.
+    #[error("checkpoint log: {field} is {len} bytes (a commitment is 0 or {COMMITMENT_BYTES})")]
+    BadCommitment {
+        /// Which field, e.g. `entry 3 commitment`.
+        field: String,
+        /// Its length.
+        len: usize,
+    },
     /// A string field is not valid UTF-8.
     #[error("checkpoint log: {field} is not valid UTF-8")]
     InvalidUtf8 {
@@ -157,8 +167,7 @@ pub fn encode_header(h: &LogHeader, out: &mut Vec<u8>) {
     out.extend_from_slice(&h.every.to_le_bytes());
     out.extend_from_slice(&h.global.0);
     out.extend_from_slice(&h.initial.0);
-    put_len(out, h.initial_commitment.len());
-    out.extend_from_slice(&h.initial_commitment);
+    put_commitment(out, h.initial_commitment.as_ref());
 }
 
 /// Appends the entry bytes (the entry table above, `prev` included) to `out`.
@@ -173,8 +182,7 @@ pub fn encode_entry(e: &LogEntry, out: &mut Vec<u8>) {
         }
     }
     out.extend_from_slice(&e.checkpoint.0);
-    put_len(out, e.commitment.len());
-    out.extend_from_slice(&e.commitment);
+    put_commitment(out, e.commitment.as_ref());
     out.extend_from_slice(&e.prev.0);
 }
 
@@ -214,7 +222,7 @@ fn decode_header(r: &mut Reader<'_>) -> Result<LogHeader, PolError> {
         every: r.u32(|| "header every".into())?,
         global: r.digest(|| "header global".into())?,
         initial: r.digest(|| "header initial".into())?,
-        initial_commitment: r.bytes(|| "header initial_commitment".into())?,
+        initial_commitment: r.commitment(|| "header initial_commitment".into())?,
     })
 }
 
@@ -235,9 +243,40 @@ fn decode_entry(r: &mut Reader<'_>, i: usize) -> Result<LogEntry, PolError> {
         step,
         steps,
         checkpoint: r.digest(|| format!("entry {i} checkpoint"))?,
-        commitment: r.bytes(|| format!("entry {i} commitment"))?,
+        commitment: r.commitment(|| format!("entry {i} commitment"))?,
         prev: r.digest(|| format!("entry {i} prev"))?,
     })
+}
+
+/// Decodes one header's bytes (the header table above, nothing more).
+pub fn decode_header_bytes(bytes: &[u8]) -> Result<LogHeader, PolError> {
+    let mut r = Reader { bytes, pos: 0 };
+    let header = decode_header(&mut r)?;
+    match r.remaining() {
+        0 => Ok(header),
+        n => Err(PolError::TrailingBytes(n)),
+    }
+}
+
+/// Decodes one entry's bytes (the entry table above, nothing more).
+pub fn decode_entry_bytes(bytes: &[u8]) -> Result<LogEntry, PolError> {
+    let mut r = Reader { bytes, pos: 0 };
+    let entry = decode_entry(&mut r, 0)?;
+    match r.remaining() {
+        0 => Ok(entry),
+        n => Err(PolError::TrailingBytes(n)),
+    }
+}
+
+/// Appends a commitment: empty, or its 64 bytes, with the `u32` length prefix.
+fn put_commitment(out: &mut Vec<u8>, c: Option<&CheckpointCommitment>) {
+    match c {
+        Some(c) => {
+            put_len(out, COMMITMENT_BYTES);
+            out.extend_from_slice(&c.to_bytes());
+        }
+        None => put_len(out, 0),
+    }
 }
 
 /// Appends a `u32` length prefix.
@@ -327,6 +366,23 @@ impl<'a> Reader<'a> {
     }
 
     /// A length-prefixed UTF-8 string.
+    /// A commitment: empty (`None`) or exactly 64 bytes.
+    fn commitment(
+        &mut self,
+        field: impl Fn() -> String,
+    ) -> Result<Option<CheckpointCommitment>, PolError> {
+        let bytes = self.bytes(&field)?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        CheckpointCommitment::from_bytes(&bytes)
+            .map(Some)
+            .ok_or_else(|| PolError::BadCommitment {
+                field: field(),
+                len: bytes.len(),
+            })
+    }
+
     fn string(&mut self, field: &'static str) -> Result<String, PolError> {
         let len = self.u32(|| format!("{field} length"))?;
         let bytes = self.take(u64::from(len), || field.into())?;
@@ -339,7 +395,7 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pol::log::tests::{arb_log, sample_header};
+    use crate::log::tests::{arb_log, sample_header};
     use proptest::prelude::*;
 
     fn sample_log() -> CheckpointLog {
@@ -379,7 +435,9 @@ mod tests {
         b.extend_from_slice(&[2, 0, 0, 0]); // every
         b.extend_from_slice(&h.global.0);
         b.extend_from_slice(&h.initial.0);
-        b.extend_from_slice(&[3, 0, 0, 0, 5, 5, 5]); // initial commitment
+        b.extend_from_slice(&[64, 0, 0, 0]); // initial commitment: BN254, then Pasta part
+        b.extend_from_slice(&[5; 32]);
+        b.extend_from_slice(&[6; 32]);
         let header_end = b.len();
         b.extend_from_slice(&[1, 0, 0, 0]); // one entry
         let entry_start = b.len();
@@ -461,6 +519,33 @@ mod tests {
             Err(PolError::InvalidUtf8 {
                 field: "header dataset"
             })
+        ));
+    }
+
+    #[test]
+    fn commitment_of_another_length_rejected() {
+        let entry = |commitment: &[u8]| {
+            let mut b = vec![1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]; // step 1, no step records
+            b.extend_from_slice(&[7; 32]); // checkpoint
+            b.extend_from_slice(&(commitment.len() as u32).to_le_bytes());
+            b.extend_from_slice(commitment);
+            b.extend_from_slice(&[8; 32]); // prev
+            b
+        };
+        assert_eq!(decode_entry_bytes(&entry(&[])).unwrap().commitment, None);
+        assert!(decode_entry_bytes(&entry(&[3; 64])).unwrap().commitment.is_some());
+        for len in [3, 32, 65] {
+            let err = decode_entry_bytes(&entry(&vec![3; len])).expect_err("bad length");
+            assert!(
+                matches!(&err, PolError::BadCommitment { field, len: l } if field == "entry 0 commitment" && *l == len),
+                "{err}"
+            );
+        }
+        let mut trailing = entry(&[]);
+        trailing.push(0);
+        assert!(matches!(
+            decode_entry_bytes(&trailing),
+            Err(PolError::TrailingBytes(1))
         ));
     }
 

@@ -1,0 +1,131 @@
+//! The transactions of a task's life after creation, as ops (see the layout in [`super`]).
+
+use std::collections::BTreeMap;
+
+use super::{TaskError, set, task_path};
+use crate::account::Address;
+use crate::ops::Op;
+use crate::path::Path;
+use crate::value::Value;
+
+/// What a provider posts of its proof-of-learning log for a round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogPost {
+    /// The log's head (hash chain).
+    pub head: [u8; 32],
+    /// The root of the log's record tree (`pol::tree`).
+    pub root: [u8; 32],
+    /// Optimizer steps logged.
+    pub steps: u64,
+    /// SHA-256 of the update the provider trained (its final parameters' blob).
+    pub update: [u8; 32],
+}
+
+impl LogPost {
+    /// The value stored at `/tasks/<id>/rounds/<r>/logs/<addr>`.
+    pub fn to_value(&self) -> Value {
+        Value::Object(BTreeMap::from([
+            ("head".to_owned(), Value::Str(hex::encode(self.head))),
+            ("root".to_owned(), Value::Str(hex::encode(self.root))),
+            ("steps".to_owned(), Value::Int(i128::from(self.steps))),
+            ("update".to_owned(), Value::Str(hex::encode(self.update))),
+        ]))
+    }
+
+    /// Reads a stored post; `None` unless it has the four fields, well formed.
+    pub fn from_value(value: &Value) -> Option<LogPost> {
+        let hex32 = |name: &str| crate::settlement::config::hex32(value.child(name).as_str()?);
+        Some(LogPost {
+            head: hex32("head")?,
+            root: hex32("root")?,
+            steps: u64::try_from(value.child("steps").as_int()?).ok()?,
+            update: hex32("update")?,
+        })
+    }
+}
+
+/// The `SET` by which `provider` joins task `id` as client `client`: stake `stake` (skipped
+/// when 0) through the built-in `_stake` (request key `key`, which must be fresh), claim the
+/// client index and the data root, and register.
+pub fn provider_join_op(
+    id: &str,
+    provider: &Address,
+    client: u32,
+    data_root: &[u8; 32],
+    stake: i128,
+    key: &str,
+) -> Result<Op, TaskError> {
+    let me = provider.to_string();
+    let root = hex::encode(data_root);
+    let mut ops = Vec::new();
+    if stake > 0 {
+        let path =
+            Path::from_segments(["stake", id, &me, key]).map_err(|source| TaskError::BadId {
+                id: id.to_owned(),
+                source,
+            })?;
+        ops.push(set(path, Value::Int(stake)));
+    }
+    let claim = Value::Str(me.clone());
+    ops.push(set(
+        task_path(id, &["clients", &client.to_string()])?,
+        claim.clone(),
+    ));
+    ops.push(set(task_path(id, &["data_roots", &root])?, claim));
+    let registration = Value::Object(BTreeMap::from([
+        ("client".to_owned(), Value::Int(i128::from(client))),
+        ("data_root".to_owned(), Value::Str(root)),
+    ]));
+    ops.push(set(task_path(id, &["providers", &me])?, registration));
+    Ok(Op::Set(ops))
+}
+
+/// The owner's op starting round `round`: the task moves to `running` (with `start`, for the
+/// first round), `round` moves there, and the global model it starts from is posted.
+pub fn post_model_op(id: &str, round: u64, model: &[u8; 32], start: bool) -> Result<Op, TaskError> {
+    let mut ops = Vec::new();
+    if start {
+        ops.push(set(task_path(id, &["status"])?, Value::from("running")));
+    }
+    ops.push(set(task_path(id, &["round"])?, Value::Int(i128::from(round))));
+    let path = task_path(id, &["rounds", &round.to_string(), "model"])?;
+    ops.push(set(path, Value::Str(hex::encode(model))));
+    Ok(Op::Set(ops))
+}
+
+/// A provider's op posting its proof-of-learning log of round `round`.
+pub fn post_log_op(id: &str, round: u64, provider: &Address, log: &LogPost) -> Result<Op, TaskError> {
+    let path = task_path(
+        id,
+        &["rounds", &round.to_string(), "logs", &provider.to_string()],
+    )?;
+    Ok(set(path, log.to_value()))
+}
+
+/// The owner's op sealing round `round` with the digest of the aggregated model.
+pub fn seal_round_op(id: &str, round: u64, aggregate: &[u8; 32]) -> Result<Op, TaskError> {
+    let path = task_path(id, &["rounds", &round.to_string(), "aggregate"])?;
+    Ok(set(path, Value::Str(hex::encode(aggregate))))
+}
+
+/// The op (anyone's) drawing round `round`'s challenge from the hash of block `block`, which
+/// must be the block after the one that sealed the round.
+pub fn draw_challenge_op(id: &str, round: u64, block: u64) -> Result<Op, TaskError> {
+    let path = task_path(id, &["rounds", &round.to_string(), "draw"])?;
+    Ok(set(path, Value::Int(i128::from(block))))
+}
+
+/// A provider's proof submission at `/tasks/<id>/proofs/<proof_id>`: the proof file's bytes and
+/// the evidence of the step in its log (`pol::StepEvidence::encode`).
+pub fn submit_proof_op(
+    id: &str,
+    proof_id: &str,
+    proof_file: &[u8],
+    evidence: &[u8],
+) -> Result<Op, TaskError> {
+    let value = Value::Object(BTreeMap::from([
+        ("evidence".to_owned(), Value::Str(hex::encode(evidence))),
+        ("proof".to_owned(), Value::Str(hex::encode(proof_file))),
+    ]));
+    Ok(set(task_path(id, &["proofs", proof_id])?, value))
+}

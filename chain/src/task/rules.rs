@@ -1,0 +1,172 @@
+//! The rules genesis installs for task records (see the layout and the rules in [`super`]).
+
+/// `getValue('/tasks/' + $task + '<leaf>')`, spelled out where the rules below use it.
+macro_rules! task_value {
+    ($leaf:literal) => {
+        concat!("getValue('/tasks/' + $task + '", $leaf, "')")
+    };
+}
+
+/// The rules (pattern, source) genesis installs for task records.
+pub const TASK_RULES: &[(&str, &str)] = &[
+    ("/tasks/$task/owner", "data == null && newData == auth.addr"),
+    (
+        "/tasks/$task/config",
+        concat!(
+            "auth.addr == ",
+            task_value!("/owner"),
+            " && (",
+            task_value!("/status"),
+            " == null || ",
+            task_value!("/status"),
+            " == 'open') \
+             && util.isObject(newData) && util.length(newData) == 5 \
+             && (newData.reward == 'even' || newData.reward == 'proportional') \
+             && util.isInt(newData.rounds) && newData.rounds > 0 \
+             && util.isInt(newData.min_stake) && newData.min_stake >= 0 \
+             && util.isObject(newData.challenge) && util.length(newData.challenge) == 3 \
+             && util.isInt(newData.challenge.q) && newData.challenge.q > 0 \
+             && util.isInt(newData.challenge.audit) && newData.challenge.audit >= 0 \
+             && newData.challenge.audit <= 1000 \
+             && util.isInt(newData.challenge.deadline) && newData.challenge.deadline > 0 \
+             && util.isObject(newData.verifier) && util.length(newData.verifier) == 6 \
+             && newData.verifier.system == 'groth16' \
+             && newData.verifier.relation == 'training-step' \
+             && util.isString(newData.verifier.shape) && util.isString(newData.verifier.vk) \
+             && util.isString(newData.verifier.program_digest) \
+             && util.length(newData.verifier.program_digest) == 64 \
+             && util.isObject(newData.verifier.lrs)"
+        ),
+    ),
+    (
+        "/tasks/$task/status",
+        concat!(
+            "auth.addr == ",
+            task_value!("/owner"),
+            " && ((data == null && newData == 'open') \
+             || (data == 'open' && (newData == 'running' || newData == 'closed')) \
+             || (data == 'running' && newData == 'closed'))"
+        ),
+    ),
+    (
+        "/tasks/$task/round",
+        concat!(
+            "auth.addr == ",
+            task_value!("/owner"),
+            " && util.isInt(newData) \
+             && ((data == null && newData == 0) \
+                 || (util.isInt(data) && newData == data + 1 \
+                     && (data == 0 \
+                         || getValue('/tasks/' + $task + '/rounds/' + data + '/aggregate') \
+                            != null))) \
+             && newData <= ",
+            task_value!("/config"),
+            ".rounds"
+        ),
+    ),
+    (
+        "/tasks/$task/clients/$n",
+        concat!(
+            "data == null && newData == auth.addr && ",
+            task_value!("/status"),
+            " == 'open'"
+        ),
+    ),
+    (
+        "/tasks/$task/data_roots/$root",
+        concat!(
+            "data == null && newData == auth.addr && util.length($root) == 64 && ",
+            task_value!("/status"),
+            " == 'open'"
+        ),
+    ),
+    (
+        "/tasks/$task/providers/$addr",
+        concat!(
+            "auth.addr == $addr && data == null && ",
+            task_value!("/status"),
+            " == 'open' \
+             && util.isObject(newData) && util.length(newData) == 2 \
+             && util.isInt(newData.client) && newData.client >= 0 \
+             && newData.client <= 4294967295 \
+             && getValue('/tasks/' + $task + '/clients/' + newData.client) == $addr \
+             && util.isString(newData.data_root) && util.length(newData.data_root) == 64 \
+             && getValue('/tasks/' + $task + '/data_roots/' + newData.data_root) == $addr \
+             && (",
+            task_value!("/config"),
+            ".min_stake == 0 \
+                 || (getValue('/tasks/' + $task + '/stakes/' + $addr) != null \
+                     && getValue('/tasks/' + $task + '/stakes/' + $addr) >= ",
+            task_value!("/config"),
+            ".min_stake))"
+        ),
+    ),
+    (
+        "/tasks/$task/rounds/$r/model",
+        concat!(
+            "auth.addr == ",
+            task_value!("/owner"),
+            " && data == null && ",
+            task_value!("/status"),
+            " == 'running' && ",
+            task_value!("/round"),
+            " > 0 && '' + ",
+            task_value!("/round"),
+            " == $r && util.isString(newData) && util.length(newData) == 64"
+        ),
+    ),
+    (
+        "/tasks/$task/rounds/$r/logs/$addr",
+        concat!(
+            "auth.addr == $addr && data == null && ",
+            task_value!("/status"),
+            " == 'running' && '' + ",
+            task_value!("/round"),
+            " == $r \
+             && getValue('/tasks/' + $task + '/rounds/' + $r + '/model') != null \
+             && getValue('/tasks/' + $task + '/rounds/' + $r + '/aggregate') == null \
+             && getValue('/tasks/' + $task + '/providers/' + $addr) != null \
+             && util.isObject(newData) && util.length(newData) == 4 \
+             && util.isString(newData.head) && util.length(newData.head) == 64 \
+             && util.isString(newData.root) && util.length(newData.root) == 64 \
+             && util.isString(newData.update) && util.length(newData.update) == 64 \
+             && util.isInt(newData.steps) && newData.steps >= 0"
+        ),
+    ),
+    (
+        "/tasks/$task/rounds/$r/aggregate",
+        concat!(
+            "auth.addr == ",
+            task_value!("/owner"),
+            " && data == null && ",
+            task_value!("/status"),
+            " == 'running' && '' + ",
+            task_value!("/round"),
+            " == $r \
+             && getValue('/tasks/' + $task + '/rounds/' + $r + '/model') != null \
+             && util.isString(newData) && util.length(newData) == 64"
+        ),
+    ),
+    (
+        "/tasks/$task/rounds/$r/draw",
+        "data == null && util.isInt(newData) \
+         && getValue('/tasks/' + $task + '/rounds/' + $r + '/sealed') != null",
+    ),
+    ("/tasks/$task/rounds/$r/sealed", "false"),
+    ("/tasks/$task/rounds/$r/challenge", "false"),
+    ("/tasks/$task/rounds/$r/proven", "false"),
+    (
+        "/tasks/$task/proofs/$proof",
+        concat!(
+            "data == null && util.isObject(newData) && ",
+            task_value!("/status"),
+            " == 'running'"
+        ),
+    ),
+    ("/tasks/$task/statements", "false"),
+    ("/tasks/$task/verified", "false"),
+    ("/tasks/$task/credited", "false"),
+    ("/tasks/$task/slashed", "false"),
+    ("/tasks/$task/payouts", "false"),
+    ("/tasks/$task/refund", "false"),
+];

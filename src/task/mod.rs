@@ -1,0 +1,656 @@
+//! The task driver: one federated-learning task, in protocol order, as a state machine over a
+//! clock, a transport to the providers and a ledger client (see `DESIGN.md`, "The data flow of
+//! one task").
+//!
+//! ```text
+//! Create    owner: the task (model shape, rounds, Groth16 verifying key, allowed learning
+//!           rates, challenge rule, escrow)                                          → block
+//! Join      providers: stake and register their data roots                         → block
+//! Start(1)  owner: running; round 1; the global model's digest                      → block
+//! Train(r)  owner → providers: train round r; each posts its log (head, record root, steps,
+//!           update digest) and sends its update                                     → block
+//!           owner: checks each update against its log's ends, aggregates, evaluates,
+//!           seals round r with the aggregate's digest                              → block s
+//! Draw(r)   (after block s + 1 exists) anyone: draw round r's challenge from the hash of
+//!           block s + 1, so from a block made after every log of the round     → block
+//! Prove(r)  owner → challenged providers: prove your drawn steps; each proves and submits
+//!           its proofs, which the ledger verifies as they come                    → block
+//!           then owner: start round r + 1 with the aggregate                       → block
+//!           or, after the last round, wait until every challenge is answered or due,
+//!           and close the task: the ledger credits rounds, slashes, pays         → block
+//! ```
+//!
+//! **The ledger is the state.** Which step comes next is read from the ledger alone
+//! ([`TaskDriver::next_step`]); every step is idempotent (a provider that already posted, or a
+//! step already proven, sends nothing again, and a step that has nothing to send makes no
+//! block). So a driver that stops between any two steps, restarted on the same ledger and
+//! cache, makes exactly the blocks an uninterrupted one would have made. The run directory is a
+//! cache (models, logs, checkpoints, proofs, metrics), not the channel between steps: values
+//! pass in memory.
+
+pub mod clock;
+pub mod ledger;
+pub mod provider;
+pub mod transport;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use chain::settlement::ProofConfig;
+use chain::store::Hash;
+use chain::task::{
+    ChallengeParams, LogPost, RewardRule, TaskSpec, draw_challenge_op, post_model_op,
+    seal_round_op, task_path,
+};
+use chain::{Address, Keypair, Op, TxOutcome, Value};
+use circuits::fixed::quantize_lr;
+use circuits::relations::training_step::TrainingStepShape;
+use fl::federation::{ClientMetrics, Federation, RoundMetrics, RunDir};
+use fl::strategy::{ClientUpdate, Strategy};
+use pol::Digest;
+use pol::evidence::Record;
+use prover::StepProver;
+use serde::{Deserialize, Serialize};
+
+use self::clock::Clock;
+use self::ledger::LedgerClient;
+use self::transport::{Reply, Request, Transport, Update};
+
+/// A task's parameters beyond the federation's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskTerms {
+    /// The task id.
+    pub id: String,
+    /// What the owner puts in escrow.
+    pub escrow: i128,
+    /// What each provider stakes to join.
+    pub stake: i128,
+    /// How the escrow is split.
+    pub reward: RewardRule,
+    /// How rounds are challenged.
+    pub challenge: ChallengeParams,
+    /// How long the owner waits for a provider's answer.
+    pub timeout: Duration,
+}
+
+/// One step of the protocol (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Step {
+    /// Create the task.
+    Create,
+    /// Providers join.
+    Join,
+    /// Start round 1.
+    Start,
+    /// Train round `r` and seal it.
+    Train(u32),
+    /// Draw round `r`'s challenge.
+    Draw(u32),
+    /// Prove round `r`'s challenged steps; start the next round or close the task.
+    Prove(u32),
+    /// The task is closed.
+    Done,
+}
+
+/// A challenged step, proven or not, as the ledger judged it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProofRecord {
+    /// The provider.
+    pub client: usize,
+    /// The round.
+    pub round: u32,
+    /// The step.
+    pub step: u64,
+    /// Seconds spent proving.
+    pub seconds: f64,
+    /// Whether a proof kept from an earlier run was submitted.
+    pub reused: bool,
+    /// `None` if the ledger accepted the proof; otherwise why not.
+    pub error: Option<String>,
+}
+
+/// What the ledger says about one provider after closing.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProviderPayout {
+    /// The provider's client index.
+    pub client: usize,
+    /// Its address.
+    pub address: String,
+    /// Rounds in which it posted a log and answered its challenge.
+    pub credited: i128,
+    /// Proofs the ledger verified.
+    pub verified: i128,
+    /// Stake lost to the escrow (an unanswered challenge).
+    pub slashed: i128,
+    /// Paid from escrow at closing.
+    pub payout: i128,
+    /// Balance after settlement.
+    pub balance: i128,
+}
+
+/// Reports progress; every method has a silent default.
+pub trait Events: Sync {
+    /// A step starts.
+    fn step(&self, _step: Step) {}
+    /// A round is sealed.
+    fn round(&self, _metrics: &RoundMetrics) {}
+    /// The proofs of a round were judged.
+    fn proofs(&self, _round: u32, _proofs: &[ProofRecord]) {}
+}
+
+/// Reports nothing.
+pub struct Quiet;
+impl Events for Quiet {}
+
+/// The owner's saved progress (the cache's `task.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct OwnerState {
+    /// Rounds sealed.
+    sealed: u32,
+    /// The strategy's state after them.
+    strategy: Option<Vec<f32>>,
+}
+
+/// The task owner, running the task through its steps.
+pub struct TaskDriver {
+    terms: TaskTerms,
+    federation: Arc<Federation>,
+    dir: Arc<RunDir>,
+    owner: Keypair,
+    ledger: Arc<dyn LedgerClient>,
+    transport: Arc<dyn Transport>,
+    prover: Arc<StepProver>,
+    shape: TrainingStepShape,
+    providers: BTreeMap<usize, Address>,
+    strategy: Box<dyn Strategy>,
+    global: Vec<f32>,
+    history: Vec<RoundMetrics>,
+    proofs: Vec<ProofRecord>,
+    _clock: Arc<dyn Clock>,
+}
+
+/// How the driver is put together.
+pub struct Parties {
+    /// The owner's key.
+    pub owner: Keypair,
+    /// Every provider's address, by client index.
+    pub providers: BTreeMap<usize, Address>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The ledger.
+    pub ledger: Arc<dyn LedgerClient>,
+    /// The transport to the providers.
+    pub transport: Arc<dyn Transport>,
+    /// The owner's prover (it makes the task's keys).
+    pub prover: Arc<StepProver>,
+}
+
+impl TaskDriver {
+    /// A driver for the task, resuming from the ledger and the cache `dir` where a previous
+    /// driver stopped.
+    pub fn new(
+        terms: TaskTerms,
+        federation: Arc<Federation>,
+        shape: TrainingStepShape,
+        dir: Arc<RunDir>,
+        parties: Parties,
+    ) -> Result<TaskDriver> {
+        let mut strategy = federation.config().strategy.build();
+        let mut driver = TaskDriver {
+            terms,
+            global: Vec::new(),
+            history: Vec::new(),
+            proofs: Vec::new(),
+            strategy: federation.config().strategy.build(),
+            federation,
+            dir,
+            owner: parties.owner,
+            ledger: parties.ledger,
+            transport: parties.transport,
+            prover: parties.prover,
+            shape,
+            providers: parties.providers,
+            _clock: parties.clock,
+        };
+        // Resume: the global model after the last sealed round, checked against the ledger.
+        let state: OwnerState = driver.dir.read_json("task.json")?.unwrap_or_default();
+        let sealed = driver.sealed_rounds()?;
+        let mut history = driver.dir.metrics()?;
+        history.truncate(sealed as usize);
+        ensure!(
+            history.len() == sealed as usize && state.sealed >= sealed,
+            "the cache in {} is behind the ledger ({sealed} rounds sealed): it cannot resume this task",
+            driver.dir.root().display()
+        );
+        if state.sealed == sealed {
+            strategy.restore_state(state.strategy)?;
+        }
+        driver.global = if sealed == 0 {
+            let initial = federation_init(&driver.federation);
+            driver.dir.save_model(0, &initial)?;
+            initial
+        } else {
+            let digest = driver
+                .round_value(sealed, "aggregate")
+                .as_str()
+                .and_then(|s| s.parse::<Digest>().ok())
+                .context("the ledger has no aggregate of the last sealed round")?;
+            driver.dir.load_model(sealed, &digest)?
+        };
+        driver.history = history;
+        driver.strategy = strategy;
+        Ok(driver)
+    }
+
+    fn at(&self, leaf: &[&str]) -> Result<chain::Path> {
+        Ok(task_path(&self.terms.id, leaf)?)
+    }
+
+    fn value(&self, leaf: &[&str]) -> Value {
+        self.at(leaf)
+            .map(|p| self.ledger.get(&p))
+            .unwrap_or(Value::Null)
+    }
+
+    fn round_value(&self, round: u32, leaf: &str) -> Value {
+        self.value(&["rounds", &round.to_string(), leaf])
+    }
+
+    fn sealed_rounds(&self) -> Result<u32> {
+        let current = self.current_round();
+        Ok(if self.round_value(current, "aggregate").is_absent() {
+            current.saturating_sub(1)
+        } else {
+            current
+        })
+    }
+
+    fn current_round(&self) -> u32 {
+        self.value(&["round"])
+            .as_int()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0)
+    }
+
+    /// The next step, read from the ledger alone.
+    pub fn next_step(&self) -> Step {
+        match self.value(&["status"]).as_str() {
+            None => Step::Create,
+            Some("open") => {
+                if self.value(&["providers"]).is_absent() {
+                    Step::Join
+                } else {
+                    Step::Start
+                }
+            }
+            Some("running") => {
+                let r = self.current_round();
+                if self.round_value(r, "aggregate").is_absent() {
+                    Step::Train(r)
+                } else if self.round_value(r, "challenge").is_absent() {
+                    Step::Draw(r)
+                } else {
+                    Step::Prove(r)
+                }
+            }
+            _ => Step::Done,
+        }
+    }
+
+    /// Runs the task to its end (or, with `max_steps`, stops after that many steps, as a
+    /// crashed owner would); returns the steps run.
+    pub fn run(&mut self, events: &dyn Events, max_steps: Option<usize>) -> Result<usize> {
+        let mut steps = 0;
+        loop {
+            let step = self.next_step();
+            if step == Step::Done || max_steps.is_some_and(|m| steps >= m) {
+                return Ok(steps);
+            }
+            events.step(step);
+            match step {
+                Step::Create => self.create()?,
+                Step::Join => self.join()?,
+                Step::Start => self.start(1)?,
+                Step::Train(r) => self.train(r, events)?,
+                Step::Draw(r) => self.draw(r)?,
+                Step::Prove(r) => self.prove(r, events)?,
+                Step::Done => {}
+            }
+            steps += 1;
+            ensure!(steps < 100_000, "the task does not end");
+        }
+    }
+
+    /// Sends the owner's op and makes a block; fails with the ledger's reason if refused.
+    fn owner_block(&self, op: Op) -> Result<()> {
+        let hash = self.ledger.submit(&self.owner, op)?;
+        self.ledger.make_block()?;
+        match self.ledger.outcome(&hash)? {
+            Some(TxOutcome::Applied) => Ok(()),
+            Some(TxOutcome::Failed(reason)) => bail!("the ledger refused the owner's write: {reason}"),
+            None => bail!("the owner's transaction was not included"),
+        }
+    }
+
+    fn create(&mut self) -> Result<()> {
+        let digest = self.prover.prepare(&self.shape)?;
+        let vk = self.prover.store().groth16_vk(&digest)?;
+        let lr = quantize_lr(self.federation.config().train.lr)?;
+        let spec = TaskSpec {
+            id: self.terms.id.clone(),
+            reward: self.terms.reward,
+            verifier: ProofConfig::new(self.shape, digest, &vk, [lr])?,
+            challenge: self.terms.challenge,
+            rounds: u64::from(self.federation.config().rounds),
+            min_stake: self.terms.stake,
+            escrow: self.terms.escrow,
+        };
+        self.owner_block(spec.create_op(&Address::of(&self.owner.public()))?)
+    }
+
+    fn join(&mut self) -> Result<()> {
+        let clients: Vec<usize> = self.providers.keys().copied().collect();
+        let replies = self
+            .transport
+            .broadcast(&clients, &Request::Join, self.terms.timeout);
+        self.ledger.make_block()?;
+        let joined = self.joined();
+        for (client, reply) in clients.iter().zip(replies) {
+            if let Some(Reply::Failed(why)) = reply {
+                tracing::warn!("provider {client} could not join: {why}");
+            } else if !joined.contains_key(client) {
+                tracing::warn!("provider {client} did not join");
+            }
+        }
+        ensure!(!joined.is_empty(), "no provider joined the task");
+        Ok(())
+    }
+
+    /// The registered providers, by client index.
+    fn joined(&self) -> BTreeMap<usize, Address> {
+        let registered = self.value(&["providers"]);
+        self.providers
+            .iter()
+            .filter(|(_, addr)| !registered.child(&addr.to_string()).is_absent())
+            .map(|(c, a)| (*c, *a))
+            .collect()
+    }
+
+    fn start(&mut self, round: u32) -> Result<()> {
+        let model = Digest::of(&fl::blob::f32s_to_bytes(&self.global));
+        self.owner_block(post_model_op(
+            &self.terms.id,
+            u64::from(round),
+            &model.0,
+            round == 1,
+        )?)
+    }
+
+    fn train(&mut self, round: u32, events: &dyn Events) -> Result<()> {
+        let started = std::time::Instant::now();
+        let joined = self.joined();
+        let sampled: Vec<usize> = self
+            .federation
+            .sample_clients(round)
+            .into_iter()
+            .filter(|c| joined.contains_key(c))
+            .collect();
+        let model = Arc::new(self.global.clone());
+        let request = Request::Train {
+            round,
+            model: model.clone(),
+        };
+        let replies = self
+            .transport
+            .broadcast(&sampled, &request, self.terms.timeout);
+        if self.ledger.pending() > 0 {
+            self.ledger.make_block()?;
+        }
+        let global_digest = Digest::of(&fl::blob::f32s_to_bytes(&model));
+        let mut updates = Vec::new();
+        let mut clients = Vec::new();
+        for (client, reply) in sampled.iter().zip(replies) {
+            let update = match reply {
+                Some(Reply::Trained(update)) => update,
+                Some(Reply::Failed(why)) => {
+                    tracing::warn!("round {round}: provider {client} failed: {why}");
+                    continue;
+                }
+                _ => {
+                    tracing::warn!("round {round}: provider {client} did not answer in time");
+                    continue;
+                }
+            };
+            if let Err(why) = self.check_update(round, *client, &joined[client], &global_digest, &update) {
+                tracing::warn!("round {round}: the update of provider {client} is refused: {why:#}");
+                continue;
+            }
+            clients.push(ClientMetrics {
+                client: *client,
+                samples: update.samples,
+                train_loss: update.train_loss,
+                steps: update.post.steps,
+                attacked: false,
+                pol_head: Some(Digest(update.post.head)),
+            });
+            updates.push(ClientUpdate {
+                client: *client,
+                params: update.params,
+                n_samples: update.samples,
+            });
+        }
+        if !updates.is_empty() {
+            self.global = self.strategy.aggregate(&self.global, &updates)?;
+        }
+        let evaluation = self.federation.evaluate(&self.global)?;
+        let digest = self.dir.save_model(round, &self.global)?;
+        let metrics = RoundMetrics {
+            round,
+            test_accuracy: evaluation.accuracy,
+            test_loss: evaluation.loss,
+            clients,
+            seconds: started.elapsed().as_secs_f64(),
+            model: digest,
+        };
+        self.history.truncate(round as usize - 1);
+        self.history.push(metrics);
+        self.dir.write_json("metrics.json", &self.history)?;
+        self.dir.write_json(
+            "task.json",
+            &OwnerState {
+                sealed: round,
+                strategy: self.strategy.state(),
+            },
+        )?;
+        self.owner_block(seal_round_op(&self.terms.id, u64::from(round), &digest.0)?)?;
+        if let Some(last) = self.history.last() {
+            events.round(last);
+        }
+        Ok(())
+    }
+
+    /// Checks a provider's update against the log it posted: the post is on the ledger, the
+    /// log's header names this round, this provider and the global model, and its last record
+    /// holds the update after the posted number of steps.
+    fn check_update(
+        &self,
+        round: u32,
+        client: usize,
+        addr: &Address,
+        global: &Digest,
+        update: &Update,
+    ) -> Result<()> {
+        let posted = LogPost::from_value(&self.round_value_of(round, addr))
+            .context("no log posted on the ledger")?;
+        ensure!(posted == update.post, "the update is not the one its log posted");
+        let root = Digest(posted.root);
+        let Record::Header(header) = update.ends.0.open(&root)? else {
+            bail!("the first record is not a header");
+        };
+        ensure!(
+            header.round == round && header.client as usize == client && header.global == *global,
+            "the log is not of this round, provider and global model"
+        );
+        let Record::Entry(last) = update.ends.1.open(&root)? else {
+            bail!("the log has no step");
+        };
+        ensure!(
+            update.ends.1.index == posted.steps && last.step == posted.steps,
+            "the last record is not at the posted step count"
+        );
+        let params = Digest::of(&fl::blob::f32s_to_bytes(&update.params));
+        ensure!(
+            last.checkpoint == params && params.0 == posted.update,
+            "the update is not the log's last checkpoint"
+        );
+        Ok(())
+    }
+
+    fn round_value_of(&self, round: u32, addr: &Address) -> Value {
+        self.value(&["rounds", &round.to_string(), "logs", &addr.to_string()])
+    }
+
+    fn draw(&mut self, round: u32) -> Result<()> {
+        let sealed = self
+            .round_value(round, "sealed")
+            .as_int()
+            .and_then(|n| u64::try_from(n).ok())
+            .context("the round is not sealed")?;
+        if self.ledger.tip().height <= sealed {
+            self.ledger.make_block()?;
+        }
+        self.owner_block(draw_challenge_op(&self.terms.id, u64::from(round), sealed + 1)?)
+    }
+
+    fn prove(&mut self, round: u32, events: &dyn Events) -> Result<()> {
+        let challenge = self.round_value(round, "challenge");
+        let joined = self.joined();
+        let challenged: Vec<usize> = joined
+            .iter()
+            .filter(|(_, addr)| !challenge.child("steps").child(&addr.to_string()).is_absent())
+            .map(|(c, _)| *c)
+            .collect();
+        let replies = self.transport.broadcast(
+            &challenged,
+            &Request::Prove { round },
+            self.terms.timeout,
+        );
+        if self.ledger.pending() > 0 {
+            self.ledger.make_block()?;
+        }
+        let mut judged = Vec::new();
+        for (client, reply) in challenged.iter().zip(replies) {
+            let submitted = match reply {
+                Some(Reply::Proved(proofs)) => proofs,
+                Some(Reply::Failed(why)) => {
+                    tracing::warn!("round {round}: provider {client} could not prove: {why}");
+                    continue;
+                }
+                _ => continue,
+            };
+            for proof in submitted {
+                let error = match &proof.tx {
+                    Ok(hash) => self.rejection(hash)?,
+                    Err(why) => Some(why.clone()),
+                };
+                judged.push(ProofRecord {
+                    client: *client,
+                    round,
+                    step: proof.step,
+                    seconds: proof.seconds,
+                    reused: proof.reused,
+                    error,
+                });
+            }
+        }
+        events.proofs(round, &judged);
+        self.proofs.extend(judged);
+        if round < self.federation.config().rounds {
+            self.start(round + 1)
+        } else {
+            self.close()
+        }
+    }
+
+    /// `None` if the ledger applied the transaction, else its reason.
+    fn rejection(&self, hash: &Hash) -> Result<Option<String>> {
+        Ok(match self.ledger.outcome(hash)? {
+            Some(TxOutcome::Applied) => None,
+            Some(TxOutcome::Failed(reason)) => Some(reason),
+            None => Some("not included in a block".into()),
+        })
+    }
+
+    /// Waits (in blocks) until every challenge is answered or past due, then closes the task.
+    fn close(&mut self) -> Result<()> {
+        let mut latest_due = 0i128;
+        for r in 1..=self.current_round() {
+            let challenge = self.round_value(r, "challenge");
+            if !self.all_answered(r, &challenge) {
+                latest_due = latest_due.max(challenge.child("due").as_int().unwrap_or(0));
+            }
+        }
+        while i128::from(self.ledger.tip().height) < latest_due {
+            self.ledger.make_block()?;
+        }
+        self.owner_block(Op::SetValue {
+            path: self.at(&["status"])?,
+            value: Value::from("closed"),
+        })
+    }
+
+    fn all_answered(&self, round: u32, challenge: &Value) -> bool {
+        let proven = self.round_value(round, "proven");
+        match challenge.child("steps") {
+            Value::Object(steps) => steps.iter().all(|(addr, drawn)| match drawn {
+                Value::Object(drawn) => drawn
+                    .keys()
+                    .all(|t| !proven.child(addr).child(t).is_absent()),
+                _ => true,
+            }),
+            _ => true,
+        }
+    }
+
+    /// The rounds sealed so far, with their metrics.
+    pub fn history(&self) -> &[RoundMetrics] {
+        &self.history
+    }
+
+    /// The challenged steps this driver saw proven or refused.
+    pub fn proofs(&self) -> &[ProofRecord] {
+        &self.proofs
+    }
+
+    /// The global model.
+    pub fn global(&self) -> &[f32] {
+        &self.global
+    }
+
+    /// Every provider's standing, read from the ledger.
+    pub fn payouts(&self) -> Vec<ProviderPayout> {
+        let int = |leaf: &[&str]| self.value(leaf).as_int().unwrap_or(0);
+        self.providers
+            .iter()
+            .map(|(client, addr)| {
+                let me = addr.to_string();
+                ProviderPayout {
+                    client: *client,
+                    address: me.clone(),
+                    credited: int(&["credited", &me]),
+                    verified: int(&["verified", &me]),
+                    slashed: int(&["slashed", &me]),
+                    payout: int(&["payouts", &me]),
+                    balance: self.ledger.balance(addr),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The initial global model of a federation.
+fn federation_init(federation: &Federation) -> Vec<f32> {
+    federation.spec().init_params(federation.config().seed)
+}

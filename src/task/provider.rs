@@ -1,0 +1,315 @@
+//! The data provider's side of a task: it joins with a commitment to its data, trains each
+//! round it is asked to on its own rows (writing a proof-of-learning log), posts its log, sends
+//! its update to the owner, and proves the steps the ledger's challenge draws for it. Its rows
+//! never leave it; only commitments, its update and proofs do.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chain::task::{LogPost, post_log_op, provider_join_op, submit_proof_op, task_path};
+use chain::{Address, Keypair, Value};
+use circuits::relations::training_step::TrainingStepShape;
+use fl::federation::{Federation, RunDir};
+use pol::evidence::RecordProof;
+use pol::{CheckpointLog, Digest, RecordTree, StepEvidence};
+use prover::{CommittedData, DataCommitment, StepInstance, StepProver};
+use sha2::{Digest as _, Sha256};
+use verifier::{Backend, ProofFile};
+
+use super::ledger::LedgerClient;
+use super::transport::{Reply, Request, SubmittedProof, Update};
+use crate::proving::{proof_path, read_proof, write_proof};
+
+/// What every provider of a task shares in this process: the task, the federation (data and
+/// partition, from which each provider takes only its own rows), the cache directory, the
+/// ledger and the prover.
+pub struct ProviderContext {
+    /// The task id.
+    pub task: String,
+    /// The federation.
+    pub federation: Arc<Federation>,
+    /// The cache: logs, checkpoints and proofs.
+    pub dir: Arc<RunDir>,
+    /// The ledger.
+    pub ledger: Arc<dyn LedgerClient>,
+    /// The prover (Groth16: what the ledger verifies).
+    pub prover: Arc<StepProver>,
+    /// The training-step shape the task's key was made for.
+    pub shape: TrainingStepShape,
+    /// What each provider stakes to join.
+    pub stake: i128,
+}
+
+/// One round a provider trained.
+struct Trained {
+    log: CheckpointLog,
+    tree: RecordTree,
+    update: Update,
+}
+
+/// A data provider.
+pub struct Provider {
+    client: usize,
+    key: Keypair,
+    ctx: Arc<ProviderContext>,
+    data: CommittedData,
+    commitment: DataCommitment,
+    /// Position of each of its training rows in its committed data set.
+    positions: HashMap<u32, u64>,
+    rounds: BTreeMap<u32, Trained>,
+    log_reads: usize,
+}
+
+impl Provider {
+    /// Provider `client` with its ledger key; commits to its rows.
+    pub fn new(client: usize, key: Keypair, ctx: Arc<ProviderContext>) -> Result<Provider> {
+        let federation = &ctx.federation;
+        let rows = federation
+            .partitioning()
+            .clients
+            .get(client)
+            .with_context(|| format!("the task has no client {client}"))?;
+        let train = federation.train_set();
+        let data = prover::committed_data(
+            rows.iter().map(|&r| (train.row(r), train.labels[r])),
+            ctx.shape.depth,
+        )?;
+        let commitment = prover::commit_data(client, &data)?;
+        let positions = rows
+            .iter()
+            .enumerate()
+            .map(|(p, &r)| (r as u32, p as u64))
+            .collect();
+        Ok(Provider {
+            client,
+            key,
+            ctx,
+            data,
+            commitment,
+            positions,
+            rounds: BTreeMap::new(),
+            log_reads: 0,
+        })
+    }
+
+    /// Its client index.
+    pub fn client(&self) -> usize {
+        self.client
+    }
+
+    /// Its ledger address.
+    pub fn address(&self) -> Address {
+        Address::of(&self.key.public())
+    }
+
+    /// Its data commitment.
+    pub fn commitment(&self) -> &DataCommitment {
+        &self.commitment
+    }
+
+    /// Proof-of-learning logs it had to read back from disk (it keeps the logs of the rounds it
+    /// trained in memory; only a restarted provider reads them).
+    pub fn log_reads(&self) -> usize {
+        self.log_reads
+    }
+
+    /// Answers a request of the owner.
+    pub fn handle(&mut self, request: &Request) -> Reply {
+        let result = match request {
+            Request::Join => self.join().map(Reply::Joined),
+            Request::Train { round, model } => self
+                .train(*round, model)
+                .map(|u| Reply::Trained(Box::new(u))),
+            Request::Prove { round } => self.prove(*round).map(Reply::Proved),
+        };
+        result.unwrap_or_else(|e| Reply::Failed(format!("{e:#}")))
+    }
+
+    fn at(&self, leaf: &[&str]) -> Result<chain::Path> {
+        Ok(task_path(&self.ctx.task, leaf)?)
+    }
+
+    fn join(&mut self) -> Result<Option<chain::store::Hash>> {
+        let me = self.address().to_string();
+        if !self.ctx.ledger.get(&self.at(&["providers", &me])?).is_absent() {
+            return Ok(None);
+        }
+        let root = self
+            .commitment
+            .root(Backend::Groth16)
+            .context("no BN254 data root")?;
+        let op = provider_join_op(
+            &self.ctx.task,
+            &self.address(),
+            self.client as u32,
+            &root,
+            self.ctx.stake,
+            "join",
+        )?;
+        Ok(Some(self.ctx.ledger.submit(&self.key, op)?))
+    }
+
+    fn train(&mut self, round: u32, model: &[f32]) -> Result<Update> {
+        let global = Digest::of(&fl::blob::f32s_to_bytes(model));
+        if let Some(done) = self.rounds.get(&round)
+            && done.log.header.global == global
+        {
+            return Ok(done.update.clone());
+        }
+        let trained = self
+            .ctx
+            .federation
+            .train_client(&self.ctx.dir, round, self.client, model)?;
+        let log = trained.log.context("the task logs every step")?;
+        let tree = log.record_tree();
+        let post = LogPost {
+            head: log.head().0,
+            root: tree.root().0,
+            steps: log.total_steps(),
+            update: Digest::of(&fl::blob::f32s_to_bytes(&trained.outcome.params)).0,
+        };
+        let last = tree.len() - 1;
+        let ends = (
+            RecordProof::of(&log, &tree, 0).context("the log has a header")?,
+            RecordProof::of(&log, &tree, last).context("the log has a last record")?,
+        );
+        let me = self.address().to_string();
+        let posted = self.ctx.ledger.get(&self.at(&[
+            "rounds",
+            &round.to_string(),
+            "logs",
+            &me,
+        ])?);
+        match LogPost::from_value(&posted) {
+            Some(p) if p == post => {}
+            Some(_) => bail!("round {round}: the ledger holds another log of this provider"),
+            None => {
+                let op = post_log_op(&self.ctx.task, u64::from(round), &self.address(), &post)?;
+                self.ctx.ledger.submit(&self.key, op)?;
+            }
+        }
+        let update = Update {
+            params: trained.outcome.params,
+            samples: trained.outcome.n_samples,
+            train_loss: trained.outcome.train_loss,
+            post,
+            ends,
+        };
+        self.rounds.insert(
+            round,
+            Trained {
+                log,
+                tree,
+                update: update.clone(),
+            },
+        );
+        Ok(update)
+    }
+
+    /// The log of `round`: kept from training, or read back from the cache.
+    fn round_log(&mut self, round: u32) -> Result<(CheckpointLog, RecordTree)> {
+        if let Some(t) = self.rounds.get(&round) {
+            return Ok((t.log.clone(), t.tree.clone()));
+        }
+        let path = self.ctx.dir.pol_path(round, self.client);
+        let log = CheckpointLog::read(&path)?;
+        self.log_reads += 1;
+        let tree = log.record_tree();
+        Ok((log, tree))
+    }
+
+    fn prove(&mut self, round: u32) -> Result<Vec<SubmittedProof>> {
+        let me = self.address().to_string();
+        let r = round.to_string();
+        let challenge = self.ctx.ledger.get(&self.at(&["rounds", &r, "challenge"])?);
+        let steps: Vec<u64> = match challenge.child("steps").child(&me) {
+            Value::Object(steps) => steps.keys().filter_map(|t| t.parse().ok()).collect(),
+            _ => Vec::new(),
+        };
+        let proven = self.ctx.ledger.get(&self.at(&["rounds", &r, "proven", &me])?);
+        let todo: Vec<u64> = steps
+            .into_iter()
+            .filter(|t| proven.child(&t.to_string()).is_absent())
+            .collect();
+        if todo.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (log, tree) = self.round_log(round)?;
+        let posted = LogPost::from_value(&self.ctx.ledger.get(&self.at(&["rounds", &r, "logs", &me])?))
+            .context("no log posted for the round")?;
+        if posted.root != tree.root().0 {
+            bail!("round {round}: the log in the cache is not the one posted");
+        }
+        let mut out = Vec::new();
+        for step in todo {
+            let started = Instant::now();
+            let made = self.proof_of(&log, step);
+            let seconds = started.elapsed().as_secs_f64();
+            let tx = made.and_then(|(file, reused)| {
+                let evidence = StepEvidence::of(&log, &tree, step)
+                    .with_context(|| format!("the log has no record of step {step}"))?;
+                let id = format!("r{round}-c{}-s{step}", self.client);
+                let op = submit_proof_op(&self.ctx.task, &id, &file.encode(), &evidence.encode())?;
+                Ok((self.ctx.ledger.submit(&self.key, op)?, reused))
+            });
+            out.push(match tx {
+                Ok((hash, reused)) => SubmittedProof {
+                    step,
+                    tx: Ok(hash),
+                    seconds: if reused { 0.0 } else { seconds },
+                    reused,
+                },
+                Err(e) => SubmittedProof {
+                    step,
+                    tx: Err(format!("{e:#}")),
+                    seconds,
+                    reused: false,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    /// The proof of `step` of `log`: kept in the cache, or made now (deterministically, from
+    /// the provider's secret) and cached; and whether it was kept.
+    fn proof_of(&self, log: &CheckpointLog, step: u64) -> Result<(ProofFile, bool)> {
+        let head = log.head().0;
+        let origin = verifier::StepOrigin {
+            client: self.client as u32,
+            round: log.header.round,
+            step,
+            log_head: head,
+        };
+        let path = proof_path(self.ctx.dir.root(), &origin, Backend::Groth16);
+        if let Ok(file) = read_proof(&path)
+            && file.origin == origin
+        {
+            return Ok((file, true));
+        }
+        let (i, _) = log
+            .locate_step(step)
+            .with_context(|| format!("the log has no step {step}"))?;
+        let blobs = self.ctx.dir.blobs();
+        let before = blobs.get_f32s(&log.checkpoint_before(i))?;
+        let after = blobs.get_f32s(&log.entries[i].checkpoint)?;
+        let instance =
+            StepInstance::from_log(self.ctx.shape, log, step, (&before, &after), &self.positions)?;
+        let file = self
+            .ctx
+            .prover
+            .prove_deterministic(&instance, &self.data, &self.proof_secret())?;
+        write_proof(&path, &file)?;
+        Ok((file, false))
+    }
+
+    /// The secret its proofs' randomness derives from (never leaves it).
+    fn proof_secret(&self) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(b"zkfl-proof-secret")
+            .chain_update(self.key.secret())
+            .finalize()
+            .into()
+    }
+}
