@@ -139,6 +139,7 @@ fn apply_tx_rejections_leave_state_untouched() {
         height: 1,
         time: 10,
         proposer: f.validator(),
+        recent: Default::default(),
     };
     let before = state.export();
     let wrong_nonce = f
@@ -216,6 +217,7 @@ fn failing_ops_change_only_fee_and_nonce() {
         height: 1,
         time: 10,
         proposer: f.validator(),
+        recent: Default::default(),
     };
     let bad_set = op(&format!(
         r#"{{"type":"SET","op_list":[

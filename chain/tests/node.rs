@@ -380,6 +380,10 @@ fn spec(id: &str) -> TaskSpec {
         id: id.to_owned(),
         reward: RewardRule::Even,
         verifier: common::zk::proof_config(),
+        challenge: chain::task::ChallengeParams {
+            rule: pol::ChallengeRule { q: 1, audit: 1000 },
+            deadline: 10,
+        },
         rounds: 3,
         min_stake: 10,
         escrow: 100,

@@ -1,18 +1,20 @@
-//! Verifying real Groth16 training-step proofs on the ledger and paying providers on close.
+//! A task's rounds on the ledger with real Groth16 proofs of tiny training steps: logs posted,
+//! rounds sealed, challenges drawn from a later block's hash, challenged steps proven and
+//! verified, unanswered challenges slashed, and the escrow paid by credited rounds.
 
 mod common;
-
-use std::time::Instant;
 
 use chain::account::Address;
 use chain::execute::{BlockEnv, Receipt, TxOutcome, apply_tx};
 use chain::task::{
-    RewardRule, TaskSpec, post_head_op, post_model_op, provider_join_op, submit_proof_op,
+    ChallengeParams, RewardRule, TaskSpec, draw_challenge_op, post_log_op, post_model_op,
+    provider_join_op, seal_round_op, submit_proof_op,
 };
-use chain::{Builtins, Keypair, Op, StateTree, Transaction, Value};
+use chain::{Builtins, Keypair, Op, RecentBlocks, StateTree, Value};
 use common::pol::Log;
 use common::zk::{Dataset, proof_config};
 use common::{genesis, op, path};
+use pol::ChallengeRule;
 use verifier::{ProofFile, StepOrigin};
 
 const TASK: &str = "t1";
@@ -21,6 +23,14 @@ const START: i128 = 1000;
 const ESCROW: i128 = 101;
 const STAKE: i128 = 10;
 const STEPS: usize = 3;
+const DEADLINE: u64 = 5;
+
+/// A stand-in hash of block `h` (the ledger's real hashes are exercised by the task tests).
+fn block_hash(h: u64) -> [u8; 32] {
+    let mut out = [0xb0; 32];
+    out[..8].copy_from_slice(&h.to_le_bytes());
+    out
+}
 
 /// Owner (0), three providers (1..=3, client index = n - 1, data set n) and the proposer.
 struct World {
@@ -30,7 +40,10 @@ struct World {
     nonces: Vec<u64>,
     proposer: Address,
     data: Vec<Dataset>,
-    logs: Vec<Log>,
+    /// Each provider's log of each round (round 1 at index 0).
+    logs: Vec<Vec<Log>>,
+    /// The height of the block transactions go into.
+    height: u64,
 }
 
 impl World {
@@ -38,8 +51,13 @@ impl World {
         Address::of(&self.keys[i].public())
     }
 
+    /// Moves on to the next block.
+    fn block(&mut self) {
+        self.height += 1;
+    }
+
     fn send(&mut self, who: usize, ops: Op) -> Receipt {
-        let tx = Transaction::new(
+        let tx = chain::Transaction::new(
             "test",
             &self.keys[who].public(),
             self.nonces[who],
@@ -51,9 +69,10 @@ impl World {
         .verify("test")
         .expect("signed by its key");
         let env = BlockEnv {
-            height: 1,
+            height: self.height,
             time: 5,
             proposer: self.proposer,
+            recent: RecentBlocks::new(0, (0..self.height).map(block_hash)),
         };
         let mut txn = self.state.begin();
         let receipt = apply_tx(&mut txn, &tx, &env, &self.natives).expect("nonce and fee are fine");
@@ -91,31 +110,102 @@ impl World {
             + sum(self.at("stakes"))
     }
 
-    /// A proof of provider `p`'s step `step` in round 1, its submission and its log tail.
-    fn proof(&self, p: usize, step: usize) -> (ProofFile, Vec<u8>) {
-        self.proof_seeded(p, step, 0)
+    /// The steps round `round`'s challenge drew for provider `p`.
+    fn drawn(&self, round: u32, p: usize) -> Vec<u64> {
+        match self
+            .at(&format!("rounds/{round}/challenge/steps/{}", self.addr(p)))
+        {
+            Value::Object(m) => m.keys().map(|t| t.parse().unwrap()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A proof of provider `p`'s step `step` in `round`, and its evidence.
+    fn proof(&self, round: u32, p: usize, step: u64) -> (ProofFile, Vec<u8>) {
+        self.proof_seeded(round, p, step, 0)
     }
 
     /// [`World::proof`] with prover randomness `seed`.
-    fn proof_seeded(&self, p: usize, step: usize, seed: u64) -> (ProofFile, Vec<u8>) {
-        let params = self.data[p - 1].trajectory(STEPS);
+    fn proof_seeded(&self, round: u32, p: usize, step: u64, seed: u64) -> (ProofFile, Vec<u8>) {
+        let params = trajectory(&self.data[p - 1], round);
+        let log = &self.logs[round as usize - 1][p - 1];
         let origin = StepOrigin {
             client: p as u32 - 1,
-            round: 1,
-            step: step as u64,
-            log_head: self.logs[p - 1].head(),
+            round,
+            step,
+            log_head: log.head(),
         };
-        let file = self.data[p - 1].prove(&params, step, origin, seed);
-        (file, self.logs[p - 1].suffix(step))
+        let file = self.data[p - 1].prove(&params, step as usize, origin, seed);
+        (file, log.evidence(step))
     }
 
-    fn submit(&mut self, p: usize, id: &str, file: &ProofFile, tail: &[u8]) -> Receipt {
-        self.send(p, submit_proof_op(TASK, id, &file.encode(), tail).unwrap())
+    fn submit(&mut self, p: usize, id: &str, file: &ProofFile, evidence: &[u8]) -> Receipt {
+        self.send(p, submit_proof_op(TASK, id, &file.encode(), evidence).unwrap())
+    }
+
+    /// Round `round`: the owner posts the model, the providers in `posting` post their logs,
+    /// the owner seals it, and once the next block exists the challenge is drawn.
+    fn round(&mut self, round: u32, posting: &[usize]) {
+        self.block();
+        self.ok(0, post_model_op(TASK, round.into(), &[0xaa; 32], round == 1).unwrap());
+        self.block();
+        self.logs.push(
+            (1..=3)
+                .map(|p| {
+                    let d = &self.data[p - 1];
+                    Log::new(p as u32 - 1, round, &d.commitments(&trajectory(d, round)))
+                })
+                .collect(),
+        );
+        for &p in posting {
+            let post = self.logs[round as usize - 1][p - 1].post();
+            self.ok(p, post_log_op(TASK, round.into(), &self.addr(p), &post).unwrap());
+        }
+        self.block();
+        let sealed = self.height;
+        self.ok(0, seal_round_op(TASK, round.into(), &[0xcc; 32]).unwrap());
+        self.block();
+        self.block();
+        self.ok(0, draw_challenge_op(TASK, round.into(), sealed + 1).unwrap());
+        assert_eq!(
+            self.at(&format!("rounds/{round}/challenge/seed")),
+            Value::Str(hex::encode(block_hash(sealed + 1))),
+            "drawn from the block after the seal"
+        );
+    }
+
+    /// Proves and submits every step round `round` drew for provider `p`.
+    fn answer(&mut self, round: u32, p: usize) {
+        for step in self.drawn(round, p) {
+            let (file, evidence) = self.proof(round, p, step);
+            let id = format!("r{round}-p{p}-s{step}");
+            let receipt = self.submit(p, &id, &file, &evidence);
+            assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+        }
+    }
+
+    fn close(&mut self) -> Receipt {
+        self.send(
+            0,
+            op(&format!(
+                r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/status","value":"closed"}}"#
+            )),
+        )
+    }
+
+    /// Moves past every challenge's deadline.
+    fn past_due(&mut self) {
+        self.height += DEADLINE + 10;
     }
 }
 
-/// A running task in round 1 with three registered providers that posted their log heads.
-fn world(reward: RewardRule) -> World {
+/// A provider's parameters in `round` (each round from another start).
+fn trajectory(data: &Dataset, round: u32) -> Vec<Vec<i64>> {
+    data.trajectory_from(100 * i64::from(round), STEPS)
+}
+
+/// A created task with three registered providers; `q` steps per audited provider-round.
+fn world(reward: RewardRule, q: u32) -> World {
     let keys: Vec<Keypair> = (1..=4).map(|i| Keypair::from_secret([i; 32])).collect();
     let proposer = Address::of(&Keypair::from_secret([99; 32]).public());
     let addrs: Vec<String> = keys
@@ -123,25 +213,24 @@ fn world(reward: RewardRule) -> World {
         .map(|k| Address::of(&k.public()).to_string())
         .collect();
     let balances: Vec<(&str, i128)> = addrs.iter().map(|a| (a.as_str(), START)).collect();
-    let data: Vec<Dataset> = (1..=3).map(Dataset::new).collect();
-    let logs = data
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Log::new(i as u32, 1, &d.commitments(&d.trajectory(STEPS))))
-        .collect();
     let mut w = World {
         state: genesis(&balances),
         natives: Builtins::new(),
         keys,
         nonces: vec![0; 4],
         proposer,
-        data,
-        logs,
+        data: (1..=3).map(Dataset::new).collect(),
+        logs: Vec::new(),
+        height: 1,
     };
     let spec = TaskSpec {
         id: TASK.to_owned(),
         reward,
         verifier: proof_config(),
+        challenge: ChallengeParams {
+            rule: ChallengeRule { q, audit: 1000 },
+            deadline: DEADLINE,
+        },
         rounds: 2,
         min_stake: STAKE,
         escrow: ESCROW,
@@ -159,37 +248,16 @@ fn world(reward: RewardRule) -> World {
         );
         w.ok(p, join.unwrap());
     }
-    let set = |p: &str, v: &str| {
-        op(&format!(
-            r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/{p}","value":{v}}}"#
-        ))
-    };
-    w.ok(0, set("status", "\"running\""));
-    w.ok(0, set("round", "1"));
-    w.ok(0, post_model_op(TASK, 1, &[0xaa; 32]).unwrap());
-    for p in 1..=3 {
-        let head = w.logs[p - 1].head();
-        w.ok(p, post_head_op(TASK, 1, &w.addr(p), &head).unwrap());
-    }
     w
 }
 
-fn close(w: &mut World) {
-    w.ok(
-        0,
-        op(&format!(
-            r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/status","value":"closed"}}"#
-        )),
-    );
-}
-
 /// Sends a submission that must fail with `reason`; checks that only nonce and fee changed.
-fn rejected(w: &mut World, p: usize, file: &ProofFile, tail: &[u8], reason: &str) {
+fn rejected(w: &mut World, p: usize, file: &ProofFile, evidence: &[u8], reason: &str) {
     let sender = w.addr(p).to_string();
     let mut expected = w.state.export();
     let before_balance = w.balance(p);
     let proposer = common::balance(&w.state, &w.proposer.to_string());
-    let receipt = w.submit(p, "bad", file, tail);
+    let receipt = w.submit(p, "bad", file, evidence);
     let TxOutcome::Failed(why) = &receipt.outcome else {
         panic!("accepted, expected {reason}");
     };
@@ -230,89 +298,139 @@ fn rejected(w: &mut World, p: usize, file: &ProofFile, tail: &[u8], reason: &str
 }
 
 #[test]
-fn verified_proofs_are_recorded_and_paid_evenly_on_close() {
-    let mut w = world(RewardRule::Even);
+fn challenged_proofs_are_recorded_and_paid_evenly_on_close() {
+    let mut w = world(RewardRule::Even, 1);
     let total = w.total();
-    let t = Instant::now();
-    let (p1_0, tail) = w.proof(1, 0);
-    eprintln!("tiny proof (with key setup): {:?}", t.elapsed());
-    let submission = submit_proof_op(TASK, "a", &p1_0.encode(), &tail).unwrap();
+    w.round(1, &[1, 2, 3]);
+    for p in 1..=3 {
+        assert_eq!(w.drawn(1, p).len(), 1, "one step drawn for every provider");
+    }
+    let step = w.drawn(1, 1)[0];
+    let (file, evidence) = w.proof(1, 1, step);
+    let submission = submit_proof_op(TASK, "a", &file.encode(), &evidence).unwrap();
     let size = chain::json::to_canonical(&submission.to_json()).len();
-    eprintln!("submission op: {size} bytes of JSON");
-    assert!(size < 128 * 1024);
-    let t = Instant::now();
-    let receipt = w.submit(1, "a", &p1_0, &tail);
-    eprintln!("verifying transaction: {:?}", t.elapsed());
-    assert!(receipt.is_ok(), "{:?}", receipt.outcome);
-    let (p1_2, tail) = w.proof(1, 2);
-    assert!(w.submit(1, "b", &p1_2, &tail).is_ok());
-    let (p2_1, tail) = w.proof(2, 1);
-    assert!(w.submit(2, "c", &p2_1, &tail).is_ok());
-
+    assert!(size < 8 * 1024, "{size} bytes of JSON");
+    assert!(w.submit(1, "a", &file, &evidence).is_ok());
+    w.answer(1, 2);
+    w.answer(1, 3);
     let p1 = w.addr(1).to_string();
     assert_eq!(
         w.at("proofs/a"),
         Value::from_json(&format!(
-            r#"{{"provider":"{p1}","round":1,"step":0,"verified":true}}"#
+            r#"{{"provider":"{p1}","round":1,"step":{step},"verified":true}}"#
         ))
         .unwrap()
     );
-    assert_eq!(w.at(&format!("verified/{p1}")), Value::Int(2));
-    assert_eq!(w.at(&format!("steps/{p1}/1/2")), Value::from("b"));
+    assert_eq!(w.at(&format!("verified/{p1}")), Value::Int(1));
+    assert_eq!(w.at(&format!("rounds/1/proven/{p1}/{step}")), Value::from("a"));
 
     let before: Vec<i128> = (0..4).map(|i| w.balance(i)).collect();
-    close(&mut w);
-    // 101 split evenly between providers 1 and 2: 50 each, 1 back to the owner; stakes return.
-    assert_eq!(w.at(&format!("payouts/{p1}")), Value::Int(50));
-    assert_eq!(w.at("refund"), Value::Int(1));
-    assert_eq!(w.balance(0), before[0] - FEE as i128 + 1);
-    assert_eq!(w.balance(1), before[1] + 50 + STAKE);
-    assert_eq!(w.balance(2), before[2] + 50 + STAKE);
-    assert_eq!(
-        w.balance(3),
-        before[3] + STAKE,
-        "no verified proof, no share"
-    );
-    assert_eq!(
-        w.state.get_value(&path(&format!("/escrow/{TASK}/balance"))),
-        Value::Int(0)
-    );
+    assert!(w.close().is_ok());
+    // 101 split evenly among three credited providers: 33 each, 2 back to the owner.
+    assert_eq!(w.at(&format!("payouts/{p1}")), Value::Int(33));
+    assert_eq!(w.at(&format!("credited/{p1}")), Value::Int(1));
+    assert_eq!(w.at("refund"), Value::Int(2));
+    assert_eq!(w.balance(0), before[0] - FEE as i128 + 2);
+    for p in 1..=3 {
+        assert_eq!(w.balance(p), before[p] + 33 + STAKE);
+    }
     assert_eq!(w.total(), total, "money is conserved");
 }
 
 #[test]
-fn proportional_shares_follow_verified_counts() {
-    let mut w = world(RewardRule::Proportional);
+fn an_unanswered_challenge_holds_closing_until_due_then_slashes() {
+    let mut w = world(RewardRule::Even, 1);
     let total = w.total();
-    for (p, step, id) in [(1, 0, "a"), (1, 1, "b"), (2, 2, "c")] {
-        let (file, tail) = w.proof(p, step);
-        let receipt = w.submit(p, id, &file, &tail);
-        assert!(receipt.is_ok(), "{:?}", receipt.outcome);
-    }
+    w.round(1, &[1, 2, 3]);
+    w.answer(1, 1);
+    w.answer(1, 2);
+    let receipt = w.close();
+    assert!(
+        matches!(&receipt.outcome, TxOutcome::Failed(r) if r.contains("open until block")),
+        "{receipt:?}"
+    );
+    w.past_due();
+    // Too late to answer now.
+    let step = w.drawn(1, 3)[0];
+    let (late, evidence) = w.proof(1, 3, step);
+    rejected(&mut w, 3, &late, &evidence, "was due by block");
     let before: Vec<i128> = (0..4).map(|i| w.balance(i)).collect();
-    close(&mut w);
-    // ⌊101·2/3⌋ = 67 and ⌊101·1/3⌋ = 33; 1 back to the owner.
-    assert_eq!(w.balance(1), before[1] + 67 + STAKE);
-    assert_eq!(w.balance(2), before[2] + 33 + STAKE);
-    assert_eq!(w.balance(3), before[3] + STAKE);
-    assert_eq!(w.balance(0), before[0] - FEE as i128 + 1);
+    assert!(w.close().is_ok());
+    // Provider 3's stake joins the escrow: 111 split between providers 1 and 2.
+    let p3 = w.addr(3).to_string();
+    assert_eq!(w.at(&format!("slashed/{p3}")), Value::Int(STAKE));
+    assert_eq!(w.at(&format!("payouts/{p3}")), Value::Null);
+    assert_eq!(w.balance(1), before[1] + 55 + STAKE);
+    assert_eq!(w.balance(2), before[2] + 55 + STAKE);
+    assert_eq!(w.balance(3), before[3], "no payout, no stake back");
     assert_eq!(w.at("refund"), Value::Int(1));
     assert_eq!(w.total(), total, "money is conserved");
+}
+
+#[test]
+fn proportional_shares_follow_credited_rounds() {
+    let mut w = world(RewardRule::Proportional, 1);
+    let total = w.total();
+    w.round(1, &[1, 2, 3]);
+    (1..=3).for_each(|p| w.answer(1, p));
+    // Provider 2 drops out of round 2: not challenged, not credited for it.
+    w.round(2, &[1, 3]);
+    assert!(w.drawn(2, 2).is_empty());
+    w.answer(2, 1);
+    w.answer(2, 3);
+    let before: Vec<i128> = (0..4).map(|i| w.balance(i)).collect();
+    assert!(w.close().is_ok());
+    // Credited rounds 2, 1, 2: ⌊101·2/5⌋ = 40, ⌊101/5⌋ = 20; 1 back to the owner.
+    assert_eq!(w.balance(1), before[1] + 40 + STAKE);
+    assert_eq!(w.balance(2), before[2] + 20 + STAKE);
+    assert_eq!(w.balance(3), before[3] + 40 + STAKE);
+    assert_eq!(w.at("refund"), Value::Int(1));
+    assert_eq!(w.total(), total, "money is conserved");
+}
+
+#[test]
+fn a_round_cannot_start_before_the_last_is_sealed_nor_logs_come_after_the_seal() {
+    let mut w = world(RewardRule::Even, 1);
+    w.round(1, &[1, 2]);
+    // Provider 3 posts after the seal: refused by the rules.
+    let post = w.logs[0][2].post();
+    let late = post_log_op(TASK, 1, &w.addr(3), &post).unwrap();
+    assert!(!w.send(3, late).is_ok());
+    // The challenge is drawn once, from the block after the seal only.
+    let again = draw_challenge_op(TASK, 1, 9).unwrap();
+    assert!(!w.send(1, again).is_ok());
+    let mut fresh = world(RewardRule::Even, 1);
+    fresh.block();
+    fresh.ok(0, post_model_op(TASK, 1, &[0xaa; 32], true).unwrap());
+    let skip = op(&format!(
+        r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/round","value":2}}"#
+    ));
+    assert!(!fresh.send(0, skip).is_ok(), "round 1 is not sealed");
+    fresh.block();
+    fresh.ok(0, seal_round_op(TASK, 1, &[0xcc; 32]).unwrap());
+    // Drawing from the seal's own block, or before the next block exists, is refused.
+    let sealed = fresh.height;
+    for block in [sealed, sealed + 1] {
+        let draw = draw_challenge_op(TASK, 1, block).unwrap();
+        assert!(!fresh.send(0, draw).is_ok(), "draw from block {block}");
+    }
 }
 
 #[test]
 fn bad_submissions_are_rejected_with_a_reason_and_change_only_nonce_and_fee() {
-    let mut w = world(RewardRule::Even);
-    let (good, tail) = w.proof(1, 1);
+    let mut w = world(RewardRule::Even, STEPS as u32);
+    w.round(1, &[1, 2, 3]);
+    assert_eq!(w.drawn(1, 1), vec![0, 1, 2], "every step drawn");
+    let (good, evidence) = w.proof(1, 1, 1);
 
     // A flipped byte in the proof.
     let mut flipped = good.clone();
     let last = flipped.proof.len() - 1;
     flipped.proof[last] ^= 1;
-    rejected(&mut w, 1, &flipped, &tail, "proof rejected: the proof");
+    rejected(&mut w, 1, &flipped, &evidence, "proof rejected: the proof");
     let mut flipped = good.clone();
     flipped.proof[40] ^= 0x10;
-    rejected(&mut w, 1, &flipped, &tail, "proof rejected");
+    rejected(&mut w, 1, &flipped, &evidence, "proof rejected");
     // A flipped public input (the learning rate) with the logged commitments intact.
     let mut other_lr = good.clone();
     other_lr.public_inputs[3][0] ^= 1;
@@ -320,90 +438,105 @@ fn bad_submissions_are_rejected_with_a_reason_and_change_only_nonce_and_fee() {
         &mut w,
         1,
         &other_lr,
-        &tail,
+        &evidence,
         "proof rejected: the proof is invalid",
     );
-    // Commitments not under the posted head: the tail of another step, of another log, a
-    // tampered tail, a file naming another head.
-    let (step_2, other_log) = (w.logs[0].suffix(2), w.logs[1].suffix(1));
-    rejected(&mut w, 1, &good, &step_2, "not about step 1");
-    rejected(
-        &mut w,
-        1,
-        &good,
-        &other_log,
-        "does not end at the posted head",
-    );
-    let mut tampered = tail.clone();
-    tampered[tail.len() - 40] ^= 1;
-    rejected(&mut w, 1, &good, &tampered, "proof rejected: log tail");
+    // Evidence of another step, of another provider's log, tampered, or naming another head.
+    let (step_2, other_log) = (w.logs[0][0].evidence(2), w.logs[0][1].evidence(1));
+    rejected(&mut w, 1, &good, &step_2, "the evidence is about step 2");
+    rejected(&mut w, 1, &good, &other_log, "not in the posted log");
+    let mut tampered = evidence.clone();
+    let at = tampered.len() - 40;
+    tampered[at] ^= 1;
+    rejected(&mut w, 1, &good, &tampered, "proof rejected");
     let mut other_head = good.clone();
-    other_head.origin.log_head = w.logs[1].head();
-    rejected(&mut w, 1, &other_head, &tail, "another log head");
+    other_head.origin.log_head = w.logs[0][1].head();
+    rejected(&mut w, 1, &other_head, &evidence, "another log head");
     // Wrong task shape / program.
     let mut shape = good.clone();
     shape.shape = shape.shape.replace("\"eps\":8", "\"eps\":9");
-    rejected(&mut w, 1, &shape, &tail, "shape is not the task's");
+    rejected(&mut w, 1, &shape, &evidence, "shape is not the task's");
     let mut program = good.clone();
     program.program_digest[0] ^= 1;
-    rejected(&mut w, 1, &program, &tail, "program digest");
-    // Another provider's proof: as is, re-labelled with its own client and log, and after
-    // copying the victim's log head.
-    rejected(&mut w, 2, &good, &tail, "from client 0");
+    rejected(&mut w, 1, &program, &evidence, "program digest");
+    // Another provider's proof: as is, and re-labelled with its own client and log.
+    rejected(&mut w, 2, &good, &evidence, "from client 0");
     let mut relabelled = good.clone();
     relabelled.origin.client = 1;
-    relabelled.origin.log_head = w.logs[1].head();
-    rejected(&mut w, 2, &relabelled, &other_log, "not the logged ones");
+    relabelled.origin.log_head = w.logs[0][1].head();
+    rejected(&mut w, 2, &relabelled, &other_log, "not the logged one");
     // Not registered at all (the task owner).
-    rejected(&mut w, 0, &good, &tail, "not a provider");
+    rejected(&mut w, 0, &good, &evidence, "not a provider");
+    // A round without a challenge.
+    let mut no_round = good.clone();
+    no_round.origin.round = 2;
+    rejected(&mut w, 1, &no_round, &evidence, "round 2 has no challenge");
     // Garbage.
     let mut garbage = good.encode();
     garbage.truncate(20);
-    let receipt = w.send(1, submit_proof_op(TASK, "g", &garbage, &tail).unwrap());
+    let receipt = w.send(1, submit_proof_op(TASK, "g", &garbage, &evidence).unwrap());
     assert!(
         matches!(&receipt.outcome, TxOutcome::Failed(r) if r.contains("truncated")),
         "{receipt:?}"
     );
 
     // The genuine proof passes once; a replay, even re-proved, does not.
-    assert!(w.submit(1, "ok", &good, &tail).is_ok());
-    rejected(&mut w, 1, &good, &tail, "already verified");
-    let (again, tail) = w.proof_seeded(1, 1, 1);
+    assert!(w.submit(1, "ok", &good, &evidence).is_ok());
+    rejected(&mut w, 1, &good, &evidence, "already verified");
+    let (again, evidence) = w.proof_seeded(1, 1, 1, 1);
     assert_ne!(again.proof, good.proof, "fresh randomness");
-    rejected(&mut w, 1, &again, &tail, "already verified");
+    rejected(&mut w, 1, &again, &evidence, "already verified");
 }
 
 #[test]
-fn a_copied_head_and_proof_fail_on_the_data_root() {
-    // In round 2 provider 2 posts provider 1's log head as its own and submits provider 1's
-    // proof under its own client index: everything matches except the data root.
-    let mut w = world(RewardRule::Even);
-    w.ok(
-        0,
-        op(&format!(
-            r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/round","value":2}}"#
-        )),
-    );
-    w.ok(0, post_model_op(TASK, 2, &[0xbb; 32]).unwrap());
-    let victim = Log::new(0, 2, &w.data[0].commitments(&w.data[0].trajectory(STEPS)));
+fn a_proof_of_an_unchallenged_step_is_refused() {
+    let mut w = world(RewardRule::Even, 1);
+    w.round(1, &[1, 2, 3]);
+    let drawn = w.drawn(1, 1)[0];
+    let other = (0..STEPS as u64).find(|t| *t != drawn).unwrap();
+    let (file, evidence) = w.proof(1, 1, other);
+    rejected(&mut w, 1, &file, &evidence, "was not challenged");
+}
+
+#[test]
+fn a_copied_log_and_proof_fail_on_the_data_root() {
+    // Provider 2 posts provider 1's log as its own and submits provider 1's proof under its
+    // own client index: everything matches except the data root.
+    let mut w = world(RewardRule::Even, STEPS as u32);
+    w.block();
+    w.ok(0, post_model_op(TASK, 1, &[0xaa; 32], true).unwrap());
+    w.block();
+    let d = &w.data[0];
+    let victim = Log::new(0, 1, &d.commitments(&trajectory(d, 1)));
     let copier = w.addr(2);
-    w.ok(2, post_head_op(TASK, 2, &copier, &victim.head()).unwrap());
-    let (mut copy, _) = w.proof(1, 1);
-    copy.origin = StepOrigin {
+    w.ok(2, post_log_op(TASK, 1, &copier, &victim.post()).unwrap());
+    w.block();
+    let sealed = w.height;
+    w.ok(0, seal_round_op(TASK, 1, &[0xcc; 32]).unwrap());
+    w.block();
+    w.block();
+    w.ok(0, draw_challenge_op(TASK, 1, sealed + 1).unwrap());
+    w.logs.push(vec![]);
+    let params = trajectory(&w.data[0], 1);
+    let origin = StepOrigin {
         client: 1,
-        round: 2,
+        round: 1,
         step: 1,
         log_head: victim.head(),
     };
-    rejected(&mut w, 2, &copy, &victim.suffix(1), "data root is not");
+    let copy = w.data[0].prove(&params, 1, origin, 0);
+    rejected(&mut w, 2, &copy, &victim.evidence(1), "data root is not");
 }
 
 #[test]
 fn proofs_need_a_running_task() {
-    let mut w = world(RewardRule::Even);
-    let (good, tail) = w.proof(1, 0);
-    close(&mut w);
-    let receipt = w.submit(1, "late", &good, &tail);
+    let mut w = world(RewardRule::Even, 1);
+    w.round(1, &[1, 2, 3]);
+    let step = w.drawn(1, 1)[0];
+    let (good, evidence) = w.proof(1, 1, step);
+    w.past_due();
+    assert!(w.close().is_ok());
+    let receipt = w.submit(1, "late", &good, &evidence);
     assert!(
         matches!(&receipt.outcome, TxOutcome::Failed(r) if r.contains("denied")),
         "{receipt:?}"

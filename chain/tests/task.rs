@@ -16,6 +16,10 @@ fn spec() -> TaskSpec {
         id: "mnist-1".to_owned(),
         reward: RewardRule::Proportional,
         verifier: common::zk::proof_config(),
+        challenge: chain::task::ChallengeParams {
+            rule: pol::ChallengeRule { q: 1, audit: 1000 },
+            deadline: 10,
+        },
         rounds: 2,
         min_stake: 10,
         escrow: 50,
@@ -174,10 +178,9 @@ fn only_the_owner_changes_config_status_and_round() {
     assert!(denied(apply(&mut state, &other, &set(round, "1"))));
     assert!(denied(apply(&mut state, &owner, &set(round, "2"))));
     apply(&mut state, &owner, &set(round, "1")).unwrap();
-    apply(&mut state, &owner, &set(round, "2")).unwrap();
     assert!(
-        denied(apply(&mut state, &owner, &set(round, "3"))),
-        "beyond the rounds"
+        denied(apply(&mut state, &owner, &set(round, "2"))),
+        "round 1 is not sealed"
     );
 
     let status = "/tasks/mnist-1/status";
@@ -189,6 +192,23 @@ fn only_the_owner_changes_config_status_and_round() {
     assert!(denied(apply(&mut state, &owner, &set(status, "\"done\""))));
     apply(&mut state, &owner, &set(status, "\"running\"")).unwrap();
     assert!(denied(apply(&mut state, &owner, &set(status, "\"open\""))));
+    // Rounds move on once sealed, up to the task's count.
+    let hex = format!("\"{}\"", "ab".repeat(32));
+    for r in 1..=2 {
+        let model = format!("/tasks/mnist-1/rounds/{r}/model");
+        let aggregate = format!("/tasks/mnist-1/rounds/{r}/aggregate");
+        if r > 1 {
+            apply(&mut state, &owner, &set(round, &r.to_string())).unwrap();
+        }
+        assert!(denied(apply(&mut state, &other, &set(&model, &hex))));
+        apply(&mut state, &owner, &set(&model, &hex)).unwrap();
+        assert!(denied(apply(&mut state, &other, &set(&aggregate, &hex))));
+        apply(&mut state, &owner, &set(&aggregate, &hex)).unwrap();
+    }
+    assert!(
+        denied(apply(&mut state, &owner, &set(round, "3"))),
+        "beyond the rounds"
+    );
     // Config is frozen once running.
     assert!(denied(apply(
         &mut state,

@@ -339,7 +339,7 @@ mod tests {
         let tree = log.record_tree();
         for step in [0u64, 1, 150, 299] {
             let evidence = StepEvidence::of(&log, &tree, step).unwrap();
-            assert!(evidence.encode().len() < 800, "{}", evidence.encode().len());
+            assert!(evidence.encode().len() < 1100, "{}", evidence.encode().len());
             let decoded = StepEvidence::decode(&evidence.encode()).unwrap();
             assert_eq!(decoded, evidence);
             let logged = decoded.verify(&tree.root()).unwrap();

@@ -65,7 +65,12 @@ impl Dataset {
 
     /// Parameters after `steps` honest steps from a fixed start (row `i % 2` at step `i`).
     pub fn trajectory(&self, steps: usize) -> Vec<Vec<i64>> {
-        let mut params = vec![vec![1200i64, -800, 400, 1600, -300, 700]];
+        self.trajectory_from(0, steps)
+    }
+
+    /// [`Dataset::trajectory`] from a start moved by `shift` (another round's).
+    pub fn trajectory_from(&self, shift: i64, steps: usize) -> Vec<Vec<i64>> {
+        let mut params = vec![vec![1200i64 + shift, -800, 400, 1600, -300, 700]];
         for i in 0..steps {
             let (rows, labels) = (&self.rows[i % 2..i % 2 + 1], &self.labels[i % 2..i % 2 + 1]);
             let next = fixed_step::step(&shape().model, &params[i], rows, labels, LR)
