@@ -130,7 +130,10 @@ impl ProvingRun {
     pub fn step(&self, log: &CheckpointLog, step: u64) -> Result<StepInstance> {
         let mut shape = federation_shape(&self.federation)?;
         let (i, _) = log.locate_step(step).with_context(|| {
-            format!("the log has {} steps; there is no step {step}", log.total_steps())
+            format!(
+                "the log has {} steps; there is no step {step}",
+                log.total_steps()
+            )
         })?;
         shape.batch = log.entries[i].steps[0].rows.len();
         let blobs = self.dir.blobs();
@@ -158,7 +161,11 @@ impl ProvingRun {
     /// the log's commitments around the step (through its record tree, as the ledger checks
     /// them), the provider's data commitment, the logged learning rate and the task's ε
     /// ([`check_binding`]).
-    pub fn check_binding(&self, file: &ProofFile, public: &verifier::TrainingStepPublic) -> Result<()> {
+    pub fn check_binding(
+        &self,
+        file: &ProofFile,
+        public: &verifier::TrainingStepPublic,
+    ) -> Result<()> {
         let origin = &file.origin;
         let (client, round) = (origin.client as usize, origin.round);
         let posted = self
@@ -276,7 +283,12 @@ pub fn commit_run(
     let clients = federation.partitioning().clients.len();
     let commitments = (0..clients)
         .into_par_iter()
-        .map(|client| Ok(prover::commit_data(client, &client_data(&federation, client)?)?))
+        .map(|client| {
+            Ok(prover::commit_data(
+                client,
+                &client_data(&federation, client)?,
+            )?)
+        })
         .collect::<Result<Vec<_>>>()?;
     dir.write_json(DATA_COMMITMENTS, &commitments)?;
     Ok((federation, commitments))

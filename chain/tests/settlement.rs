@@ -112,9 +112,7 @@ impl World {
 
     /// The steps round `round`'s challenge drew for provider `p`.
     fn drawn(&self, round: u32, p: usize) -> Vec<u64> {
-        match self
-            .at(&format!("rounds/{round}/challenge/steps/{}", self.addr(p)))
-        {
+        match self.at(&format!("rounds/{round}/challenge/steps/{}", self.addr(p))) {
             Value::Object(m) => m.keys().map(|t| t.parse().unwrap()).collect(),
             _ => Vec::new(),
         }
@@ -140,14 +138,20 @@ impl World {
     }
 
     fn submit(&mut self, p: usize, id: &str, file: &ProofFile, evidence: &[u8]) -> Receipt {
-        self.send(p, submit_proof_op(TASK, id, &file.encode(), evidence).unwrap())
+        self.send(
+            p,
+            submit_proof_op(TASK, id, &file.encode(), evidence).unwrap(),
+        )
     }
 
     /// Round `round`: the owner posts the model, the providers in `posting` post their logs,
     /// the owner seals it, and once the next block exists the challenge is drawn.
     fn round(&mut self, round: u32, posting: &[usize]) {
         self.block();
-        self.ok(0, post_model_op(TASK, round.into(), &[0xaa; 32], round == 1).unwrap());
+        self.ok(
+            0,
+            post_model_op(TASK, round.into(), &[0xaa; 32], round == 1).unwrap(),
+        );
         self.block();
         self.logs.push(
             (1..=3)
@@ -159,14 +163,20 @@ impl World {
         );
         for &p in posting {
             let post = self.logs[round as usize - 1][p - 1].post();
-            self.ok(p, post_log_op(TASK, round.into(), &self.addr(p), &post).unwrap());
+            self.ok(
+                p,
+                post_log_op(TASK, round.into(), &self.addr(p), &post).unwrap(),
+            );
         }
         self.block();
         let sealed = self.height;
         self.ok(0, seal_round_op(TASK, round.into(), &[0xcc; 32]).unwrap());
         self.block();
         self.block();
-        self.ok(0, draw_challenge_op(TASK, round.into(), sealed + 1).unwrap());
+        self.ok(
+            0,
+            draw_challenge_op(TASK, round.into(), sealed + 1).unwrap(),
+        );
         assert_eq!(
             self.at(&format!("rounds/{round}/challenge/seed")),
             Value::Str(hex::encode(block_hash(sealed + 1))),
@@ -322,7 +332,10 @@ fn challenged_proofs_are_recorded_and_paid_evenly_on_close() {
         .unwrap()
     );
     assert_eq!(w.at(&format!("verified/{p1}")), Value::Int(1));
-    assert_eq!(w.at(&format!("rounds/1/proven/{p1}/{step}")), Value::from("a"));
+    assert_eq!(
+        w.at(&format!("rounds/1/proven/{p1}/{step}")),
+        Value::from("a")
+    );
 
     let before: Vec<i128> = (0..4).map(|i| w.balance(i)).collect();
     assert!(w.close().is_ok());

@@ -105,7 +105,8 @@ impl ProofSystem for Groth16 {
         public: &[Bn254],
         proof: &[u8],
     ) -> Result<(), SystemError> {
-        let proof = r1cs::Proof::from_bytes(proof).map_err(|e| SystemError::Decode(e.to_string()))?;
+        let proof =
+            r1cs::Proof::from_bytes(proof).map_err(|e| SystemError::Decode(e.to_string()))?;
         Ok(r1cs::verify(vk, public, &proof)?)
     }
 }

@@ -45,7 +45,11 @@ fn provider_seed(seed: &[u8; 32], task: &str, round: u64, provider: &str) -> [u8
 }
 
 fn word(s: &[u8; 32], i: u64) -> u64 {
-    let h: [u8; 32] = Sha256::new().chain_update(s).chain_update(i.to_le_bytes()).finalize().into();
+    let h: [u8; 32] = Sha256::new()
+        .chain_update(s)
+        .chain_update(i.to_le_bytes())
+        .finalize()
+        .into();
     let mut first = [0u8; 8];
     first.copy_from_slice(&h[..8]);
     u64::from_le_bytes(first)
@@ -54,7 +58,14 @@ fn word(s: &[u8; 32], i: u64) -> u64 {
 impl ChallengeRule {
     /// The steps `provider` must prove of its `steps` logged steps in `round` of `task`, for the
     /// challenge `seed` (see the module docs): empty when the provider is not audited.
-    pub fn draw(&self, seed: &[u8; 32], task: &str, round: u64, provider: &str, steps: u64) -> Vec<u64> {
+    pub fn draw(
+        &self,
+        seed: &[u8; 32],
+        task: &str,
+        round: u64,
+        provider: &str,
+        steps: u64,
+    ) -> Vec<u64> {
         let s = provider_seed(seed, task, round, provider);
         if steps == 0 || word(&s, 0) % 1000 >= u64::from(self.audit) {
             return Vec::new();
@@ -131,7 +142,10 @@ mod tests {
         let audited = (0..4000)
             .filter(|p| !rule.draw(&SEED, "t", 1, &p.to_string(), 10).is_empty())
             .count();
-        assert!((850..1150).contains(&audited), "{audited} of 4000 audited at 25%");
+        assert!(
+            (850..1150).contains(&audited),
+            "{audited} of 4000 audited at 25%"
+        );
         let none = ChallengeRule { q: 1, audit: 0 };
         assert!((0..100).all(|p| none.draw(&SEED, "t", 1, &p.to_string(), 10).is_empty()));
     }

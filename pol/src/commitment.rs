@@ -86,6 +86,9 @@ mod tests {
             assert_eq!(CheckpointCommitment::from_bytes(&vec![0; len]), None);
         }
         let json = serde_json::to_string(&c).unwrap();
-        assert_eq!(serde_json::from_str::<CheckpointCommitment>(&json).unwrap(), c);
+        assert_eq!(
+            serde_json::from_str::<CheckpointCommitment>(&json).unwrap(),
+            c
+        );
     }
 }

@@ -18,7 +18,13 @@ impl Digest {
 
     /// SHA-256(`tag` ‖ `bytes`): a digest in the domain named by `tag`.
     pub fn tagged(tag: &[u8], bytes: &[u8]) -> Digest {
-        Digest(Sha256::new().chain_update(tag).chain_update(bytes).finalize().into())
+        Digest(
+            Sha256::new()
+                .chain_update(tag)
+                .chain_update(bytes)
+                .finalize()
+                .into(),
+        )
     }
 
     /// The digest as 64 lowercase hex characters (same as `to_string()`).

@@ -533,7 +533,12 @@ mod tests {
             b
         };
         assert_eq!(decode_entry_bytes(&entry(&[])).unwrap().commitment, None);
-        assert!(decode_entry_bytes(&entry(&[3; 64])).unwrap().commitment.is_some());
+        assert!(
+            decode_entry_bytes(&entry(&[3; 64]))
+                .unwrap()
+                .commitment
+                .is_some()
+        );
         for len in [3, 32, 65] {
             let err = decode_entry_bytes(&entry(&vec![3; len])).expect_err("bad length");
             assert!(

@@ -117,10 +117,16 @@ impl RecordProof {
         };
         let (record, hash) = if self.index == 0 {
             let header = decode_header_bytes(&self.record).map_err(bad)?;
-            (Record::Header(header), Digest::tagged(HEADER_TAG, &self.record))
+            (
+                Record::Header(header),
+                Digest::tagged(HEADER_TAG, &self.record),
+            )
         } else {
             let entry = decode_entry_bytes(&self.record).map_err(bad)?;
-            (Record::Entry(entry), Digest::tagged(ENTRY_TAG, &self.record))
+            (
+                Record::Entry(entry),
+                Digest::tagged(ENTRY_TAG, &self.record),
+            )
         };
         match root_from_path(&hash, self.index, &self.path) {
             Some(reached) if reached == *root => Ok(record),
@@ -235,7 +241,11 @@ impl StepEvidence {
             step,
             which: "after",
         })?;
-        let record = entry.steps.into_iter().next().ok_or_else(|| wrong("no step".into()))?;
+        let record = entry
+            .steps
+            .into_iter()
+            .next()
+            .ok_or_else(|| wrong("no step".into()))?;
         Ok(LoggedStep {
             step,
             before,
@@ -339,7 +349,11 @@ mod tests {
         let tree = log.record_tree();
         for step in [0u64, 1, 150, 299] {
             let evidence = StepEvidence::of(&log, &tree, step).unwrap();
-            assert!(evidence.encode().len() < 1100, "{}", evidence.encode().len());
+            assert!(
+                evidence.encode().len() < 1100,
+                "{}",
+                evidence.encode().len()
+            );
             let decoded = StepEvidence::decode(&evidence.encode()).unwrap();
             assert_eq!(decoded, evidence);
             let logged = decoded.verify(&tree.root()).unwrap();
@@ -366,15 +380,24 @@ mod tests {
         let mut bad = good.clone();
         let at = bad.after.record.len() - 40;
         bad.after.record[at] ^= 1;
-        assert!(matches!(bad.verify(&root), Err(EvidenceError::NotInLog { index: 5 })));
+        assert!(matches!(
+            bad.verify(&root),
+            Err(EvidenceError::NotInLog { index: 5 })
+        ));
         // The records of another step, claimed for this one.
         let mut bad = StepEvidence::of(&log, &tree, 5).unwrap();
         bad.step = 4;
-        assert!(matches!(bad.verify(&root), Err(EvidenceError::WrongStep { .. })));
+        assert!(matches!(
+            bad.verify(&root),
+            Err(EvidenceError::WrongStep { .. })
+        ));
         // Records swapped.
         let mut bad = good.clone();
         std::mem::swap(&mut bad.before, &mut bad.after);
-        assert!(matches!(bad.verify(&root), Err(EvidenceError::WrongStep { .. })));
+        assert!(matches!(
+            bad.verify(&root),
+            Err(EvidenceError::WrongStep { .. })
+        ));
     }
 
     #[test]
@@ -389,14 +412,23 @@ mod tests {
         ));
         let mut segments = CheckpointLog::new(sample_header());
         let steps = vec![
-            StepRecord { lr: 0.1, rows: vec![1] },
-            StepRecord { lr: 0.1, rows: vec![2] },
+            StepRecord {
+                lr: 0.1,
+                rows: vec![1],
+            },
+            StepRecord {
+                lr: 0.1,
+                rows: vec![2],
+            },
         ];
         segments.append_committed(steps.clone(), Digest::of(b"a"), commitment(1));
         segments.append_committed(steps, Digest::of(b"b"), commitment(2));
         let tree = segments.record_tree();
         let e = StepEvidence::of(&segments, &tree, 1).unwrap();
-        assert!(matches!(e.verify(&tree.root()), Err(EvidenceError::WrongStep { .. })));
+        assert!(matches!(
+            e.verify(&tree.root()),
+            Err(EvidenceError::WrongStep { .. })
+        ));
     }
 
     proptest! {

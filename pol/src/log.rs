@@ -289,11 +289,7 @@ pub(crate) mod tests {
                 any::<u64>(),
             ),
             (".{0,16}", any::<u32>(), float(), float(), any::<u32>()),
-            (
-                digest(),
-                digest(),
-                commitment(),
-            ),
+            (digest(), digest(), commitment()),
         )
             .prop_map(
                 |(

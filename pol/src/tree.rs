@@ -28,7 +28,13 @@ pub const MAX_DEPTH: usize = 40;
 
 /// The leaf node of a record hash.
 pub fn leaf_node(record: &Digest) -> Digest {
-    Digest(Sha256::new().chain_update([0u8]).chain_update(record.0).finalize().into())
+    Digest(
+        Sha256::new()
+            .chain_update([0u8])
+            .chain_update(record.0)
+            .finalize()
+            .into(),
+    )
 }
 
 /// The inner node over two children.
@@ -76,7 +82,11 @@ impl RecordTree {
 
     /// The root.
     pub fn root(&self) -> Digest {
-        self.levels.last().and_then(|l| l.first()).copied().unwrap_or(EMPTY)
+        self.levels
+            .last()
+            .and_then(|l| l.first())
+            .copied()
+            .unwrap_or(EMPTY)
     }
 
     /// Number of records.

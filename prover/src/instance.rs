@@ -159,7 +159,12 @@ impl StepInstance {
         let batch = record
             .rows
             .iter()
-            .map(|r| positions.get(r).copied().ok_or(InstanceError::RowNotHeld { step, row: *r }))
+            .map(|r| {
+                positions
+                    .get(r)
+                    .copied()
+                    .ok_or(InstanceError::RowNotHeld { step, row: *r })
+            })
             .collect::<Result<Vec<u64>, _>>()?;
         Ok(StepInstance {
             shape,

@@ -15,6 +15,8 @@ pub mod commit;
 pub mod instance;
 pub mod prove;
 
-pub use commit::{DataCommitment, PoseidonCommitter, commit_checkpoint, commit_data, committed_data, task_depth};
+pub use commit::{
+    DataCommitment, PoseidonCommitter, commit_checkpoint, commit_data, committed_data, task_depth,
+};
 pub use instance::{CommittedData, InstanceError, StepInstance};
 pub use prove::{ProveError, StepProver};

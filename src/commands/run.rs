@@ -13,29 +13,21 @@
 //! `zkfl-demo/provider-N`), written to `DIR/ledger/keys/` for use with `zkfl chain`; they
 //! protect nothing: a real deployment gives each party its own key.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use chain::keys::save_key_file;
 use chain::task::{ChallengeParams, RewardRule};
-use chain::{Address, Keypair};
 use clap::Args;
 use fl::backend::BackendKind;
-use fl::federation::{Federation, FederationConfig, RoundMetrics, RunDir};
+use fl::federation::{FederationConfig, RoundMetrics, RunDir};
 use fl::pol::verify::verify_log_file;
 use fl::train::TrainConfig;
 use pol::ChallengeRule;
-use prover::StepProver;
-use sha2::{Digest as _, Sha256};
-use zkfl::proving::{commit_run, federation_shape};
-use zkfl::task::clock::{Clock, SystemClock};
-use zkfl::task::ledger::{EmbeddedLedger, LedgerSetup};
-use zkfl::task::provider::{Provider, ProviderContext};
-use zkfl::task::transport::InProcess;
-use zkfl::task::{Events, Parties, ProofRecord, ProviderPayout, Step, TaskDriver, TaskTerms};
+use zkfl::task::clock::SystemClock;
+use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask};
+use zkfl::task::{Events, ProofRecord, ProviderPayout, Step, TaskTerms};
 
 use crate::commands::prove::key_store;
 use crate::plot::plot_metrics;
@@ -79,12 +71,6 @@ pub struct RunArgs {
     pub keys: Option<PathBuf>,
 }
 
-/// A demo key derived from a fixed label.
-fn demo_key(label: &str) -> Keypair {
-    let secret: [u8; 32] = Sha256::digest(format!("zkfl-demo/{label}").as_bytes()).into();
-    Keypair::from_secret(secret)
-}
-
 /// Runs the pipeline.
 pub fn run(args: RunArgs) -> Result<()> {
     let backend: BackendKind = args.backend.parse()?;
@@ -108,43 +94,9 @@ pub fn run(args: RunArgs) -> Result<()> {
     if challenge.rule.q == 0 || challenge.rule.audit > 1000 || challenge.deadline == 0 {
         bail!("--q and --deadline must be at least 1, and --audit at most 1000");
     }
-    let dir = RunDir::create(&args.out)?;
-    match dir.read_json::<FederationConfig>("config.json")? {
-        Some(previous) if previous != config => bail!(
-            "{} holds a run with other options: use the same ones, or another --out",
-            args.out.display()
-        ),
-        Some(_) if !args.json => eprintln!("continuing the task in {}", args.out.display()),
-        Some(_) => {}
-        None => dir.write_json("config.json", &config)?,
+    if !args.json && args.out.join("config.json").exists() {
+        eprintln!("continuing the task in {}", args.out.display());
     }
-    let federation = Arc::new(commit_run(Federation::new(config)?, &dir)?.0);
-    let shape = federation_shape(&federation)?;
-    let dir = Arc::new(dir);
-
-    let owner = demo_key("owner");
-    let clients: Vec<usize> = (0..federation.config().clients)
-        .filter(|c| !federation.partitioning().clients[*c].is_empty())
-        .collect();
-    let provider_keys: BTreeMap<usize, Keypair> = clients
-        .iter()
-        .map(|&c| (c, demo_key(&format!("provider-{c}"))))
-        .collect();
-    let ledger_dir = args.out.join("ledger");
-    write_key_files(&ledger_dir, &owner, &provider_keys)?;
-    let mut balances = BTreeMap::from([(Address::of(&owner.public()), 10 * ESCROW)]);
-    for key in provider_keys.values() {
-        balances.insert(Address::of(&key.public()), 10 * STAKE);
-    }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let setup = LedgerSetup {
-        task: TASK.into(),
-        validator: owner.clone(),
-        reporter: demo_key("reporter"),
-        balances,
-        timestamp: 1,
-    };
-    let ledger = Arc::new(EmbeddedLedger::open(&ledger_dir, &setup, clock.clone())?);
     let store = key_store(args.keys.clone());
     if !args.json {
         eprintln!(
@@ -152,58 +104,45 @@ pub fn run(args: RunArgs) -> Result<()> {
             store.dir().display()
         );
     }
-    let prover = Arc::new(StepProver::new(store, verifier::Backend::Groth16));
-    let ctx = Arc::new(ProviderContext {
-        task: TASK.into(),
-        federation: federation.clone(),
-        dir: dir.clone(),
-        ledger: ledger.clone(),
-        prover: prover.clone(),
-        shape,
-        stake: STAKE,
-    });
-    let providers = provider_keys
-        .iter()
-        .map(|(&c, key)| Provider::new(c, key.clone(), ctx.clone()))
-        .collect::<Result<Vec<_>>>()?;
-    let transport = Arc::new(InProcess::new(providers, clock.clone()));
-    let terms = TaskTerms {
-        id: TASK.into(),
-        escrow: ESCROW,
-        stake: STAKE,
-        reward: RewardRule::Proportional,
-        challenge,
-        timeout: Duration::from_secs(600),
-    };
-    let parties = Parties {
-        owner,
-        providers: provider_keys
-            .iter()
-            .map(|(&c, k)| (c, Address::of(&k.public())))
-            .collect(),
-        clock,
-        ledger: ledger.clone(),
-        transport: transport.clone(),
-        prover,
-    };
-    let mut driver = TaskDriver::new(terms, federation.clone(), shape, dir.clone(), parties)?;
+    let mut task = EmbeddedTask::open(EmbeddedConfig {
+        dir: args.out.clone(),
+        federation: config,
+        terms: TaskTerms {
+            id: TASK.into(),
+            escrow: ESCROW,
+            stake: STAKE,
+            reward: RewardRule::Proportional,
+            challenge,
+            timeout: Duration::from_secs(600),
+        },
+        keys: store,
+        clock: Arc::new(SystemClock),
+        silent: Vec::new(),
+    })?;
     let events = Printed {
         visible: !args.json,
         out: args.out.clone(),
     };
-    driver.run(&events, None)?;
-    plot_metrics(&args.out.join("metrics.json"), &args.out.join("accuracy.png"))?;
+    task.driver.run(&events, None)?;
+    let log_reads = task.log_reads();
+    let EmbeddedTask {
+        driver,
+        ledger,
+        federation,
+        dir,
+        ..
+    } = task;
+    plot_metrics(
+        &args.out.join("metrics.json"),
+        &args.out.join("accuracy.png"),
+    )?;
 
     let history = dir.metrics()?;
     let last = history.last().context("the task ran no round")?;
     let replayed = replay_last_round(&args, &dir, last, backend)?;
     let (blocks, reports) = ledger.verify()?;
     let payouts = driver.payouts();
-    let proofs: Vec<ProofRecord> = driver.proofs().to_vec();
-    let log_reads: usize = clients
-        .iter()
-        .filter_map(|&c| transport.with_provider(c, |p| p.log_reads()))
-        .sum();
+    let proofs: Vec<ProofRecord> = driver.proofs();
     let best = history.iter().map(|m| m.test_accuracy).fold(0.0, f64::max);
     if args.json {
         let value = serde_json::json!({
@@ -262,20 +201,6 @@ pub fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_key_files(dir: &std::path::Path, owner: &Keypair, providers: &BTreeMap<usize, Keypair>) -> Result<()> {
-    let keys = dir.join("keys");
-    std::fs::create_dir_all(&keys).with_context(|| keys.display().to_string())?;
-    for (name, key) in std::iter::once(("owner".to_string(), owner))
-        .chain(providers.iter().map(|(c, k)| (format!("provider-{c}"), k)))
-    {
-        let path = keys.join(format!("{name}.json"));
-        if !path.exists() {
-            save_key_file(&path, key)?;
-        }
-    }
-    Ok(())
-}
-
 /// Replays `--replay` segments of every log of the last round: (client, steps, replayed, valid).
 fn replay_last_round(
     args: &RunArgs,
@@ -294,7 +219,12 @@ fn replay_last_round(
             backend,
         )
         .with_context(|| format!("verifying {}", log.display()))?;
-        out.push((client.client, report.steps, report.checked.len(), report.passed()));
+        out.push((
+            client.client,
+            report.steps,
+            report.checked.len(),
+            report.passed(),
+        ));
     }
     Ok(out)
 }
@@ -331,7 +261,9 @@ fn print_payouts(args: &RunArgs, payouts: &[ProviderPayout], blocks: u64, report
         "settlement on the task shard {}/ledger/task.redb (task `{TASK}`, escrow {ESCROW}, by credited rounds):",
         args.out.display()
     );
-    println!("  client  address                                   rounds  proofs  slashed  payout  balance");
+    println!(
+        "  client  address                                   rounds  proofs  slashed  payout  balance"
+    );
     for p in payouts {
         println!(
             "  {:>6}  {}  {:>6}  {:>6}  {:>7}  {:>6}  {:>7}",
@@ -372,7 +304,10 @@ impl Events for Printed {
                 metrics.seconds
             );
         }
-        if let Err(error) = plot_metrics(&self.out.join("metrics.json"), &self.out.join("accuracy.png")) {
+        if let Err(error) = plot_metrics(
+            &self.out.join("metrics.json"),
+            &self.out.join("accuracy.png"),
+        ) {
             tracing::warn!(%error, "could not redraw the plot");
         }
     }

@@ -84,7 +84,11 @@ impl EmbeddedLedger {
     /// Opens the ledger files in `dir`, creating them when absent: the task chain with
     /// `setup`'s balances, the root chain, and the root's branch of `/tasks/<id>` to the
     /// task chain (the root's first block). Reopening resumes at the stored tips.
-    pub fn open(dir: &FsPath, setup: &LedgerSetup, clock: Arc<dyn Clock>) -> Result<EmbeddedLedger> {
+    pub fn open(
+        dir: &FsPath,
+        setup: &LedgerSetup,
+        clock: Arc<dyn Clock>,
+    ) -> Result<EmbeddedLedger> {
         std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
         let (task_file, root_file) = ledger_files(dir);
         let owner = Address::of(&setup.validator.public());

@@ -29,6 +29,7 @@
 //! pass in memory.
 
 pub mod clock;
+pub mod embedded;
 pub mod ledger;
 pub mod provider;
 pub mod transport;
@@ -329,7 +330,9 @@ impl TaskDriver {
         self.ledger.make_block()?;
         match self.ledger.outcome(&hash)? {
             Some(TxOutcome::Applied) => Ok(()),
-            Some(TxOutcome::Failed(reason)) => bail!("the ledger refused the owner's write: {reason}"),
+            Some(TxOutcome::Failed(reason)) => {
+                bail!("the ledger refused the owner's write: {reason}")
+            }
             None => bail!("the owner's transaction was not included"),
         }
     }
@@ -423,8 +426,12 @@ impl TaskDriver {
                     continue;
                 }
             };
-            if let Err(why) = self.check_update(round, *client, &joined[client], &global_digest, &update) {
-                tracing::warn!("round {round}: the update of provider {client} is refused: {why:#}");
+            if let Err(why) =
+                self.check_update(round, *client, &joined[client], &global_digest, &update)
+            {
+                tracing::warn!(
+                    "round {round}: the update of provider {client} is refused: {why:#}"
+                );
                 continue;
             }
             clients.push(ClientMetrics {
@@ -484,7 +491,10 @@ impl TaskDriver {
     ) -> Result<()> {
         let posted = LogPost::from_value(&self.round_value_of(round, addr))
             .context("no log posted on the ledger")?;
-        ensure!(posted == update.post, "the update is not the one its log posted");
+        ensure!(
+            posted == update.post,
+            "the update is not the one its log posted"
+        );
         let root = Digest(posted.root);
         let Record::Header(header) = update.ends.0.open(&root)? else {
             bail!("the first record is not a header");
@@ -521,7 +531,11 @@ impl TaskDriver {
         if self.ledger.tip().height <= sealed {
             self.ledger.make_block()?;
         }
-        self.owner_block(draw_challenge_op(&self.terms.id, u64::from(round), sealed + 1)?)
+        self.owner_block(draw_challenge_op(
+            &self.terms.id,
+            u64::from(round),
+            sealed + 1,
+        )?)
     }
 
     fn prove(&mut self, round: u32, events: &dyn Events) -> Result<()> {
@@ -529,14 +543,17 @@ impl TaskDriver {
         let joined = self.joined();
         let challenged: Vec<usize> = joined
             .iter()
-            .filter(|(_, addr)| !challenge.child("steps").child(&addr.to_string()).is_absent())
+            .filter(|(_, addr)| {
+                !challenge
+                    .child("steps")
+                    .child(&addr.to_string())
+                    .is_absent()
+            })
             .map(|(c, _)| *c)
             .collect();
-        let replies = self.transport.broadcast(
-            &challenged,
-            &Request::Prove { round },
-            self.terms.timeout,
-        );
+        let replies =
+            self.transport
+                .broadcast(&challenged, &Request::Prove { round }, self.terms.timeout);
         if self.ledger.pending() > 0 {
             self.ledger.make_block()?;
         }
@@ -619,9 +636,41 @@ impl TaskDriver {
         &self.history
     }
 
-    /// The challenged steps this driver saw proven or refused.
-    pub fn proofs(&self) -> &[ProofRecord] {
-        &self.proofs
+    /// Every step the ledger's challenges drew, and whether the ledger holds a verified proof
+    /// of it (with this driver's timings and refusal reasons where it saw the step proven).
+    pub fn proofs(&self) -> Vec<ProofRecord> {
+        let mut out = Vec::new();
+        for round in 1..=self.current_round() {
+            let challenge = self.round_value(round, "challenge");
+            let proven = self.round_value(round, "proven");
+            for (client, addr) in &self.providers {
+                let me = addr.to_string();
+                let Value::Object(drawn) = challenge.child("steps").child(&me) else {
+                    continue;
+                };
+                for step in drawn.keys().filter_map(|t| t.parse::<u64>().ok()) {
+                    let seen = self
+                        .proofs
+                        .iter()
+                        .find(|p| p.client == *client && p.round == round && p.step == step);
+                    let accepted = !proven.child(&me).child(&step.to_string()).is_absent();
+                    out.push(ProofRecord {
+                        client: *client,
+                        round,
+                        step,
+                        seconds: seen.map_or(0.0, |p| p.seconds),
+                        reused: seen.is_none_or(|p| p.reused),
+                        error: match (accepted, seen) {
+                            (true, _) => None,
+                            (false, Some(p)) => p.error.clone().or(Some("not proven".into())),
+                            (false, None) => Some("not proven".into()),
+                        },
+                    });
+                }
+            }
+        }
+        out.sort_by_key(|p| (p.round, p.client, p.step));
+        out
     }
 
     /// The global model.

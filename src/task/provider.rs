@@ -133,7 +133,12 @@ impl Provider {
 
     fn join(&mut self) -> Result<Option<chain::store::Hash>> {
         let me = self.address().to_string();
-        if !self.ctx.ledger.get(&self.at(&["providers", &me])?).is_absent() {
+        if !self
+            .ctx
+            .ledger
+            .get(&self.at(&["providers", &me])?)
+            .is_absent()
+        {
             return Ok(None);
         }
         let root = self
@@ -176,12 +181,10 @@ impl Provider {
             RecordProof::of(&log, &tree, last).context("the log has a last record")?,
         );
         let me = self.address().to_string();
-        let posted = self.ctx.ledger.get(&self.at(&[
-            "rounds",
-            &round.to_string(),
-            "logs",
-            &me,
-        ])?);
+        let posted = self
+            .ctx
+            .ledger
+            .get(&self.at(&["rounds", &round.to_string(), "logs", &me])?);
         match LogPost::from_value(&posted) {
             Some(p) if p == post => {}
             Some(_) => bail!("round {round}: the ledger holds another log of this provider"),
@@ -228,7 +231,10 @@ impl Provider {
             Value::Object(steps) => steps.keys().filter_map(|t| t.parse().ok()).collect(),
             _ => Vec::new(),
         };
-        let proven = self.ctx.ledger.get(&self.at(&["rounds", &r, "proven", &me])?);
+        let proven = self
+            .ctx
+            .ledger
+            .get(&self.at(&["rounds", &r, "proven", &me])?);
         let todo: Vec<u64> = steps
             .into_iter()
             .filter(|t| proven.child(&t.to_string()).is_absent())
@@ -237,8 +243,9 @@ impl Provider {
             return Ok(Vec::new());
         }
         let (log, tree) = self.round_log(round)?;
-        let posted = LogPost::from_value(&self.ctx.ledger.get(&self.at(&["rounds", &r, "logs", &me])?))
-            .context("no log posted for the round")?;
+        let posted =
+            LogPost::from_value(&self.ctx.ledger.get(&self.at(&["rounds", &r, "logs", &me])?))
+                .context("no log posted for the round")?;
         if posted.root != tree.root().0 {
             bail!("round {round}: the log in the cache is not the one posted");
         }
@@ -294,12 +301,17 @@ impl Provider {
         let blobs = self.ctx.dir.blobs();
         let before = blobs.get_f32s(&log.checkpoint_before(i))?;
         let after = blobs.get_f32s(&log.entries[i].checkpoint)?;
-        let instance =
-            StepInstance::from_log(self.ctx.shape, log, step, (&before, &after), &self.positions)?;
-        let file = self
-            .ctx
-            .prover
-            .prove_deterministic(&instance, &self.data, &self.proof_secret())?;
+        let instance = StepInstance::from_log(
+            self.ctx.shape,
+            log,
+            step,
+            (&before, &after),
+            &self.positions,
+        )?;
+        let file =
+            self.ctx
+                .prover
+                .prove_deterministic(&instance, &self.data, &self.proof_secret())?;
         write_proof(&path, &file)?;
         Ok((file, false))
     }

@@ -118,7 +118,9 @@ impl InProcess {
             Request::Join => return true,
             Request::Train { round, .. } | Request::Prove { round } => *round,
         };
-        self.silent_from.get(&client).is_none_or(|from| round < *from)
+        self.silent_from
+            .get(&client)
+            .is_none_or(|from| round < *from)
     }
 
     /// Runs `f` on provider `client`.

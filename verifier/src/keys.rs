@@ -19,7 +19,7 @@ use std::sync::Mutex;
 
 use circuits::halo2::{self, Halo2Params};
 use circuits::r1cs::{Encoding, ProvingKey, VerifyingKey};
-use circuits::{Groth16, Halo2, ProofSystem, Program, SystemError};
+use circuits::{Groth16, Halo2, Program, ProofSystem, SystemError};
 use rand::rngs::OsRng;
 use thiserror::Error;
 
@@ -233,7 +233,9 @@ impl StoredKeys for Groth16 {
         _: &(),
         program: &ProgramRef<'_>,
     ) -> Result<Self::VerifyingKey, KeyError> {
-        Ok(circuits::r1cs::prepare(&store.groth16_vk(&program.digest())?))
+        Ok(circuits::r1cs::prepare(
+            &store.groth16_vk(&program.digest())?,
+        ))
     }
 
     fn proving_key(

@@ -14,9 +14,9 @@
 pub mod builtin;
 
 use crate::path::{Bindings, Path};
+pub use crate::recent::RecentBlocks;
 use crate::rules::Auth;
 use crate::state::{StateError, StateTxn};
-pub use crate::recent::RecentBlocks;
 use crate::value::Value;
 
 /// The context an op is applied in.

@@ -58,14 +58,17 @@ pub fn draw_challenge(
             crate::recent::RECENT_BLOCKS
         ))
     })?;
-    let params = ChallengeParams::from_value(state.get_value(&at(task, &["config"])?).child("challenge"))
-        .map_err(|e| FunctionError::BadInput(format!("task {task}: {e}")))?;
+    let params =
+        ChallengeParams::from_value(state.get_value(&at(task, &["config"])?).child("challenge"))
+            .map_err(|e| FunctionError::BadInput(format!("task {task}: {e}")))?;
     let logs = state.get_value(&at(task, &["rounds", round_text, "logs"])?);
     let mut steps = BTreeMap::new();
     if let Value::Object(logs) = &logs {
         for (addr, post) in logs {
             let post = LogPost::from_value(post).ok_or_else(|| {
-                FunctionError::BadInput(format!("the log {addr} posted for round {round} is malformed"))
+                FunctionError::BadInput(format!(
+                    "the log {addr} posted for round {round} is malformed"
+                ))
             })?;
             let drawn = params.rule.draw(&seed, task, round, addr, post.steps);
             if !drawn.is_empty() {

@@ -144,10 +144,9 @@ fn verify_submission(
     }
 
     // The step must be in the log the provider posted for the round.
-    let post = LogPost::from_value(
-        &state.get_value(&at(task, &["rounds", &round, "logs", provider])?),
-    )
-    .ok_or_else(|| reject(format!("{provider} posted no log for round {round}")))?;
+    let post =
+        LogPost::from_value(&state.get_value(&at(task, &["rounds", &round, "logs", provider])?))
+            .ok_or_else(|| reject(format!("{provider} posted no log for round {round}")))?;
     if origin.log_head != post.head {
         return Err(reject(
             "the proof names another log head than the posted one",

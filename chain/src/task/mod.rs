@@ -341,12 +341,9 @@ impl TaskSpec {
         let Value::Object(fields) = config else {
             return Err(bad("the config must be an object".to_owned()));
         };
-        if let Some(extra) = fields
-            .keys()
-            .find(|k| {
-                !["challenge", "min_stake", "reward", "rounds", "verifier"].contains(&k.as_str())
-            })
-        {
+        if let Some(extra) = fields.keys().find(|k| {
+            !["challenge", "min_stake", "reward", "rounds", "verifier"].contains(&k.as_str())
+        }) {
             return Err(bad(format!("unknown field {extra:?}")));
         }
         let field = |name: &str| config.child(name);

@@ -87,14 +87,22 @@ pub fn post_model_op(id: &str, round: u64, model: &[u8; 32], start: bool) -> Res
     if start {
         ops.push(set(task_path(id, &["status"])?, Value::from("running")));
     }
-    ops.push(set(task_path(id, &["round"])?, Value::Int(i128::from(round))));
+    ops.push(set(
+        task_path(id, &["round"])?,
+        Value::Int(i128::from(round)),
+    ));
     let path = task_path(id, &["rounds", &round.to_string(), "model"])?;
     ops.push(set(path, Value::Str(hex::encode(model))));
     Ok(Op::Set(ops))
 }
 
 /// A provider's op posting its proof-of-learning log of round `round`.
-pub fn post_log_op(id: &str, round: u64, provider: &Address, log: &LogPost) -> Result<Op, TaskError> {
+pub fn post_log_op(
+    id: &str,
+    round: u64,
+    provider: &Address,
+    log: &LogPost,
+) -> Result<Op, TaskError> {
     let path = task_path(
         id,
         &["rounds", &round.to_string(), "logs", &provider.to_string()],

@@ -1,7 +1,9 @@
 //! Proof-of-learning logs of tiny trajectories, built with the `pol` crate: one step per
 //! entry, the BN254 commitments given, a stand-in Pasta part.
 
-use pol::{CheckpointCommitment, CheckpointLog, Digest, LogHeader, RecordTree, StepEvidence, StepRecord};
+use pol::{
+    CheckpointCommitment, CheckpointLog, Digest, LogHeader, RecordTree, StepEvidence, StepRecord,
+};
 
 /// A 64-byte checkpoint commitment: the BN254 part, then a stand-in Pasta part.
 pub fn commitment(bn254: [u8; 32]) -> CheckpointCommitment {

@@ -39,11 +39,8 @@ impl PolRecorder {
     ) -> Result<Self, BlobError> {
         header.global = blobs.put_f32s(global)?;
         header.initial = blobs.put_f32s(initial)?;
-        let commit = move |checkpoint: &[f32]| {
-            committer
-                .as_ref()
-                .and_then(|c| c.commit(checkpoint))
-        };
+        let commit =
+            move |checkpoint: &[f32]| committer.as_ref().and_then(|c| c.commit(checkpoint));
         header.initial_commitment = commit(initial);
         let every = header.every.max(1) as usize;
         let (sender, receiver) = sync_channel::<Segment>(QUEUE_DEPTH);

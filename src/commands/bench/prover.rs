@@ -10,7 +10,7 @@ use circuits::halo2::{self, Fp};
 use circuits::r1cs::{self, Encoding};
 use circuits::reference::{Model, fixed_step};
 use circuits::relations::training_step::{self, DEFAULT_EPS, TrainingStepShape};
-use circuits::{Assignment, Field, Halo2, ProofSystem, Program};
+use circuits::{Assignment, Field, Halo2, Program, ProofSystem};
 use prover::{CommittedData, StepInstance};
 use rand::rngs::OsRng;
 use rand::{Rng, SeedableRng};

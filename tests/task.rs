@@ -1,0 +1,344 @@
+//! Whole tasks in one process, seeded and deterministic: three providers on breast-cancer data
+//! train logistic regression over two rounds on the in-process transport, the simulated clock
+//! and the embedded ledger, with real Groth16 proofs of the challenged steps.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chain::task::{ChallengeParams, RewardRule, submit_proof_op};
+use chain::{Op, TxOutcome, Value};
+use fl::data::DatasetSource;
+use fl::federation::FederationConfig;
+use fl::partition::PartitionScheme;
+use fl::train::TrainConfig;
+use pol::{ChallengeRule, CheckpointLog, StepEvidence};
+use prover::{StepInstance, StepProver};
+use verifier::{Backend, KeyStore};
+use zkfl::proving::{client_data, federation_shape, row_positions};
+use zkfl::task::clock::SimClock;
+use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask, demo_key};
+use zkfl::task::ledger::{EmbeddedLedger, LedgerClient};
+use zkfl::task::{Quiet, Step, TaskTerms};
+
+const TASK: &str = "bc";
+const ESCROW: i128 = 1000;
+
+/// One key store for the whole test binary (keys are made once per shape).
+fn keys() -> KeyStore {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    KeyStore::new(DIR.get_or_init(|| tempfile::tempdir().unwrap()).path())
+}
+
+fn federation() -> FederationConfig {
+    FederationConfig {
+        dataset: DatasetSource::BreastCancer,
+        model: "logreg".into(),
+        clients: 3,
+        partition: PartitionScheme::Iid,
+        rounds: 2,
+        train: TrainConfig {
+            lr: 0.1,
+            batch_size: 2,
+            local_epochs: 1,
+            drop_last: true,
+            ..TrainConfig::default()
+        },
+        seed: 7,
+        ..FederationConfig::default()
+    }
+}
+
+fn terms() -> TaskTerms {
+    TaskTerms {
+        id: TASK.into(),
+        escrow: ESCROW,
+        stake: 10,
+        reward: RewardRule::Proportional,
+        challenge: ChallengeParams {
+            rule: ChallengeRule { q: 1, audit: 1000 },
+            deadline: 4,
+        },
+        timeout: Duration::from_secs(30),
+    }
+}
+
+fn open_with(dir: &Path, federation: FederationConfig, silent: Vec<(usize, u32)>) -> EmbeddedTask {
+    EmbeddedTask::open(EmbeddedConfig {
+        dir: dir.to_path_buf(),
+        federation,
+        terms: terms(),
+        keys: keys(),
+        clock: Arc::new(SimClock::new(1_700_000_000_000)),
+        silent,
+    })
+    .unwrap()
+}
+
+fn open(dir: &Path, silent: Vec<(usize, u32)>) -> EmbeddedTask {
+    open_with(dir, federation(), silent)
+}
+
+/// Runs a task to its end; returns it.
+fn finished(dir: &Path, silent: Vec<(usize, u32)>) -> EmbeddedTask {
+    let mut task = open(dir, silent);
+    task.driver.run(&Quiet, None).unwrap();
+    task
+}
+
+/// Every block of both chains, encoded.
+fn blocks(ledger: &EmbeddedLedger) -> Vec<Vec<u8>> {
+    let all = |l: &chain::Ledger| {
+        (0..=l.tip().height)
+            .map(|h| l.block(h).unwrap().unwrap().encode())
+            .collect::<Vec<_>>()
+    };
+    let mut out = ledger.with_task(all);
+    out.extend(ledger.with_root(all));
+    out
+}
+
+fn at(ledger: &dyn LedgerClient, leaf: &str) -> Value {
+    let path = format!("/tasks/{TASK}/{leaf}");
+    ledger.get(&chain::Path::parse(path.trim_end_matches('/')).unwrap())
+}
+
+/// The paths an op writes.
+fn paths(op: &Op, out: &mut Vec<String>) {
+    match op {
+        Op::SetValue { path, .. } => out.push(path.to_string()),
+        Op::Set(ops) => ops.iter().for_each(|o| paths(o, out)),
+        _ => {}
+    }
+}
+
+/// The heights of the task blocks writing each path.
+fn writes(ledger: &EmbeddedLedger) -> Vec<(u64, String)> {
+    ledger.with_task(|l| {
+        let mut out = Vec::new();
+        for h in 0..=l.tip().height {
+            for tx in l.block(h).unwrap().unwrap().txs {
+                let mut p = Vec::new();
+                paths(&tx.tx.ops, &mut p);
+                out.extend(p.into_iter().map(|p| (h, p)));
+            }
+        }
+        out
+    })
+}
+
+#[test]
+fn a_task_runs_in_protocol_order_and_pays_by_credited_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = finished(dir.path(), vec![]);
+    let ledger = &*task.ledger;
+    let writes = writes(ledger);
+    let heights = |pattern: &str| -> Vec<u64> {
+        writes
+            .iter()
+            .filter(|(_, p)| p.starts_with(pattern))
+            .map(|(h, _)| *h)
+            .collect()
+    };
+    for round in 1..=2u64 {
+        let logs = heights(&format!("/tasks/{TASK}/rounds/{round}/logs/"));
+        assert_eq!(
+            logs.len(),
+            3,
+            "every provider posted its log of round {round}"
+        );
+        let model = heights(&format!("/tasks/{TASK}/rounds/{round}/model"))[0];
+        let seal = heights(&format!("/tasks/{TASK}/rounds/{round}/aggregate"))[0];
+        let draw = heights(&format!("/tasks/{TASK}/rounds/{round}/draw"))[0];
+        let seed_block = at(ledger, &format!("rounds/{round}/challenge/block"))
+            .as_int()
+            .unwrap() as u64;
+        assert!(
+            logs.iter().all(|&h| model < h && h < seal),
+            "logs between model and seal"
+        );
+        assert!(
+            seal < seed_block && seed_block < draw,
+            "challenge from a block after the seal"
+        );
+        if round == 2 {
+            let earlier = heights(&format!("/tasks/{TASK}/rounds/1/logs/"));
+            assert!(
+                earlier.iter().max() < logs.iter().min(),
+                "round 1's logs come first"
+            );
+        }
+    }
+    let proofs = task.driver.proofs();
+    assert_eq!(
+        proofs.len(),
+        6,
+        "one challenged step per provider and round"
+    );
+    assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
+    let payouts = task.driver.payouts();
+    assert!(
+        payouts
+            .iter()
+            .all(|p| p.credited == 2 && p.verified == 2 && p.slashed == 0)
+    );
+    let paid: i128 = payouts.iter().map(|p| p.payout).sum();
+    let refund = at(ledger, "refund").as_int().unwrap_or(0);
+    assert_eq!(paid + refund, ESCROW, "the whole escrow is paid out");
+    assert_eq!(payouts[0].payout, ESCROW / 3);
+    let (blocks, reports) = ledger.verify().unwrap();
+    assert_eq!(
+        reports as u64,
+        blocks - 1,
+        "every task block reported to the root chain"
+    );
+    assert_eq!(
+        task.log_reads(),
+        0,
+        "proofs come from the logs kept in memory"
+    );
+}
+
+#[test]
+fn a_provider_that_stops_answering_is_left_out_and_not_paid_for_that_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = finished(dir.path(), vec![(2, 2)]);
+    let history = task.driver.history();
+    assert_eq!(history[0].clients.len(), 3);
+    let round2: Vec<usize> = history[1].clients.iter().map(|c| c.client).collect();
+    assert_eq!(
+        round2,
+        vec![0, 1],
+        "round 2 completed with the others after the timeout"
+    );
+    let payouts = task.driver.payouts();
+    let credited: Vec<i128> = payouts.iter().map(|p| p.credited).collect();
+    assert_eq!(credited, vec![2, 2, 1]);
+    // ⌊1000·2/5⌋ = 400 for the others, ⌊1000/5⌋ = 200 for the one that dropped out.
+    let paid: Vec<i128> = payouts.iter().map(|p| p.payout).collect();
+    assert_eq!(paid, vec![400, 400, 200]);
+    assert!(payouts.iter().all(|p| p.slashed == 0));
+}
+
+#[test]
+fn a_provider_that_does_not_prove_loses_its_stake() {
+    // Provider 1 trains and posts in round 2 but falls silent when asked for its proof.
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = open(dir.path(), vec![]);
+    loop {
+        let step = task.driver.next_step();
+        if step == Step::Prove(2) {
+            break;
+        }
+        task.driver.run(&Quiet, Some(1)).unwrap();
+    }
+    drop(task);
+    let task = finished(dir.path(), vec![(1, 2)]);
+    let payouts = task.driver.payouts();
+    assert_eq!(payouts[1].slashed, 10, "its stake went to the escrow");
+    assert_eq!(payouts[1].payout, 0);
+    assert_eq!(payouts[1].credited, 0);
+    // The others share the escrow and the slashed stake.
+    assert_eq!(payouts[0].payout, 505);
+    assert_eq!(payouts[2].payout, 505);
+}
+
+#[test]
+fn an_owner_that_crashes_between_any_two_steps_resumes_to_the_same_end() {
+    let reference = tempfile::tempdir().unwrap();
+    let mut task = open(reference.path(), vec![]);
+    let steps = task.driver.run(&Quiet, None).unwrap();
+    let expected = blocks(&task.ledger);
+    let payouts = format!("{:?}", task.driver.payouts());
+    drop(task);
+    assert!(steps >= 9, "{steps} steps");
+    for crash_after in 1..steps {
+        let dir = tempfile::tempdir().unwrap();
+        let mut task = open(dir.path(), vec![]);
+        assert_eq!(
+            task.driver.run(&Quiet, Some(crash_after)).unwrap(),
+            crash_after
+        );
+        drop(task);
+        let task = finished(dir.path(), vec![]);
+        assert!(
+            blocks(&task.ledger) == expected,
+            "a crash after step {crash_after} changed the ledger"
+        );
+        assert_eq!(format!("{:?}", task.driver.payouts()), payouts);
+    }
+}
+
+#[test]
+fn one_seed_twice_gives_byte_identical_ledgers() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = blocks(&finished(a.path(), vec![]).ledger);
+    let second = blocks(&finished(b.path(), vec![]).ledger);
+    assert!(first.len() > 20);
+    assert!(first == second, "the same seed made different ledgers");
+    let another = tempfile::tempdir().unwrap();
+    let mut config = federation();
+    config.seed = 8;
+    let mut other = open_with(another.path(), config, vec![]);
+    other.driver.run(&Quiet, None).unwrap();
+    assert!(
+        blocks(&other.ledger) != first,
+        "another seed, another ledger"
+    );
+}
+
+#[test]
+fn a_proof_of_an_unchallenged_step_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = open(dir.path(), vec![]);
+    while task.driver.next_step() != Step::Prove(1) {
+        task.driver.run(&Quiet, Some(1)).unwrap();
+    }
+    let provider = demo_key("provider-0");
+    let me = chain::Address::of(&provider.public()).to_string();
+    let drawn = at(&*task.ledger, &format!("rounds/1/challenge/steps/{me}"));
+    let log = CheckpointLog::read(&task.dir.pol_path(1, 0)).unwrap();
+    let step = (0..log.total_steps())
+        .find(|t| drawn.child(&t.to_string()).is_absent())
+        .unwrap();
+    let federation = &task.federation;
+    let (i, _) = log.locate_step(step).unwrap();
+    let blobs = task.dir.blobs();
+    let before = blobs.get_f32s(&log.checkpoint_before(i)).unwrap();
+    let after = blobs.get_f32s(&log.entries[i].checkpoint).unwrap();
+    let instance = StepInstance::from_log(
+        federation_shape(federation).unwrap(),
+        &log,
+        step,
+        (&before, &after),
+        &row_positions(federation, 0),
+    )
+    .unwrap();
+    let file = StepProver::new(keys(), Backend::Groth16)
+        .prove(&instance, &client_data(federation, 0).unwrap())
+        .unwrap();
+    let evidence = StepEvidence::of(&log, &log.record_tree(), step).unwrap();
+    let state_before = at(&*task.ledger, "");
+    let op = submit_proof_op(TASK, "sneaky", &file.encode(), &evidence.encode()).unwrap();
+    let hash = task.ledger.submit(&provider, op).unwrap();
+    task.ledger.make_block().unwrap();
+    match task.ledger.outcome(&hash).unwrap() {
+        Some(TxOutcome::Failed(why)) => assert!(why.contains("was not challenged"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        at(&*task.ledger, ""),
+        state_before,
+        "the task's record is unchanged"
+    );
+    // The task still finishes and pays as usual.
+    task.driver.run(&Quiet, None).unwrap();
+    let payouts: BTreeMap<usize, i128> = task
+        .driver
+        .payouts()
+        .into_iter()
+        .map(|p| (p.client, p.credited))
+        .collect();
+    assert!(payouts.values().all(|c| *c == 2));
+}
