@@ -47,6 +47,12 @@ pub enum ProveError {
     },
 }
 
+/// What proving one program needs in proof system `S`: its parameters and proving key.
+type ProgramKeys<S> = Arc<(
+    <S as circuits::ProofSystem>::Params,
+    <S as circuits::ProofSystem>::ProvingKey,
+)>;
+
 /// Proves training steps, making each shape's keys once (or loading them from the store).
 pub struct StepProver {
     store: KeyStore,
@@ -184,7 +190,7 @@ impl StepProver {
     fn keys_for<S: StoredKeys>(
         &self,
         program: &Program,
-    ) -> Result<Arc<(S::Params, S::ProvingKey)>, ProveError> {
+    ) -> Result<ProgramKeys<S>, ProveError> {
         let digest = program.digest();
         let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(keys) = cache.get(&digest).and_then(|k| k.clone().downcast().ok()) {
