@@ -139,13 +139,16 @@ impl ProvingRun {
         let blobs = self.dir.blobs();
         let before = blobs.get_f32s(&log.checkpoint_before(i))?;
         let after = blobs.get_f32s(&log.entries[i].checkpoint)?;
-        let positions = row_positions(&self.federation, log.header.client as usize);
+        let client = log.header.client as usize;
+        let positions = row_positions(&self.federation, client);
+        let data = client_data(&self.federation, client)?;
         Ok(StepInstance::from_log(
             shape,
             log,
             step,
             (&before, &after),
             &positions,
+            &data,
         )?)
     }
 

@@ -303,6 +303,7 @@ fn a_proof_of_an_unchallenged_step_is_refused_and_changes_nothing() {
         .find(|t| drawn.child(&t.to_string()).is_absent())
         .unwrap();
     let federation = &task.federation;
+    let data = client_data(federation, 0).unwrap();
     let (i, _) = log.locate_step(step).unwrap();
     let blobs = task.dir.blobs();
     let before = blobs.get_f32s(&log.checkpoint_before(i)).unwrap();
@@ -313,10 +314,11 @@ fn a_proof_of_an_unchallenged_step_is_refused_and_changes_nothing() {
         step,
         (&before, &after),
         &row_positions(federation, 0),
+        &data,
     )
     .unwrap();
     let file = StepProver::new(keys(), Backend::Groth16)
-        .prove(&instance, &client_data(federation, 0).unwrap())
+        .prove(&instance, &data)
         .unwrap();
     let evidence = StepEvidence::of(&log, &log.record_tree(), step).unwrap();
     let state_before = at(&*task.ledger, "");

@@ -45,6 +45,21 @@ pub const FP: u32 = 14;
 pub const FH: u32 = 12;
 /// Signed width of a quantized hidden pre-activation: `|q| < 2^(H_BITS-1)`.
 pub const H_BITS: u32 = 20;
+/// Half-width of the ReLU's dead zone, in units of `2^-FH`: a hidden pre-activation `ā` with
+/// `|ā| <= RELU_DEAD_ZONE` may be masked either way, as the prover chooses (following its
+/// float training), so that a float step whose mask differs from the fixed-point one only by
+/// rounding stays provable. 16 units is `2^-8`, about ten times the float-versus-fixed error
+/// of a pre-activation measured on digits (`tests/mlp_steps.rs`).
+pub const RELU_DEAD_ZONE: i128 = 16;
+
+/// The ReLU mask of a hidden pre-activation `a` (units of `2^-FH`): `a > 0`, except inside the
+/// dead zone, where `hint` (the float training's mask) decides when given.
+pub fn relu_mask(a: i128, hint: Option<bool>) -> bool {
+    match hint {
+        Some(active) if a.abs() <= RELU_DEAD_ZONE => active,
+        _ => a > 0,
+    }
+}
 /// Signed width of one step's change of a parameter: `|w_{t+1} - w_t| < 2^(DELTA_BITS-1)`
 /// units of `2^-FW` (that is, less than 1.0).
 pub const DELTA_BITS: u32 = 17;

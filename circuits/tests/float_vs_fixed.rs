@@ -188,6 +188,7 @@ fn prove_last_step(model: Model, rows: &[Vec<f32>], labels: &[u32], measured: &M
             .iter()
             .map(|&i| tree.path(i as u64).unwrap())
             .collect(),
+        masks: Vec::new(),
     };
     let (program, assignment) = build(&shape, &witness).unwrap();
     program

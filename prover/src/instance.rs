@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 
 use circuits::Field;
-use circuits::fixed::{FixedError, quantize_lr, quantize_params};
+use circuits::fixed::{FX, FixedError, quantize_lr, quantize_params};
 use circuits::gadgets::commit::{CommitError, DataTree};
+use circuits::reference::Model;
 use circuits::relations::training_step::{TrainingStepShape, TrainingStepWitness};
 use pol::CheckpointLog;
 use verifier::StepOrigin;
@@ -109,6 +110,9 @@ pub struct StepInstance {
     pub lr: i64,
     /// Positions of the batch's rows in the committed data set.
     pub batch: Vec<u64>,
+    /// For an MLP, the float training's ReLU mask of each batch row's hidden units (in `batch`
+    /// order), which the relation follows inside its dead zone; empty otherwise.
+    pub masks: Vec<Vec<bool>>,
 }
 
 impl StepInstance {
@@ -121,6 +125,7 @@ impl StepInstance {
         step: u64,
         checkpoints: (&[f32], &[f32]),
         positions: &HashMap<u32, u64>,
+        data: &CommittedData,
     ) -> Result<StepInstance, InstanceError> {
         let header = &log.header;
         if header.momentum != 0.0 || header.proximal_mu != 0.0 {
@@ -177,6 +182,7 @@ impl StepInstance {
             params_t: params(checkpoints.0)?,
             params_t1: params(checkpoints.1)?,
             lr: quantize_lr(record.lr)?,
+            masks: float_masks(&shape.model, &checkpoints.0[..n], &batch, data),
             batch,
         })
     }
@@ -189,8 +195,16 @@ impl StepInstance {
         data: &CommittedData,
         tree: &DataTree<F>,
     ) -> Result<TrainingStepWitness<F>, CommitError> {
-        let mut indices = self.batch.clone();
-        indices.sort_unstable();
+        let mut order: Vec<usize> = (0..self.batch.len()).collect();
+        order.sort_by_key(|&j| self.batch[j]);
+        let indices: Vec<u64> = order.iter().map(|&j| self.batch[j]).collect();
+        let masks = match self.masks.len() {
+            0 => Vec::new(),
+            _ => order
+                .iter()
+                .filter_map(|&j| self.masks.get(j).cloned())
+                .collect(),
+        };
         let row = |i: u64| {
             data.rows
                 .get(i as usize)
@@ -217,6 +231,43 @@ impl StepInstance {
             labels,
             indices,
             paths,
+            masks,
         })
     }
+}
+
+/// The ReLU masks the float training used for a step of an MLP: each batch row's hidden
+/// pre-activations computed in `f32` from the float parameters before the step, as burn
+/// computes them (`x·W1 + b1`, `W1` stored `[inputs, hidden]`); empty for other models.
+fn float_masks(
+    model: &Model,
+    params: &[f32],
+    batch: &[u64],
+    data: &CommittedData,
+) -> Vec<Vec<bool>> {
+    let Model::Mlp { .. } = model else {
+        return Vec::new();
+    };
+    let layer = model.layers()[0];
+    let scale = (1u64 << FX) as f32;
+    batch
+        .iter()
+        .map(|&i| {
+            let x: Vec<f32> = data
+                .rows
+                .get(i as usize)
+                .map(|row| row.iter().map(|&q| q as f32 / scale).collect())
+                .unwrap_or_default();
+            (0..layer.d_out)
+                .map(|k| {
+                    let a: f32 = x
+                        .iter()
+                        .enumerate()
+                        .map(|(j, xj)| xj * params[layer.weight(j, k)])
+                        .sum();
+                    a + params[layer.bias(k)] > 0.0
+                })
+                .collect()
+        })
+        .collect()
 }

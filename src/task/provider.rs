@@ -307,6 +307,7 @@ impl Provider {
             step,
             (&before, &after),
             &self.positions,
+            &self.data,
         )?;
         let file =
             self.ctx

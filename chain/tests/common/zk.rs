@@ -110,6 +110,7 @@ impl Dataset {
             labels: vec![self.labels[i]],
             indices: vec![i as u64],
             paths: vec![self.tree.path(i as u64).expect("row exists")],
+            masks: Vec::new(),
         };
         let (program, pk, _) = keys();
         let (built, assignment) = build(&shape(), &witness).expect("witness fits the shape");

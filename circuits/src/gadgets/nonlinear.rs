@@ -5,7 +5,7 @@ use super::arith::{
     self, boolean, floor_shift_unchecked, int_or_zero, round_div, round_shift_unchecked,
 };
 use crate::field::{Coeff, Field};
-use crate::fixed::{FP, H_BITS};
+use crate::fixed::{FP, H_BITS, RELU_DEAD_ZONE, relu_mask};
 use crate::program::{Builder, Var};
 use crate::reference::approx::{
     E_FRAC, E_SHIFT, EXP_C1, EXP_C2, EXP_TABLE, FE, G_BITS, LOG2E, N_BITS, P_SHIFT, Q_BITS,
@@ -131,23 +131,21 @@ pub fn softmax<F: Field>(b: &mut Builder<F>, zs: &[Var], logit_frac: u32) -> Vec
         .collect()
 }
 
-/// ReLU of a rounded pre-activation `a`: `(h, s)` with `s = [a > 0]` and `h = s·a`, constraining
-/// `-2^(H_BITS-1) < a <= 2^(H_BITS-1)`. Cost `H_BITS + 3`.
-pub fn relu<F: Field>(b: &mut Builder<F>, a: Var) -> (Var, Var) {
-    let positive = int_or_zero(b, a) > 0;
-    let s = arith::hint(b, positive as i128);
+/// ReLU of a rounded pre-activation `a` with a dead zone: `(h, s)` with `h = s·a` and the mask
+/// `s` free inside `|a| <= RELU_DEAD_ZONE` ([`relu_mask`] picks it, from `hint` when given) and
+/// `s = [a > 0]` outside; constrains `|a| < 2^(H_BITS-1)` (up to the dead zone). Cost
+/// `H_BITS + 3`.
+pub fn relu<F: Field>(b: &mut Builder<F>, a: Var, hint: Option<bool>) -> (Var, Var) {
+    let active = relu_mask(int_or_zero(b, a), hint);
+    let s = arith::hint(b, active as i128);
     boolean(b, s);
     let h = b.mul(s, a);
-    // (2s - 1)·a - s = 2h - a - s: a - 1 >= 0 when s = 1, -a >= 0 when s = 0.
+    // (2s - 1)·a + Z = 2h - a + Z: a >= -Z when s = 1, a <= Z when s = 0.
     let slack = b.linear(
-        &[
-            (Coeff::from(2i128), h),
-            (Coeff::ONE.negated(), a),
-            (Coeff::ONE.negated(), s),
-        ],
-        Coeff::ZERO,
+        &[(Coeff::from(2i128), h), (Coeff::ONE.negated(), a)],
+        Coeff::from(RELU_DEAD_ZONE),
     );
-    b.range(slack, H_BITS - 1);
+    b.range(slack, H_BITS);
     (h, s)
 }
 
@@ -182,12 +180,20 @@ mod tests {
         let p = softmax(&mut b, &vars, 24);
         let got: Vec<i128> = p.iter().map(|v| b.int(*v).unwrap()).collect();
         assert_eq!(got, approx::softmax(&z, 24).unwrap());
-        for a in [-5i128, 0, 1, 7] {
+        for a in [-500i128, -5, 0, 1, 7, 500] {
             let v = arith::hint(&mut b, a);
-            let (h, s) = relu(&mut b, v);
+            let (h, s) = relu(&mut b, v, None);
             assert_eq!(
                 (b.int(h), b.int(s)),
                 (Some(a.max(0)), Some((a > 0) as i128))
+            );
+            // Inside the dead zone the hint decides; outside it is ignored.
+            let (h, s) = relu(&mut b, v, Some(a <= 0));
+            let flipped = a.abs() <= RELU_DEAD_ZONE;
+            let active = (a > 0) != flipped;
+            assert_eq!(
+                (b.int(h), b.int(s)),
+                (Some(if active { a } else { 0 }), Some(active as i128))
             );
         }
         let (prog, asg) = b.finish();
@@ -205,12 +211,27 @@ mod tests {
         asg.values[2] = Bn254::from_i128(5);
         assert!(prog.check(&asg).is_err());
 
-        let mut b = Builder::<Bn254>::new();
-        let a = arith::hint(&mut b, 0);
-        relu(&mut b, a);
-        let (prog, mut asg) = b.finish();
-        asg.values[1] = Bn254::from_i128(1); // sign 1 for a = 0
-        asg.values[2] = Bn254::from_i128(0);
-        assert!(prog.check(&asg).is_err());
+        // Just outside the dead zone the sign is forced either way.
+        for (a, forged) in [(RELU_DEAD_ZONE + 1, 0i128), (-RELU_DEAD_ZONE - 1, 1)] {
+            let mut b = Builder::<Bn254>::new();
+            let v = arith::hint(&mut b, a);
+            relu(&mut b, v, None);
+            let (prog, mut asg) = b.finish();
+            prog.check(&asg).unwrap();
+            asg.values[1] = Bn254::from_i128(forged);
+            asg.values[2] = Bn254::from_i128(forged * a);
+            assert!(prog.check(&asg).is_err(), "sign {forged} for a = {a}");
+        }
+        // Inside it, both signs are valid.
+        for a in [-RELU_DEAD_ZONE, RELU_DEAD_ZONE] {
+            for active in [false, true] {
+                let mut b = Builder::<Bn254>::new();
+                let v = arith::hint(&mut b, a);
+                let (_, s) = relu(&mut b, v, Some(active));
+                assert_eq!(b.int(s), Some(active as i128));
+                let (prog, asg) = b.finish();
+                assert!(prog.check(&asg).is_ok(), "sign {active} for a = {a}");
+            }
+        }
     }
 }

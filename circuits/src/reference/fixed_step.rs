@@ -5,7 +5,9 @@
 //!
 //! 1. **Forward.** Layer pre-activations `a_k = Σ_i x_i·W[i,k] + b_k·2^FX` (scale `2^24`). For the
 //!    MLP's hidden layer, `ā_k = round(a_k / 2^12)` (scale `2^FH`), `h_k = max(ā_k, 0)`, and the
-//!    output logits `z_j = Σ_k h_k·W2[k,j] + b2_j·2^FH` (scale `2^28`).
+//!    output logits `z_j = Σ_k h_k·W2[k,j] + b2_j·2^FH` (scale `2^28`). (Inside the dead zone
+//!    `|ā_k| <= RELU_DEAD_ZONE` the mask may instead follow the float training's:
+//!    [`gradient_with_masks`], [`crate::fixed::relu_mask`].)
 //! 2. **Output error.** `p = softmax(z)` (logistic regression: `softmax(0, z)`, `p = p_1`) per
 //!    [`super::approx`], and `δ_j = p_j - y_j·2^FP` (one-hot `y`).
 //! 3. **Backward.** Gradient sums over the batch, at scale `2^(F_in+FP)` where `F_in` is the
@@ -28,7 +30,7 @@ use thiserror::Error;
 use super::approx::{self, ApproxError};
 use super::model::Model;
 use crate::fixed::{DELTA_BITS, FH, FP, FW, FX, H_BITS, LR_BITS, W_BITS, X_BITS};
-use crate::fixed::{round_div, round_shift};
+use crate::fixed::{relu_mask, round_div, round_shift};
 
 /// Why the fixed-point step is undefined (or unprovable) for some input.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -193,18 +195,31 @@ pub fn gradient(
     rows: &[Vec<i64>],
     labels: &[u32],
 ) -> Result<FixedGradient, ReferenceError> {
+    gradient_with_masks(model, params, rows, labels, &[])
+}
+
+/// [`gradient`], with the float training's ReLU masks of each row's hidden units deciding the
+/// mask inside the dead zone ([`crate::fixed::relu_mask`]).
+pub fn gradient_with_masks(
+    model: &Model,
+    params: &[i64],
+    rows: &[Vec<i64>],
+    labels: &[u32],
+    hints: &[Vec<bool>],
+) -> Result<FixedGradient, ReferenceError> {
     check_inputs(model, params, rows, labels)?;
     let layers = model.layers();
     let mut grad = vec![0i128; params.len()];
     let mut delta = Vec::with_capacity(rows.len());
-    for (row, &label) in rows.iter().zip(labels) {
+    for (r, (row, &label)) in rows.iter().zip(labels).enumerate() {
         let x: Vec<i128> = row.iter().map(|&v| v as i128).collect();
         let a = dense(params, layers[0], &x, FX);
         match model {
             Model::Mlp { classes, .. } => {
                 let out = layers[1];
                 let mut h = Vec::with_capacity(a.len());
-                for ak in &a {
+                let mut mask = Vec::with_capacity(a.len());
+                for (k, ak) in a.iter().enumerate() {
                     let at = round_shift(*ak, FX + FW - FH);
                     // The ReLU gadget's range: -2^(H_BITS-1) < ā <= 2^(H_BITS-1).
                     if at.abs() > 1i128 << (H_BITS - 1) || at == -(1i128 << (H_BITS - 1)) {
@@ -213,18 +228,20 @@ pub fn gradient(
                             value: at,
                         });
                     }
-                    h.push(at.max(0));
+                    let active = relu_mask(at, hints.get(r).and_then(|m| m.get(k)).copied());
+                    h.push(if active { at } else { 0 });
+                    mask.push(active);
                 }
                 let z = dense(params, out, &h, FH);
                 let d = output_error(model, &z, label)?;
                 let mut dh = Vec::with_capacity(h.len());
-                for (k, hk) in h.iter().enumerate() {
+                for (k, active) in mask.iter().enumerate() {
                     let back: i128 = (0..*classes)
                         .map(|j| params[out.weight(k, j)] as i128 * d[j])
                         .sum();
                     let dk = round_shift(back, FW);
                     in_signed("hidden error", dk, hidden_error_bits(*classes))?;
-                    dh.push(if *hk > 0 { dk } else { 0 });
+                    dh.push(if *active { dk } else { 0 });
                 }
                 accumulate(&mut grad, out, &h, &d, FH);
                 accumulate(&mut grad, layers[0], &x, &dh, FX);

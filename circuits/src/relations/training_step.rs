@@ -88,6 +88,9 @@ pub struct TrainingStepWitness<F> {
     pub indices: Vec<u64>,
     /// Each row's Merkle path (siblings, leaf level first).
     pub paths: Vec<Vec<F>>,
+    /// For an MLP, the float training's ReLU mask of each row's hidden units, which decides
+    /// the mask inside the dead zone ([`crate::fixed::relu_mask`]); empty: `ā > 0` everywhere.
+    pub masks: Vec<Vec<bool>>,
 }
 
 /// Why a relation cannot be built or its public inputs computed.
@@ -358,6 +361,7 @@ fn gradient_sections<F: Field>(
     model: &Model,
     params: &[Var],
     rows: &[RowVars],
+    hints: &[Vec<bool>],
 ) -> StepTrace {
     let layers = model.layers();
     let mut grad: Vec<Option<Var>> = vec![None; params.len()];
@@ -369,14 +373,15 @@ fn gradient_sections<F: Field>(
         } => {
             let out = layers[1];
             let (mut hs, mut masks) = (Vec::new(), Vec::new());
-            for row in rows {
+            for (r, row) in rows.iter().enumerate() {
                 b.section("forward");
                 let a = dense(b, params, layers[0], &row.x, FX);
                 let (h, s): (Vec<Var>, Vec<Var>) = a
                     .iter()
-                    .map(|ak| {
+                    .enumerate()
+                    .map(|(k, ak)| {
                         let rounded = round_shift_unchecked(b, *ak, FX + FW - FH);
-                        relu(b, rounded)
+                        relu(b, rounded, hints.get(r).and_then(|m| m.get(k)).copied())
                     })
                     .unzip();
                 let z = dense(b, params, out, &h, FH);
@@ -449,7 +454,7 @@ pub fn build_traced<F: Field>(
     let opened = commit_params_var(&mut b, &next);
     b.assert_eq(opened, c_t1);
 
-    let trace = gradient_sections(&mut b, &shape.model, &params, &rows);
+    let trace = gradient_sections(&mut b, &shape.model, &params, &rows, &w.masks);
 
     b.section("update");
     b.range(lr, LR_BITS);
@@ -493,5 +498,6 @@ pub fn dummy_witness<F: Field>(
         labels,
         indices,
         paths,
+        masks: Vec::new(),
     })
 }

@@ -80,6 +80,7 @@ pub fn instance(model: Model, batch: usize, depth: u32, n: usize, eps: i64, seed
             labels,
             indices,
             paths,
+            masks: Vec::new(),
         },
         data,
         data_labels,

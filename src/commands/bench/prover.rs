@@ -173,6 +173,7 @@ fn random_step(shape: &TrainingStepShape, seed: u64) -> (StepInstance, Committed
         params_t1,
         lr,
         batch,
+        masks: Vec::new(),
     };
     let data = CommittedData {
         rows,
