@@ -236,6 +236,70 @@ impl StepInstance {
     }
 }
 
+impl StepInstance {
+    /// A realistic honest step of `shape`, for benchmarks and tests: a data set filling the
+    /// tree, features in `±4`, parameters in `±1`, learning rate 0.1, and the reference step's
+    /// result as checkpoint `t + 1`; with the committed data set. Deterministic in `seed`.
+    ///
+    /// # Panics
+    /// If `shape` is invalid.
+    pub fn random(shape: &TrainingStepShape, seed: u64) -> (StepInstance, CommittedData) {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let model = shape.model;
+        let n = 1usize << shape.depth;
+        let rows: Vec<Vec<i64>> = (0..n)
+            .map(|_| {
+                (0..model.inputs())
+                    .map(|_| rng.gen_range(-1024..1024))
+                    .collect()
+            })
+            .collect();
+        let labels: Vec<u32> = (0..n)
+            .map(|_| rng.gen_range(0..model.classes() as u32))
+            .collect();
+        let mut batch: Vec<u64> = rand::seq::index::sample(&mut rng, n, shape.batch)
+            .into_iter()
+            .map(|i| i as u64)
+            .collect();
+        batch.sort_unstable();
+        let params_t: Vec<i64> = (0..model.param_count())
+            .map(|_| rng.gen_range(-65535..65536))
+            .collect();
+        let lr = 6554; // 0.1 at 2^16
+        let batch_rows: Vec<Vec<i64>> = batch.iter().map(|&i| rows[i as usize].clone()).collect();
+        let batch_labels: Vec<u32> = batch.iter().map(|&i| labels[i as usize]).collect();
+        let params_t1 = circuits::reference::fixed_step::step(
+            &model,
+            &params_t,
+            &batch_rows,
+            &batch_labels,
+            lr,
+        )
+        .expect("random inputs are in range");
+        let step = StepInstance {
+            shape: *shape,
+            origin: StepOrigin {
+                client: 0,
+                round: 0,
+                step: 0,
+                log_head: [0; 32],
+            },
+            params_t,
+            params_t1,
+            lr,
+            batch,
+            masks: Vec::new(),
+        };
+        let data = CommittedData {
+            rows,
+            labels,
+            depth: shape.depth,
+        };
+        (step, data)
+    }
+}
+
 /// The ReLU masks the float training used for a step of an MLP: each batch row's hidden
 /// pre-activations computed in `f32` from the float parameters before the step, as burn
 /// computes them (`x·W1 + b1`, `W1` stored `[inputs, hidden]`); empty for other models.

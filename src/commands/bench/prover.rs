@@ -8,15 +8,13 @@ use anyhow::{Context, Result, bail};
 use circuits::field::Bn254;
 use circuits::halo2::{self, Fp};
 use circuits::r1cs::{self, Encoding};
-use circuits::reference::{Model, fixed_step};
+use circuits::reference::Model;
 use circuits::relations::training_step::{self, DEFAULT_EPS, TrainingStepShape};
 use circuits::{Assignment, Field, Halo2, Program, ProofSystem};
 use prover::{CommittedData, StepInstance};
 use rand::rngs::OsRng;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
-use verifier::{Backend, KeyStore, StepOrigin};
+use verifier::{Backend, KeyStore};
 
 use crate::commands::prove::key_store;
 
@@ -63,7 +61,7 @@ pub fn run(
                 eps: DEFAULT_EPS,
             };
             shape.validate()?;
-            let (step, data) = random_step(&shape, 7);
+            let (step, data) = StepInstance::random(&shape, 7);
             for &backend in backends {
                 if !json {
                     eprintln!("measuring {name} batch {batch} with {backend} …");
@@ -130,57 +128,6 @@ fn parse_model(name: &str) -> Result<Model> {
         bail!("invalid model {name}");
     }
     Ok(model)
-}
-
-/// A realistic honest step: a data set filling the tree, features in `±4`, parameters in
-/// `±1`, learning rate 0.1, and the reference step's result as checkpoint `t + 1`.
-fn random_step(shape: &TrainingStepShape, seed: u64) -> (StepInstance, CommittedData) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let model = shape.model;
-    let n = 1usize << shape.depth;
-    let rows: Vec<Vec<i64>> = (0..n)
-        .map(|_| {
-            (0..model.inputs())
-                .map(|_| rng.gen_range(-1024..1024))
-                .collect()
-        })
-        .collect();
-    let labels: Vec<u32> = (0..n)
-        .map(|_| rng.gen_range(0..model.classes() as u32))
-        .collect();
-    let mut batch: Vec<u64> = rand::seq::index::sample(&mut rng, n, shape.batch)
-        .into_iter()
-        .map(|i| i as u64)
-        .collect();
-    batch.sort_unstable();
-    let params_t: Vec<i64> = (0..model.param_count())
-        .map(|_| rng.gen_range(-65535..65536))
-        .collect();
-    let lr = 6554; // 0.1 at 2^16
-    let batch_rows: Vec<Vec<i64>> = batch.iter().map(|&i| rows[i as usize].clone()).collect();
-    let batch_labels: Vec<u32> = batch.iter().map(|&i| labels[i as usize]).collect();
-    let params_t1 = fixed_step::step(&model, &params_t, &batch_rows, &batch_labels, lr)
-        .expect("random inputs are in range");
-    let step = StepInstance {
-        shape: *shape,
-        origin: StepOrigin {
-            client: 0,
-            round: 0,
-            step: 0,
-            log_head: [0; 32],
-        },
-        params_t,
-        params_t1,
-        lr,
-        batch,
-        masks: Vec::new(),
-    };
-    let data = CommittedData {
-        rows,
-        labels,
-        depth: shape.depth,
-    };
-    (step, data)
 }
 
 fn build<F: Field>(step: &StepInstance, data: &CommittedData) -> Result<(Program, Assignment<F>)> {
