@@ -245,13 +245,26 @@ pub fn chain(command: ChainCommand) -> Result<()> {
                     continue;
                 };
                 let h = &block.header;
+                let writes: Vec<(String, Vec<String>)> = block
+                    .txs
+                    .iter()
+                    .map(|tx| {
+                        let mut out = Vec::new();
+                        writes_of(&tx.tx.ops, &mut out);
+                        (tx.tx.from.to_string(), out)
+                    })
+                    .collect();
                 if json {
+                    let txs: Vec<_> = writes
+                        .iter()
+                        .map(|(from, w)| serde_json::json!({"from": from, "writes": w}))
+                        .collect();
                     println!(
                         "{}",
                         serde_json::json!({
                             "height": h.height, "hash": hex::encode(block.hash()),
                             "parent": hex::encode(h.parent_hash), "timestamp": h.timestamp,
-                            "txs": block.txs.len(), "tx_root": hex::encode(h.tx_root),
+                            "txs": txs, "tx_root": hex::encode(h.tx_root),
                             "state_root": hex::encode(h.state_root),
                         })
                     );
@@ -263,6 +276,9 @@ pub fn chain(command: ChainCommand) -> Result<()> {
                         block.txs.len(),
                         hex::encode(h.state_root)
                     );
+                    for (from, w) in &writes {
+                        println!("          {from}  {}", w.join(", "));
+                    }
                 }
             }
             Ok(())
@@ -293,4 +309,29 @@ pub fn node(ledger: &FsPath, listen: SocketAddr, validator: &FsPath, block_ms: u
     );
     run_node(ledger, listen, key, Duration::from_millis(block_ms))?;
     Ok(())
+}
+
+/// What an op writes, one short line each: `path = value` (long values elided).
+fn writes_of(op: &chain::Op, out: &mut Vec<String>) {
+    use chain::Op;
+    let short = |v: &chain::Value| {
+        let text = v.to_canonical_json();
+        if text.chars().count() <= 24 {
+            text
+        } else {
+            "…".into()
+        }
+    };
+    match op {
+        Op::SetValue { path, value } => out.push(format!("{path} = {}", short(value))),
+        Op::IncValue { path, .. } | Op::DecValue { path, .. } => out.push(path.to_string()),
+        Op::Set(ops) => ops.iter().for_each(|o| writes_of(o, out)),
+        Op::SetShard { path, .. } => out.push(format!("shard {path}")),
+        Op::ReportShard { path, report } => {
+            out.push(format!("report {path} block {}", report.block_number))
+        }
+        Op::SetRule { path, .. } => out.push(format!("rule {path}")),
+        Op::SetFunction { path, .. } => out.push(format!("function {path}")),
+        Op::SetOwner { path, .. } => out.push(format!("owner {path}")),
+    }
 }
