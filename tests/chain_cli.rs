@@ -106,7 +106,25 @@ fn rules_decide_writes_and_the_chain_verifies_from_genesis() {
         "--validator",
         &validator,
     ]));
-    assert_eq!(blocks.lines().count(), 4, "{blocks}");
+    let headers = blocks
+        .lines()
+        .filter(|l| l.contains(" txs  state "))
+        .count();
+    assert_eq!(headers, 4, "{blocks}");
+    // Each transaction under its block: the stranger's write is shown as refused, with why.
+    let tx_lines: Vec<&str> = blocks
+        .lines()
+        .filter(|l| !l.contains(" txs  state "))
+        .collect();
+    assert_eq!(tx_lines.len(), 3, "{blocks}");
+    assert!(
+        tx_lines[1].ends_with(r#"/apps/demo/greeting = "hello""#),
+        "{blocks}"
+    );
+    assert!(
+        tx_lines[2].contains("refused (") && tx_lines[2].contains(r#""mine now""#),
+        "{blocks}"
+    );
     let verified = ok(&zkfl(&[
         "chain",
         "verify",

@@ -147,6 +147,19 @@ impl World {
     /// Round `round`: the owner posts the model, the providers in `posting` post their logs,
     /// the owner seals it, and once the next block exists the challenge is drawn.
     fn round(&mut self, round: u32, posting: &[usize]) {
+        self.open_round(round);
+        for &p in posting {
+            let post = self.logs[round as usize - 1][p - 1].post();
+            self.ok(
+                p,
+                post_log_op(TASK, round.into(), &self.addr(p), &post).unwrap(),
+            );
+        }
+        self.seal_and_draw(round);
+    }
+
+    /// The owner posts round `round`'s model; the providers' logs of the round are made.
+    fn open_round(&mut self, round: u32) {
         self.block();
         self.ok(
             0,
@@ -161,13 +174,10 @@ impl World {
                 })
                 .collect(),
         );
-        for &p in posting {
-            let post = self.logs[round as usize - 1][p - 1].post();
-            self.ok(
-                p,
-                post_log_op(TASK, round.into(), &self.addr(p), &post).unwrap(),
-            );
-        }
+    }
+
+    /// The owner seals round `round`, and once the next block exists its challenge is drawn.
+    fn seal_and_draw(&mut self, round: u32) {
         self.block();
         let sealed = self.height;
         self.ok(0, seal_round_op(TASK, round.into(), &[0xcc; 32]).unwrap());
@@ -427,6 +437,37 @@ fn a_round_cannot_start_before_the_last_is_sealed_nor_logs_come_after_the_seal()
         let draw = draw_challenge_op(TASK, 1, block).unwrap();
         assert!(!fresh.send(0, draw).is_ok(), "draw from block {block}");
     }
+}
+
+#[test]
+fn junk_below_a_log_or_a_draw_blocks_nothing() {
+    let mut w = world(RewardRule::Even, 1);
+    w.open_round(1);
+    for p in 1..=2 {
+        let post = w.logs[0][p - 1].post();
+        w.ok(p, post_log_op(TASK, 1, &w.addr(p), &post).unwrap());
+    }
+    // Provider 3 writes a log-shaped value below its own record instead of the record itself.
+    let junk = w.logs[0][2].post().to_value().to_canonical_json();
+    let p3 = w.addr(3);
+    w.ok(
+        3,
+        op(&format!(
+            r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/rounds/1/logs/{p3}/head","value":{junk}}}"#
+        )),
+    );
+    // Anyone writing below the draw before it is made would block it: refused.
+    let below = op(&format!(
+        r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/rounds/1/draw/x","value":5}}"#
+    ));
+    assert!(!w.send(2, below).is_ok());
+    w.seal_and_draw(1);
+    assert!(w.drawn(1, 3).is_empty(), "a malformed log is no log");
+    w.answer(1, 1);
+    w.answer(1, 2);
+    assert!(w.close().is_ok());
+    assert_eq!(w.at(&format!("credited/{p3}")), Value::Null);
+    assert_eq!(w.at(&format!("credited/{}", w.addr(1))), Value::Int(1));
 }
 
 #[test]

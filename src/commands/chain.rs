@@ -76,7 +76,7 @@ pub enum ChainCommand {
         /// The value, as JSON
         value: String,
     },
-    /// List block headers
+    /// List blocks, each with its transactions: sender, what it writes, and whether it was refused
     Blocks {
         /// The ledger file
         #[arg(long)]
@@ -245,19 +245,25 @@ pub fn chain(command: ChainCommand) -> Result<()> {
                     continue;
                 };
                 let h = &block.header;
-                let writes: Vec<(String, Vec<String>)> = block
-                    .txs
-                    .iter()
-                    .map(|tx| {
-                        let mut out = Vec::new();
-                        writes_of(&tx.tx.ops, &mut out);
-                        (tx.tx.from.to_string(), out)
-                    })
-                    .collect();
+                let mut writes: Vec<(String, Vec<String>, Option<String>)> = Vec::new();
+                for tx in &block.txs {
+                    let mut out = Vec::new();
+                    writes_of(&tx.tx.ops, &mut out);
+                    let failed = match ledger.receipt(&tx.hash())? {
+                        Some(at) => match at.receipt.outcome {
+                            chain::TxOutcome::Applied => None,
+                            chain::TxOutcome::Failed(reason) => Some(reason),
+                        },
+                        None => Some("no receipt".into()),
+                    };
+                    writes.push((tx.tx.from.to_string(), out, failed));
+                }
                 if json {
                     let txs: Vec<_> = writes
                         .iter()
-                        .map(|(from, w)| serde_json::json!({"from": from, "writes": w}))
+                        .map(|(from, w, failed)| {
+                            serde_json::json!({"from": from, "writes": w, "failed": failed})
+                        })
                         .collect();
                     println!(
                         "{}",
@@ -276,8 +282,13 @@ pub fn chain(command: ChainCommand) -> Result<()> {
                         block.txs.len(),
                         hex::encode(h.state_root)
                     );
-                    for (from, w) in &writes {
-                        println!("          {from}  {}", w.join(", "));
+                    for (from, w, failed) in &writes {
+                        match failed {
+                            None => println!("          {from}  {}", w.join(", ")),
+                            Some(reason) => {
+                                println!("          {from}  refused ({reason}): {}", w.join(", "))
+                            }
+                        }
                     }
                 }
             }

@@ -20,7 +20,7 @@ use verifier::{Backend, ProofFile};
 
 use super::ledger::LedgerClient;
 use super::transport::{Reply, Request, SubmittedProof, Update};
-use crate::proving::{proof_path, read_proof, write_proof};
+use crate::proving::{client_data, proof_path, read_proof, row_positions, write_proof};
 
 /// What every provider of a task shares in this process: the task, the federation (data and
 /// partition, from which each provider takes only its own rows), the cache directory, the
@@ -65,23 +65,9 @@ pub struct Provider {
 impl Provider {
     /// Provider `client` with its ledger key; commits to its rows.
     pub fn new(client: usize, key: Keypair, ctx: Arc<ProviderContext>) -> Result<Provider> {
-        let federation = &ctx.federation;
-        let rows = federation
-            .partitioning()
-            .clients
-            .get(client)
-            .with_context(|| format!("the task has no client {client}"))?;
-        let train = federation.train_set();
-        let data = prover::committed_data(
-            rows.iter().map(|&r| (train.row(r), train.labels[r])),
-            ctx.shape.depth,
-        )?;
+        let data = client_data(&ctx.federation, client)?;
         let commitment = prover::commit_data(client, &data)?;
-        let positions = rows
-            .iter()
-            .enumerate()
-            .map(|(p, &r)| (r as u32, p as u64))
-            .collect();
+        let positions = row_positions(&ctx.federation, client);
         Ok(Provider {
             client,
             key,

@@ -156,7 +156,11 @@ fn credit_rounds(
         }
         let due = challenge.child("due").as_int().unwrap_or(0);
         let proven = state.get_value(&at(task, &["rounds", &round, "proven"])?);
-        for addr in logs.keys() {
+        let posted = logs
+            .iter()
+            .filter(|(_, post)| crate::task::LogPost::from_value(post).is_some())
+            .map(|(addr, _)| addr);
+        for addr in posted {
             let answered = match challenge.child("steps").child(addr) {
                 Value::Object(steps) => steps
                     .keys()

@@ -62,11 +62,12 @@
 //!   64 characters;
 //! - `rounds/<r>/logs/<addr>`: only `<addr>`, once, while `running`, for the current round
 //!   once its model is posted and before it is sealed, by a registered provider, the four
-//!   fields above;
+//!   fields above with at least one step (a record that is not exactly these, which only its
+//!   provider can cause, counts as no log);
 //! - `rounds/<r>/aggregate`: only the owner, once, while `running`, for the current round once
 //!   its model is posted, 64 characters;
 //! - `rounds/<r>/draw`: anyone, once, after the round is sealed, an integer (the function
-//!   checks it is the block after the seal and writes `rounds/<r>/challenge`);
+//!   checks it is the block after the seal and writes `rounds/<r>/challenge`); nothing below it;
 //! - `proofs/<proof id>`: a fresh id, an object, while `running` (the function checks the rest);
 //! - `stakes`, `rounds/<r>/sealed`, `rounds/<r>/challenge`, `rounds/<r>/proven`, `statements`,
 //!   `verified`, `credited`,
@@ -222,22 +223,22 @@ pub struct TaskSpec {
 
 /// `/tasks/<id>/<leaf…>`.
 pub fn task_path(id: &str, leaf: &[&str]) -> Result<Path, TaskError> {
-    let bad = |source| TaskError::BadId {
-        id: id.to_owned(),
-        source,
-    };
-    check_data_segment(id).map_err(bad)?;
-    Path::from_segments(["tasks", id].iter().chain(leaf)).map_err(bad)
+    under("tasks", id, leaf)
 }
 
 /// `/escrow/<id>/<leaf…>`.
 pub fn escrow_path(id: &str, leaf: &[&str]) -> Result<Path, TaskError> {
+    under("escrow", id, leaf)
+}
+
+/// `/<root>/<id>/<leaf…>`, with `id` checked as one data segment.
+fn under(root: &str, id: &str, leaf: &[&str]) -> Result<Path, TaskError> {
     let bad = |source| TaskError::BadId {
         id: id.to_owned(),
         source,
     };
     check_data_segment(id).map_err(bad)?;
-    Path::from_segments(["escrow", id].iter().chain(leaf)).map_err(bad)
+    Path::from_segments([root, id].iter().chain(leaf)).map_err(bad)
 }
 
 pub(crate) fn set(path: Path, value: Value) -> Op {

@@ -130,7 +130,7 @@ pub const TASK_RULES: &[(&str, &str)] = &[
              && util.isString(newData.head) && util.length(newData.head) == 64 \
              && util.isString(newData.root) && util.length(newData.root) == 64 \
              && util.isString(newData.update) && util.length(newData.update) == 64 \
-             && util.isInt(newData.steps) && newData.steps >= 0"
+             && util.isInt(newData.steps) && newData.steps > 0"
         ),
     ),
     (
@@ -152,6 +152,8 @@ pub const TASK_RULES: &[(&str, &str)] = &[
         "data == null && util.isInt(newData) \
          && getValue('/tasks/' + $task + '/rounds/' + $r + '/sealed') != null",
     ),
+    // The draw is a bare integer: nothing may be written below it (which would block it).
+    ("/tasks/$task/rounds/$r/draw/$below", "false"),
     ("/tasks/$task/rounds/$r/sealed", "false"),
     ("/tasks/$task/rounds/$r/challenge", "false"),
     ("/tasks/$task/rounds/$r/proven", "false"),

@@ -168,22 +168,16 @@ mod tests {
         (0..WIDTH).map(|j| (seed * 10 + j) as f32 * 0.5).collect()
     }
 
+    /// A header of a digits run; the digests are filled in by the test that needs them.
     fn sample_header() -> LogHeader {
-        LogHeader {
-            client: 3,
-            round: 7,
-            dataset: "digits".into(),
-            label_column: "last".into(),
-            split_seed: 42,
-            model: "mlp:64-64-10".into(),
-            batch_size: 32,
-            momentum: 0.9,
-            proximal_mu: 0.01,
-            every: 2,
-            global: Digest::of(b"global"),
-            initial: Digest::of(b"initial"),
-            initial_commitment: None,
-        }
+        let zero = "0".repeat(64);
+        serde_json::from_value(serde_json::json!({
+            "client": 3, "round": 7, "dataset": "digits", "label_column": "last",
+            "split_seed": 42, "model": "mlp:64-64-10", "batch_size": 32, "momentum": 0.9,
+            "proximal_mu": 0.01, "every": 2, "global": zero, "initial": zero,
+            "initial_commitment": null,
+        }))
+        .expect("a valid header")
     }
 
     /// An honest log with segments of the given lengths, every checkpoint in the store.
