@@ -8,6 +8,12 @@
 //! (consensus-critical). Every signature in this crate is verified under these rules, batched
 //! or not.
 //!
+//! **Small-order keys are refused.** ZIP215 accepts a public key in the 8-torsion (for
+//! example the identity `01‖00×31`), and with it the signature `R = identity, s = 0` over any
+//! message. No one holds a secret for such a key, so [`PublicKey::verify`] and
+//! [`BatchVerifier::verify`] refuse all of them (every encoding, canonical or not) before the
+//! equation is checked: a transaction or block from such a key never verifies.
+//!
 //! **Domain separation.** What is signed is never a raw hash: it is
 //! `tag ‖ 0x00 ‖ hash`, with tag `zkfl/tx/v1` for transactions and `zkfl/block/v1` for block
 //! headers ([`Domain`]), so a signature over one kind can never be replayed as the other.
@@ -91,19 +97,37 @@ pub enum SignatureError {
     /// The public key is not a valid curve point.
     #[error("public key {0} is not a valid Ed25519 point")]
     BadKey(PublicKey),
+    /// The public key is a point of small order (in the 8-torsion): no secret key belongs to
+    /// it, and under ZIP215 signatures that anyone can make verify against it.
+    #[error("public key {0} has small order: no one holds a secret for it, it authorizes nothing")]
+    SmallOrderKey(PublicKey),
     /// The signature does not verify under the key (ZIP215 rules).
     #[error("signature does not verify under {0}")]
     Invalid(PublicKey),
 }
 
 impl PublicKey {
-    /// Verifies `signature` over `hash` in `domain` (ZIP215 rules).
+    /// True when the key decodes (as ZIP215 decodes it: non-canonical encodings included) to a
+    /// point of small order, that is one of the eight points of the 8-torsion subgroup. Such a
+    /// key has no discrete log anyone could know: with `R` of small order and `s = 0` the
+    /// cofactored ZIP215 equation `[8][s]B = [8]R + [8][k]A` holds for every message.
+    pub fn is_small_order(&self) -> bool {
+        curve25519_dalek::edwards::CompressedEdwardsY(self.0)
+            .decompress()
+            .is_some_and(|point| point.is_small_order())
+    }
+
+    /// Verifies `signature` over `hash` in `domain` (ZIP215 rules), refusing keys of small
+    /// order ([`PublicKey::is_small_order`]) whatever the signature.
     pub fn verify(
         &self,
         domain: Domain,
         hash: &Hash,
         signature: &Signature,
     ) -> Result<(), SignatureError> {
+        if self.is_small_order() {
+            return Err(SignatureError::SmallOrderKey(*self));
+        }
         let key = VerificationKey::try_from(self.0).map_err(|_| SignatureError::BadKey(*self))?;
         let sig = ed25519_zebra::Signature::from_bytes(&signature.0);
         key.verify(&sig, &domain.message(hash))
@@ -154,7 +178,8 @@ impl Keypair {
     }
 }
 
-/// Collects signatures and verifies them together (ZIP215: same verdicts as one by one).
+/// Collects signatures and verifies them together (ZIP215: same verdicts as one by one, keys
+/// of small order refused in both).
 #[derive(Default)]
 pub struct BatchVerifier {
     items: Vec<(PublicKey, Domain, Hash, Signature)>,
@@ -174,6 +199,10 @@ impl BatchVerifier {
     /// Verifies all queued signatures. On failure, names the first bad one by its queue index
     /// (found by checking one by one, which ZIP215 guarantees gives the same verdicts).
     pub fn verify(self) -> Result<(), (usize, SignatureError)> {
+        // Refused one by one too: the batch equation alone would accept them.
+        if let Some(index) = self.items.iter().position(|(key, ..)| key.is_small_order()) {
+            return Err((index, SignatureError::SmallOrderKey(self.items[index].0)));
+        }
         let messages: Vec<Vec<u8>> = self
             .items
             .iter()

@@ -1,8 +1,24 @@
 //! Keys: addresses, key files, batch verification.
 
+mod ledger_common;
+
 use chain::account::Address;
-use chain::keys::{BatchVerifier, Domain, KeyFileError, Keypair, load_key_file, save_key_file};
+use chain::keys::{
+    BatchVerifier, Domain, KeyFileError, Keypair, PublicKey, Signature, SignatureError,
+    load_key_file, save_key_file,
+};
+use chain::tx::TxError;
+use chain::workload::transfer_op;
+use chain::{LedgerError, Transaction};
+use ledger_common::{CHAIN, Fixture, small_order_encodings};
 use sha2::{Digest, Sha256};
+
+/// The signature anyone can make for a small-order key: R = identity, s = 0.
+fn forged_signature() -> Signature {
+    let mut sig = [0; 64];
+    sig[0] = 1;
+    Signature(sig)
+}
 
 #[test]
 fn address_is_first_20_bytes_of_sha256_of_the_key() {
@@ -111,4 +127,100 @@ fn batch_verification_agrees_with_single() {
     }
     good.verify().unwrap();
     assert_eq!(bad.verify().unwrap_err().0, 5);
+}
+
+#[test]
+fn there_are_fourteen_small_order_encodings_and_zip215_alone_accepts_forgeries_for_all() {
+    let keys = small_order_encodings();
+    assert_eq!(keys.len(), 14, "8 canonical, 6 non-canonical");
+    let mut identity = [0; 32];
+    identity[0] = 1;
+    assert!(keys.contains(&identity));
+    let message = Domain::Transaction.message(&[7; 32]);
+    let sig = ed25519_zebra::Signature::from_bytes(&forged_signature().0);
+    for key in &keys {
+        // What the bare ZIP215 rules say: the forgery verifies.
+        let zebra = ed25519_zebra::VerificationKey::try_from(*key).expect("decodes");
+        assert!(zebra.verify(&sig, &message).is_ok(), "{}", hex::encode(key));
+        // What we say: the key authorizes nothing.
+        let key = PublicKey(*key);
+        assert!(key.is_small_order());
+        assert_eq!(
+            key.verify(Domain::Transaction, &[7; 32], &forged_signature()),
+            Err(SignatureError::SmallOrderKey(key))
+        );
+        assert_eq!(
+            key.verify(Domain::Block, &[7; 32], &forged_signature()),
+            Err(SignatureError::SmallOrderKey(key))
+        );
+    }
+    // An honest key is not of small order.
+    assert!(!Keypair::from_secret([3; 32]).public().is_small_order());
+}
+
+#[test]
+fn a_batch_with_a_small_order_key_names_it() {
+    let honest = Keypair::from_secret([4; 32]);
+    for weak in small_order_encodings() {
+        let mut batch = BatchVerifier::new();
+        let sig = honest.sign(Domain::Transaction, &[1; 32]);
+        batch.queue(honest.public(), Domain::Transaction, [1; 32], sig);
+        batch.queue(
+            PublicKey(weak),
+            Domain::Transaction,
+            [2; 32],
+            forged_signature(),
+        );
+        assert_eq!(
+            batch.verify(),
+            Err((1, SignatureError::SmallOrderKey(PublicKey(weak))))
+        );
+    }
+}
+
+#[test]
+fn a_small_order_key_cannot_spend_its_genesis_balance() {
+    let mut f = Fixture::new(1);
+    let keys = small_order_encodings();
+    for key in &keys {
+        f.workload
+            .genesis
+            .balances
+            .insert(Address::of(&PublicKey(*key)), 500);
+    }
+    let mut ledger = f.open();
+    let to = f.addr(0);
+    let forged: Vec<_> = keys
+        .iter()
+        .map(|key| {
+            let key = PublicKey(*key);
+            let from = Address::of(&key);
+            let tx = Transaction::new(CHAIN, &key, 0, 1, 5, transfer_op(&from, &to, 0, 400));
+            chain::SignedTransaction {
+                tx,
+                signature: forged_signature(),
+            }
+        })
+        .collect();
+    for tx in &forged {
+        let refused = ledger.submit(tx.clone()).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                LedgerError::Tx(TxError::Signature(SignatureError::SmallOrderKey(_)))
+            ),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("small order"), "{refused}");
+    }
+    // In one batch too, and nothing reaches a block.
+    for result in ledger.submit_batch(forged) {
+        assert!(result.is_err());
+    }
+    ledger.produce_block(1_800_000_000_000).unwrap();
+    for key in &keys {
+        let addr = Address::of(&PublicKey(*key));
+        assert_eq!(ledger.balance(&addr), 500);
+    }
+    assert_eq!(ledger.balance(&to), ledger_common::START);
 }

@@ -9,13 +9,15 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use chain::account::Address;
 use chain::functions::builtin::GENESIS_RULES;
 use chain::json::{self, Json};
+use chain::keys::{PublicKey, Signature};
 use chain::node::{Node, NodeConfig, NodeError, NodeHandle, RateLimit, open_existing_ledger};
 use chain::task::{RewardRule, TaskSpec, provider_join_op};
 use chain::workload::transfer_op;
 use chain::{Keypair, Path, SignedTransaction, Transaction, Value};
-use ledger_common::{Fixture, START, op};
+use ledger_common::{CHAIN, Fixture, START, op};
 
 /// A node serving a fresh fixture ledger on 127.0.0.1.
 struct TestNode {
@@ -262,6 +264,39 @@ fn transfer_is_submitted_included_and_readable() {
     assert_eq!(field(&block, "state_root"), &s(&root));
     assert_eq!(field(&block, "hash"), &s(&hex::encode(ledger.tip().hash())));
     assert_eq!(ledger.verify().unwrap().txs, 1);
+}
+
+#[test]
+fn a_small_order_key_spends_nothing_over_http() {
+    let mut f = Fixture::new(1);
+    let keys = ledger_common::small_order_encodings();
+    for key in &keys {
+        f.workload
+            .genesis
+            .balances
+            .insert(Address::of(&PublicKey(*key)), 500);
+    }
+    let node = TestNode::start(&f, manual());
+    let to = f.addr(0);
+    // R = identity, s = 0: valid for a small-order key under the bare ZIP215 rules.
+    let mut forged = [0; 64];
+    forged[0] = 1;
+    for key in &keys {
+        let key = PublicKey(*key);
+        let from = Address::of(&key);
+        let tx = Transaction::new(CHAIN, &key, 0, 1, 5, transfer_op(&from, &to, 0, 400));
+        let signed = SignedTransaction {
+            tx,
+            signature: Signature(forged),
+        };
+        assert_error(&node.submit("/api/tx", &signed), 422, "small order");
+    }
+    node.produce_block();
+    for key in &keys {
+        let addr = Address::of(&PublicKey(*key));
+        let balance = node.get(&format!("/api/accounts/{addr}")).body;
+        assert_eq!(field(&balance, "balance"), &Json::Int(500), "{balance:?}");
+    }
 }
 
 #[test]
