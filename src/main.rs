@@ -103,7 +103,24 @@ fn main() {
         } => commands::chain::node(&ledger, listen, &validator, block_ms),
     };
     if let Err(error) = result {
-        eprintln!("error: {error:#}");
+        eprintln!("error: {}", one_line(&error));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, `a: b: c`, each cause said once: many library errors
+/// already put their source in their own message.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }

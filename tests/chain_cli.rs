@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{ok, zkfl};
+use common::{fails_with, ok, zkfl};
 
 fn new_key(dir: &Path, name: &str) -> (String, String) {
     let path = dir.join(name).display().to_string();
@@ -203,4 +203,76 @@ fn blobs_with_ended_leases_are_collected_and_others_kept() {
         "1",
     ]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn read_only_commands_need_no_secret_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (validator, owner) = new_key(tmp.path(), "validator.json");
+    let (stranger, _) = new_key(tmp.path(), "stranger.json");
+    let ledger = tmp.path().join("ledger.redb").display().to_string();
+    let alloc = format!("{owner}=1000");
+    let init = [
+        "chain",
+        "init",
+        "--ledger",
+        &ledger,
+        "--validator",
+        &validator,
+    ];
+    ok(&zkfl(&[&init[..], &["--alloc", &alloc]].concat()));
+    let set = |block_maker: &str| {
+        zkfl(&[
+            "chain",
+            "tx",
+            "--ledger",
+            &ledger,
+            "--key",
+            &validator,
+            "--validator",
+            block_maker,
+            "--op",
+            r#"{"type":"SET_RULE","ref":"/greeting","value":"true"}"#,
+        ])
+    };
+    ok(&set(&validator));
+
+    // The ledger file alone.
+    let read = |extra: &[&str], command: &[&str]| {
+        zkfl(&[&["chain"], command, &["--ledger", &ledger], extra].concat())
+    };
+    let verified = ok(&read(&[], &["verify"]));
+    assert!(
+        verified.starts_with("valid: 2 blocks, 1 transactions"),
+        "{verified}"
+    );
+    assert!(ok(&read(&[], &["blocks"])).contains("rule /greeting"));
+    let balance = format!("/accounts/{owner}/balance");
+    assert_eq!(ok(&read(&[], &["get", &balance])), "1000");
+
+    // A public-only key file pins the validator; a stranger's is refused by name.
+    let public_of = |key: &str, name: &str| {
+        let path = tmp.path().join(name);
+        std::fs::write(&path, ok(&zkfl(&["keys", "public", "--key", key]))).unwrap();
+        path.display().to_string()
+    };
+    let validator_pub = public_of(&validator, "validator.pub.json");
+    let text = std::fs::read_to_string(&validator_pub).unwrap();
+    assert!(!text.contains("secret"), "{text}");
+    ok(&read(&["--validator", &validator_pub], &["verify"]));
+    ok(&read(&["--validator", &validator_pub], &["blocks"]));
+    let stranger_pub = public_of(&stranger, "stranger.pub.json");
+    fails_with(
+        &read(&["--validator", &stranger_pub], &["verify"]),
+        "validator",
+    );
+
+    // Making a block still needs the secret, and says so.
+    fails_with(&set(&validator_pub), "no secret key");
+    // A bad key path: one error line, its cause said once.
+    let dir = tmp.path().display().to_string();
+    let out = read(&["--validator", &dir], &["verify"]);
+    fails_with(&out, "directory");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
 }

@@ -21,7 +21,8 @@
 //! **Key files** are JSON `{"public": "<64 hex>", "secret": "<64 hex>"}` (the 32-byte public key
 //! and the 32-byte secret seed), written with mode 0600. Loading checks the shape, the lengths,
 //! that the public key matches the secret, and (on Unix) that the file is not readable by group
-//! or others; each failure has its own [`KeyFileError`].
+//! or others; each failure has its own [`KeyFileError`]. Where only a public key is needed
+//! (verifying), a file `{"public": "<64 hex>"}` will do ([`load_public_key_file`]).
 
 use std::fmt;
 use std::io::Write;
@@ -235,7 +236,8 @@ pub enum KeyFileError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The file is not `{"public": hex, "secret": hex}`.
+    /// The file is not `{"public": hex, "secret": hex}` (or, where a public key is enough,
+    /// `{"public": hex}`).
     #[error("key file {path}: not a key file ({reason})")]
     Format {
         /// The file.
@@ -263,7 +265,8 @@ pub enum KeyFileError {
 #[serde(deny_unknown_fields)]
 struct KeyFileJson {
     public: String,
-    secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
 }
 
 /// Writes `keypair` to a new key file at `path` with mode 0600 (fails if the file exists).
@@ -274,7 +277,7 @@ pub fn save_key_file(path: &FsPath, keypair: &Keypair) -> Result<(), KeyFileErro
     };
     let json = KeyFileJson {
         public: keypair.public().to_string(),
-        secret: hex::encode(keypair.secret()),
+        secret: Some(hex::encode(keypair.secret())),
     };
     let text = serde_json::to_string_pretty(&json).map_err(|e| io(std::io::Error::other(e)))?;
     let mut options = std::fs::OpenOptions::new();
@@ -286,39 +289,62 @@ pub fn save_key_file(path: &FsPath, keypair: &Keypair) -> Result<(), KeyFileErro
     file.sync_all().map_err(io)
 }
 
-/// Reads a key file written by [`save_key_file`].
+/// Reads a key file written by [`save_key_file`]: it must hold the secret and be private.
 pub fn load_key_file(path: &FsPath) -> Result<Keypair, KeyFileError> {
+    let name = path.display().to_string();
+    let io = |source| KeyFileError::Io {
+        path: name.clone(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let (public, keypair) = parse_key_file(&name, &text)?;
+    let keypair = keypair.ok_or_else(|| KeyFileError::Format {
+        path: name.clone(),
+        reason: format!("no secret key for {public}: this needs the key that signs"),
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyFileError::TooOpen { path: name, mode });
+        }
+    }
+    Ok(keypair)
+}
+
+/// The public key of a key file: a whole one, or one that holds only `{"public": "<64 hex>"}`
+/// (what a verifier is given). When the file holds a secret too, it must match.
+pub fn load_public_key_file(path: &FsPath) -> Result<PublicKey, KeyFileError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
         path: name.clone(),
         source,
     })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|source| KeyFileError::Io {
-            path: name.clone(),
-            source,
-        })?;
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(KeyFileError::TooOpen { path: name, mode });
-        }
-    }
+    Ok(parse_key_file(&name, &text)?.0)
+}
+
+/// The public key of a key file's text, and its key pair when it holds the secret.
+fn parse_key_file(name: &str, text: &str) -> Result<(PublicKey, Option<Keypair>), KeyFileError> {
     let format = |reason: String| KeyFileError::Format {
-        path: name.clone(),
+        path: name.to_owned(),
         reason,
     };
-    let json: KeyFileJson = serde_json::from_str(&text).map_err(|e| format(e.to_string()))?;
+    let json: KeyFileJson = serde_json::from_str(text).map_err(|e| format(e.to_string()))?;
     let bytes32 = |field: &str, hex_text: &str| -> Result<[u8; 32], KeyFileError> {
         let bytes = hex::decode(hex_text).map_err(|e| format(format!("{field}: {e}")))?;
         <[u8; 32]>::try_from(bytes.as_slice())
             .map_err(|_| format(format!("{field}: {} bytes, expected 32", bytes.len())))
     };
-    let public = bytes32("public", &json.public)?;
-    let keypair = Keypair::from_secret(bytes32("secret", &json.secret)?);
-    if keypair.public().0 != public {
-        return Err(KeyFileError::Mismatch { path: name });
+    let public = PublicKey(bytes32("public", &json.public)?);
+    let Some(secret) = &json.secret else {
+        return Ok((public, None));
+    };
+    let keypair = Keypair::from_secret(bytes32("secret", secret)?);
+    if keypair.public() != public {
+        return Err(KeyFileError::Mismatch {
+            path: name.to_owned(),
+        });
     }
-    Ok(keypair)
+    Ok((public, Some(keypair)))
 }

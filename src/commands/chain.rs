@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::chain::keys::{load_key_file, save_key_file};
-use ::chain::node::{open_existing_ledger, run_node};
+use ::chain::keys::{load_key_file, load_public_key_file, save_key_file};
+use ::chain::node::{open_existing_ledger, open_ledger_to_read, run_node};
 use ::chain::{
     Address, Genesis, Keypair, Ledger, Op, Path, SingleValidator, Transaction, TxOutcome,
 };
@@ -27,6 +27,13 @@ pub enum KeysCommand {
         /// Where to write the key file
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Print a key file's public half as a key file of its own ({"public": "<hex>"}): what a
+    /// verifier is given, e.g. for `zkfl chain verify --validator`
+    Public {
+        /// The key file
+        #[arg(long)]
+        key: PathBuf,
     },
 }
 
@@ -53,9 +60,10 @@ pub enum ChainCommand {
         /// The ledger file
         #[arg(long)]
         ledger: PathBuf,
-        /// Key file of the validator
+        /// Expect this validator (a key file; `{"public": "<hex>"}` is enough). Without it, the
+        /// validator is the signer of the ledger's genesis block. No secret key is needed.
         #[arg(long)]
-        validator: PathBuf,
+        validator: Option<PathBuf>,
         /// A state path, e.g. /accounts/ADDRESS/balance
         path: String,
     },
@@ -81,9 +89,10 @@ pub enum ChainCommand {
         /// The ledger file
         #[arg(long)]
         ledger: PathBuf,
-        /// Key file of the validator
+        /// Expect this validator (a key file; `{"public": "<hex>"}` is enough). Without it, the
+        /// validator is the signer of the ledger's genesis block. No secret key is needed.
         #[arg(long)]
-        validator: PathBuf,
+        validator: Option<PathBuf>,
         /// Print JSON lines
         #[arg(long)]
         json: bool,
@@ -94,9 +103,10 @@ pub enum ChainCommand {
         /// The ledger file
         #[arg(long)]
         ledger: PathBuf,
-        /// Key file of the validator
+        /// Expect this validator (a key file; `{"public": "<hex>"}` is enough). Without it, the
+        /// validator is the signer of the ledger's genesis block. No secret key is needed.
         #[arg(long)]
-        validator: PathBuf,
+        validator: Option<PathBuf>,
     },
 }
 
@@ -119,13 +129,20 @@ pub struct SignedWrite {
 
 /// Runs `zkfl keys`.
 pub fn keys(command: KeysCommand) -> Result<()> {
-    let KeysCommand::New { out } = command;
-    if out.exists() {
-        bail!("{} exists: choose another --out", out.display());
+    match command {
+        KeysCommand::New { out } => {
+            if out.exists() {
+                bail!("{} exists: choose another --out", out.display());
+            }
+            let key = Keypair::generate();
+            save_key_file(&out, &key)?;
+            println!("{}", Address::of(&key.public()));
+        }
+        KeysCommand::Public { key } => {
+            let public = load_public_key_file(&key)?;
+            println!("{}", serde_json::json!({ "public": public.to_string() }));
+        }
     }
-    let key = Keypair::generate();
-    save_key_file(&out, &key)?;
-    println!("{}", Address::of(&key.public()));
     Ok(())
 }
 
@@ -135,14 +152,20 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Opens a ledger to make blocks: needs the validator's secret key.
 fn open(ledger: &FsPath, validator: &FsPath) -> Result<Ledger<SingleValidator>> {
-    let key = load_key_file(validator).with_context(|| validator.display().to_string())?;
-    Ok(open_existing_ledger(ledger, key)?)
+    Ok(open_existing_ledger(ledger, load_key_file(validator)?)?)
+}
+
+/// Opens a ledger to read it: no secret key; `validator`, when given, must be its validator.
+fn open_to_read(ledger: &FsPath, validator: Option<&FsPath>) -> Result<Ledger<SingleValidator>> {
+    let expected = validator.map(load_public_key_file).transpose()?;
+    Ok(open_ledger_to_read(ledger, expected)?)
 }
 
 fn apply(w: &SignedWrite, op: Op) -> Result<()> {
     let mut ledger = open(&w.ledger, &w.validator)?;
-    let sender = load_key_file(&w.key).with_context(|| w.key.display().to_string())?;
+    let sender = load_key_file(&w.key)?;
     let from = Address::of(&sender.public());
     let tx = Transaction::new(
         ledger.chain_id(),
@@ -186,7 +209,7 @@ pub fn chain(command: ChainCommand) -> Result<()> {
             if ledger.exists() {
                 bail!("{} exists: a ledger is created once", ledger.display());
             }
-            let key = load_key_file(&validator).with_context(|| validator.display().to_string())?;
+            let key = load_key_file(&validator)?;
             let mut balances = BTreeMap::new();
             for a in &alloc {
                 let (addr, amount) = a
@@ -217,7 +240,7 @@ pub fn chain(command: ChainCommand) -> Result<()> {
             validator,
             path,
         } => {
-            let ledger = open(&ledger, &validator)?;
+            let ledger = open_to_read(&ledger, validator.as_deref())?;
             let path = Path::parse(&path)?;
             println!("{}", ledger.get_value(&path).to_canonical_json());
             Ok(())
@@ -239,7 +262,7 @@ pub fn chain(command: ChainCommand) -> Result<()> {
             validator,
             json,
         } => {
-            let ledger = open(&ledger, &validator)?;
+            let ledger = open_to_read(&ledger, validator.as_deref())?;
             for height in 0..=ledger.tip().height {
                 let Some(block) = ledger.block(height)? else {
                     continue;
@@ -295,7 +318,7 @@ pub fn chain(command: ChainCommand) -> Result<()> {
             Ok(())
         }
         ChainCommand::Verify { ledger, validator } => {
-            let report = open(&ledger, &validator)?.verify()?;
+            let report = open_to_read(&ledger, validator.as_deref())?.verify()?;
             println!(
                 "valid: {} blocks, {} transactions re-applied, state root {}",
                 report.blocks,
@@ -313,7 +336,7 @@ fn json_string(s: &str) -> String {
 
 /// Runs `zkfl node`.
 pub fn node(ledger: &FsPath, listen: SocketAddr, validator: &FsPath, block_ms: u64) -> Result<()> {
-    let key = load_key_file(validator).with_context(|| validator.display().to_string())?;
+    let key = load_key_file(validator)?;
     eprintln!(
         "serving {} on http://{listen}/api (Ctrl-C stops)",
         ledger.display()

@@ -296,27 +296,13 @@ async fn wait_for_signal() {
     }
 }
 
-/// Opens an existing ledger file with the genesis stored in it, as validator `key`.
+/// Opens an existing ledger file with the genesis stored in it, as validator `key` (to make
+/// blocks).
 pub fn open_existing_ledger(
     ledger_path: &FsPath,
     key: Keypair,
 ) -> Result<Ledger<SingleValidator>, NodeError> {
-    if !ledger_path.is_file() {
-        return Err(NodeError::NoLedger(ledger_path.to_owned()));
-    }
-    let bad = |reason: String| NodeError::BadLedger {
-        path: ledger_path.to_owned(),
-        reason,
-    };
-    let genesis_text = {
-        let storage = Storage::open(ledger_path).map_err(LedgerError::from)?;
-        storage
-            .genesis_json()
-            .map_err(|e: StorageError| bad(e.to_string()))?
-            .ok_or_else(|| bad("no genesis config stored".to_owned()))?
-    };
-    let genesis =
-        Genesis::from_json_text(&genesis_text).map_err(|e: GenesisError| bad(e.to_string()))?;
+    let (genesis, _) = stored_genesis(ledger_path)?;
     let found = key.public();
     let ledger = Ledger::open(ledger_path, &genesis, SingleValidator::new(key))?;
     if ledger.tip().proposer != found {
@@ -326,6 +312,51 @@ pub fn open_existing_ledger(
         });
     }
     Ok(ledger)
+}
+
+/// Opens an existing ledger file to read and verify it, with no secret key: the validator is
+/// the one that signed its genesis block, or `validator` when given (then the genesis block
+/// must name it). A ledger opened this way cannot make blocks; [`Ledger::verify`] checks every
+/// block's signature against that validator.
+pub fn open_ledger_to_read(
+    ledger_path: &FsPath,
+    validator: Option<PublicKey>,
+) -> Result<Ledger<SingleValidator>, NodeError> {
+    let (genesis, proposer) = stored_genesis(ledger_path)?;
+    if let Some(found) = validator.filter(|v| *v != proposer) {
+        return Err(NodeError::NotValidator {
+            expected: proposer,
+            found,
+        });
+    }
+    Ok(Ledger::open(
+        ledger_path,
+        &genesis,
+        SingleValidator::follower(proposer),
+    )?)
+}
+
+/// The genesis config stored in an existing ledger file, and the proposer of its block 0.
+fn stored_genesis(ledger_path: &FsPath) -> Result<(Genesis, PublicKey), NodeError> {
+    if !ledger_path.is_file() {
+        return Err(NodeError::NoLedger(ledger_path.to_owned()));
+    }
+    let bad = |reason: String| NodeError::BadLedger {
+        path: ledger_path.to_owned(),
+        reason,
+    };
+    let storage = Storage::open(ledger_path).map_err(LedgerError::from)?;
+    let genesis_text = storage
+        .genesis_json()
+        .map_err(|e: StorageError| bad(e.to_string()))?
+        .ok_or_else(|| bad("no genesis config stored".to_owned()))?;
+    let genesis =
+        Genesis::from_json_text(&genesis_text).map_err(|e: GenesisError| bad(e.to_string()))?;
+    let block0 = storage
+        .block(0)
+        .map_err(|e: StorageError| bad(e.to_string()))?
+        .ok_or_else(|| bad("no genesis block stored".to_owned()))?;
+    Ok((genesis, block0.header.proposer))
 }
 
 /// The `zkfl node` entry: serves the existing ledger file at `ledger_path` on `listen` as
