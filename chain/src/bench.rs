@@ -96,6 +96,7 @@ pub fn run(blocks: usize, per_block: usize, dir: &FsPath) -> LedgerBench {
     let config = LedgerConfig {
         max_block_txs: per_block,
         max_mempool: total + 1,
+        max_pending_per_sender: total + 1,
     };
     let mut ledger = Ledger::open_with(
         &path,
@@ -137,6 +138,7 @@ pub fn run(blocks: usize, per_block: usize, dir: &FsPath) -> LedgerBench {
         LedgerConfig {
             max_block_txs: per_block,
             max_mempool: total + 1,
+            max_pending_per_sender: total + 1,
         },
     )
     .expect("open bench ledger");
@@ -199,6 +201,7 @@ fn shard_bench(dir: &FsPath, shards: usize, blocks: usize, per_block: usize) -> 
             LedgerConfig {
                 max_block_txs: per_block,
                 max_mempool: total + 1,
+                max_pending_per_sender: total + 1,
             },
         )
         .expect("open shard");

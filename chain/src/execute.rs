@@ -76,13 +76,6 @@ pub enum Rejection {
     FeePayment(FunctionError),
 }
 
-impl Rejection {
-    /// True when the transaction may become valid later (its nonce is ahead of the account's).
-    pub fn is_future(&self) -> bool {
-        matches!(self, Rejection::BadNonce { expected, found, .. } if found > expected)
-    }
-}
-
 /// Whether an included transaction's ops were applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TxOutcome {

@@ -2,13 +2,25 @@
 //!
 //! [`Ledger::open`] creates the file with the genesis block (height 0, no transactions) or
 //! resumes at the stored tip. [`Ledger::submit`] checks a transaction statelessly (signature,
-//! chain id, sender address, size, fee range) plus that its nonce is not already used, and
-//! queues it. [`Ledger::produce_block`] walks the pool in (sender, nonce) order and applies
-//! each transaction in one state transaction for the whole block
-//! ([`crate::execute::apply_tx`]):
+//! chain id, sender address, size, fee range) and admits it to the pool only if it can run
+//! after the sender's pending ones; otherwise it is **refused**, with its cause:
+//! - its nonce is already used ([`LedgerError::StaleNonce`]) or taken by a pending one;
+//! - its nonce is beyond the sender's next (account nonce + pending count): a gap
+//!   ([`LedgerError::NonceGap`]); nothing waits in the pool for a missing predecessor;
+//! - the sender's balance cannot pay its pending fees plus this one
+//!   ([`LedgerError::CannotPayFee`]);
+//! - the sender already has [`LedgerConfig::max_pending_per_sender`] pending, or the pool
+//!   holds [`LedgerConfig::max_mempool`].
+//!
+//! [`Ledger::produce_block`] walks the pool in (sender, nonce) order and applies each
+//! transaction in one state transaction for the whole block ([`crate::execute::apply_tx`]):
 //! - applied or failed ops: included, with its receipt (fee and nonce always taken);
-//! - nonce ahead of the account: kept for a later block (the sender's later ones wait too);
-//! - stale nonce, fee over balance, corrupt account: dropped.
+//! - anything else (the fee is no longer payable after the sender's earlier transfers, or a
+//!   predecessor was dropped, or a corrupt account): **dropped** from the pool.
+//!
+//! So the pool never holds what cannot run, and [`Ledger::produce_block_if_any`] makes no
+//! block when nothing in it can. The causes of the last [`REMEMBERED_REJECTIONS`] refusals
+//! and drops are kept in memory by hash ([`Ledger::rejection`]).
 //!
 //! Then it computes the state root and tx root, has the consensus sign the header and commits
 //! block, receipts and state nodes in one redb write transaction ([`crate::storage`]). If
@@ -17,7 +29,6 @@
 //!
 //! [`Ledger::verify`] replays the whole chain from genesis ([`crate::verify`]).
 
-use std::collections::HashSet;
 use std::path::Path as FsPath;
 
 use crate::account::Address;
@@ -27,7 +38,7 @@ use crate::execute::{BlockEnv, Receipt, apply_tx};
 use crate::functions::NativeFunctions;
 use crate::functions::builtin::Builtins;
 use crate::genesis::{Genesis, GenesisError};
-use crate::mempool::{Mempool, MempoolError};
+use crate::mempool::{Mempool, MempoolError, Rejected, Rejections};
 use crate::path::Path;
 use crate::recent::{BlockWindow, RECENT_BLOCKS};
 use crate::redb_store::RedbNodeStore;
@@ -68,6 +79,30 @@ pub enum LedgerError {
         /// The account's next nonce.
         next: u64,
     },
+    /// The transaction's nonce leaves a gap after the sender's pending ones.
+    #[error(
+        "transaction refused: nonce {found} of {from} leaves a gap (the next it may use is {next})"
+    )]
+    NonceGap {
+        /// The sender.
+        from: Address,
+        /// The transaction's nonce.
+        found: u64,
+        /// The account's next nonce after its pending transactions.
+        next: u64,
+    },
+    /// The sender's balance cannot pay the fees of its pending transactions and this one.
+    #[error(
+        "transaction refused: {from} has balance {balance}, its pending fees and this one need {needed}"
+    )]
+    CannotPayFee {
+        /// The sender.
+        from: Address,
+        /// Its balance.
+        balance: i128,
+        /// The fees of its pending transactions plus this one's.
+        needed: u128,
+    },
     /// A block time before its parent's.
     #[error("block time {time} is before the parent's {parent}")]
     TimeBeforeParent {
@@ -78,6 +113,9 @@ pub enum LedgerError {
     },
 }
 
+/// How many causes of refused or dropped transactions a ledger remembers.
+pub const REMEMBERED_REJECTIONS: usize = 10_000;
+
 /// Limits of a ledger.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerConfig {
@@ -85,6 +123,8 @@ pub struct LedgerConfig {
     pub max_block_txs: usize,
     /// Most pending transactions.
     pub max_mempool: usize,
+    /// Most pending transactions of one sender.
+    pub max_pending_per_sender: usize,
 }
 
 impl Default for LedgerConfig {
@@ -92,6 +132,7 @@ impl Default for LedgerConfig {
         LedgerConfig {
             max_block_txs: 1000,
             max_mempool: 100_000,
+            max_pending_per_sender: 64,
         }
     }
 }
@@ -106,6 +147,7 @@ pub struct Ledger<C: Consensus = SingleValidator> {
     tip: BlockHeader,
     window: BlockWindow,
     mempool: Mempool,
+    rejections: Rejections,
     config: LedgerConfig,
 }
 
@@ -173,6 +215,7 @@ impl<C: Consensus> Ledger<C> {
             tip,
             window,
             mempool: Mempool::new(config.max_mempool),
+            rejections: Rejections::new(REMEMBERED_REJECTIONS),
             config,
         })
     }
@@ -231,42 +274,114 @@ impl<C: Consensus> Ledger<C> {
     /// The next nonce `addr` should sign with: its account nonce plus its transactions waiting
     /// in the pool (so several transactions can be queued before a block).
     pub fn next_nonce(&self, addr: &Address) -> u64 {
-        let queued = self.mempool.iter().filter(|((a, _), _)| a == addr).count() as u64;
-        self.nonce(addr) + queued
+        self.nonce(addr) + self.mempool.of_sender(addr).count() as u64
     }
 
-    /// Checks `tx` statelessly and queues it; returns its hash.
+    /// Why the transaction `hash` was refused or dropped, if it was one of the last
+    /// [`REMEMBERED_REJECTIONS`] (and is not pending or included since).
+    pub fn rejection(&self, hash: &Hash) -> Option<&Rejected> {
+        self.rejections.get(hash)
+    }
+
+    /// Checks `tx` statelessly and admits it if it can run (see the module docs); returns its
+    /// hash. A refusal's cause is also remembered ([`Ledger::rejection`]).
     pub fn submit(&mut self, tx: SignedTransaction) -> Result<Hash, LedgerError> {
-        let vtx = tx.verify(&self.genesis.chain_id)?;
-        self.enqueue(vtx)
+        let hash = tx.hash();
+        let result = tx
+            .verify(&self.genesis.chain_id)
+            .map_err(LedgerError::from)
+            .and_then(|vtx| self.enqueue(vtx));
+        self.remember(hash, &result);
+        result
     }
 
     /// Submits many transactions, checking their signatures in one batch (falling back to
     /// one by one if the batch fails, to say which are bad). One result per transaction.
     pub fn submit_batch(&mut self, txs: Vec<SignedTransaction>) -> Vec<Result<Hash, LedgerError>> {
         match verify_all(txs.clone(), &self.genesis.chain_id) {
-            Ok(verified) => verified.into_iter().map(|v| self.enqueue(v)).collect(),
+            Ok(verified) => verified
+                .into_iter()
+                .map(|vtx| {
+                    let hash = vtx.hash();
+                    let result = self.enqueue(vtx);
+                    self.remember(hash, &result);
+                    result
+                })
+                .collect(),
             Err(_) => txs.into_iter().map(|tx| self.submit(tx)).collect(),
+        }
+    }
+
+    /// Keeps a refusal's cause (not for a duplicate of a pending transaction, which stays
+    /// pending); an admission forgets an earlier refusal of the same transaction.
+    fn remember(&mut self, hash: Hash, result: &Result<Hash, LedgerError>) {
+        match result {
+            Ok(_) => self.rejections.forget(&hash),
+            Err(LedgerError::Mempool(MempoolError::Duplicate(_))) => {}
+            Err(e) => self.rejections.record(hash, false, e.to_string()),
         }
     }
 
     fn enqueue(&mut self, vtx: VerifiedTx) -> Result<Hash, LedgerError> {
         let from = vtx.tx().from;
-        let next = self.nonce(&from);
-        if vtx.tx().nonce < next {
+        let account_nonce = self.nonce(&from);
+        let found = vtx.tx().nonce;
+        if found < account_nonce {
             return Err(LedgerError::StaleNonce {
                 from,
-                found: vtx.tx().nonce,
-                next,
+                found,
+                next: account_nonce,
             });
+        }
+        let (count, fees) = self
+            .mempool
+            .of_sender(&from)
+            .fold((0u64, 0u128), |(n, fees), p| {
+                (n + 1, fees.saturating_add(p.tx().fee))
+            });
+        let next = account_nonce + count;
+        // A taken slot (or the same transaction again) is the pool's to refuse, below.
+        if found > next {
+            return Err(LedgerError::NonceGap { from, found, next });
+        }
+        if found == next {
+            if count as usize >= self.config.max_pending_per_sender {
+                return Err(MempoolError::SenderFull {
+                    from,
+                    limit: self.config.max_pending_per_sender,
+                }
+                .into());
+            }
+            let needed = fees.saturating_add(vtx.tx().fee);
+            let balance = self.balance(&from);
+            if u128::try_from(balance).unwrap_or(0) < needed {
+                return Err(LedgerError::CannotPayFee {
+                    from,
+                    balance,
+                    needed,
+                });
+            }
         }
         let hash = vtx.hash();
         self.mempool.insert(vtx)?;
         Ok(hash)
     }
 
-    /// Builds, signs and stores the next block at `time` from the pool (possibly empty).
+    /// Like [`Ledger::produce_block`], but makes no block when no pending transaction can be
+    /// included (those that cannot run are still dropped, with their causes). What a node's
+    /// block timer calls.
+    pub fn produce_block_if_any(&mut self, time: u64) -> Result<Option<Block>, LedgerError> {
+        self.build_block(time, false)
+    }
+
+    /// Builds, signs and stores the next block at `time` from the pool (possibly empty);
+    /// transactions that cannot run are dropped, their causes remembered.
     pub fn produce_block(&mut self, time: u64) -> Result<Block, LedgerError> {
+        let block = self.build_block(time, true)?;
+        Ok(block.expect("invariant: an empty block is allowed here"))
+    }
+
+    fn build_block(&mut self, time: u64, allow_empty: bool) -> Result<Option<Block>, LedgerError> {
         if time < self.tip.timestamp {
             return Err(LedgerError::TimeBeforeParent {
                 time,
@@ -285,7 +400,6 @@ impl<C: Consensus> Ledger<C> {
         let mut dropped = Vec::new();
         let mut receipts = Vec::new();
         let mut txs: Vec<SignedTransaction> = Vec::new();
-        let mut waiting: HashSet<Address> = HashSet::new();
         let mut bytes = 0usize;
         {
             let mut txn = self.state.begin();
@@ -295,9 +409,6 @@ impl<C: Consensus> Ledger<C> {
                 {
                     break;
                 }
-                if waiting.contains(&key.0) {
-                    continue;
-                }
                 match apply_tx(&mut txn, vtx, &env, &*self.natives) {
                     Ok(receipt) => {
                         bytes += vtx.size() + 4;
@@ -305,13 +416,19 @@ impl<C: Consensus> Ledger<C> {
                         txs.push(vtx.signed().clone());
                         receipts.push(receipt);
                     }
-                    Err(rejection) if rejection.is_future() => {
-                        waiting.insert(key.0);
+                    // Admission leaves no gaps, so a nonce ahead here means a predecessor was
+                    // dropped: this one can never run either.
+                    Err(rejection) => {
+                        dropped.push((*key, format!("dropped at height {height}: {rejection}")))
                     }
-                    Err(_) => dropped.push(*key),
                 }
             }
             txn.commit();
+        }
+        if included.is_empty() && !allow_empty {
+            self.state.store_mut().discard();
+            self.drop_pending(dropped);
+            return Ok(None);
         }
         let hashes: Vec<Hash> = receipts.iter().map(|r| r.tx_hash).collect();
         let header = BlockHeader {
@@ -337,12 +454,22 @@ impl<C: Consensus> Ledger<C> {
         };
         self.storage
             .commit_block(&block, &receipts, self.state.store_mut(), None)?;
-        for key in included.iter().chain(&dropped) {
+        for key in &included {
             self.mempool.remove(key);
         }
+        self.drop_pending(dropped);
         self.tip = block.header.clone();
         self.window.push(self.tip.hash());
-        Ok(block)
+        Ok(Some(block))
+    }
+
+    /// Removes transactions from the pool, remembering why.
+    fn drop_pending(&mut self, dropped: Vec<((Address, u64), String)>) {
+        for (key, reason) in dropped {
+            if let Some(vtx) = self.mempool.remove(&key) {
+                self.rejections.record(vtx.hash(), true, reason);
+            }
+        }
     }
 }
 

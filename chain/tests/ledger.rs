@@ -112,20 +112,164 @@ fn rejected_transactions_change_nothing() {
         ledger.submit(tx.sign(f.key(0))),
         Err(LedgerError::Tx(TxError::AddressMismatch { .. }))
     ));
-    // A nonce from the future waits in the pool and is not included.
-    ledger
-        .submit(f.tx(0, 5, 1, transfer_op(&a, &b, 5, 1)))
-        .unwrap();
-    // A fee over the balance is dropped at block time.
-    ledger
-        .submit(f.tx(1, 0, 1_000_000, transfer_op(&b, &a, 0, 1)))
-        .unwrap();
+    // A nonce beyond the next leaves a gap: refused, nothing waits for it.
+    let gap = f.tx(0, 5, 1, transfer_op(&a, &b, 5, 1));
+    assert!(matches!(
+        ledger.submit(gap.clone()),
+        Err(LedgerError::NonceGap {
+            found: 5,
+            next: 1,
+            ..
+        })
+    ));
+    // A fee over the balance is refused at submission.
+    let dear = f.tx(1, 0, 1_000_000, transfer_op(&b, &a, 0, 1));
+    assert!(matches!(
+        ledger.submit(dear.clone()),
+        Err(LedgerError::CannotPayFee { .. })
+    ));
+    assert_eq!(ledger.pending(), 0, "nothing that cannot run is kept");
+    for refused in [&gap, &dear] {
+        let cause = ledger.rejection(&refused.hash()).expect("remembered");
+        assert!(
+            !cause.dropped && cause.reason.contains("refused"),
+            "{cause:?}"
+        );
+    }
     let block = ledger.produce_block(2_000_000_000_001).unwrap();
     assert!(block.txs.is_empty());
-    assert_eq!(ledger.pending(), 1, "the future-nonce transaction waits");
     assert_eq!(ledger.state_root(), root);
     assert_eq!((ledger.nonce(&a), ledger.nonce(&b)), (1, 0));
     ledger.verify().unwrap();
+}
+
+#[test]
+fn the_pool_keeps_only_what_can_run_and_names_what_it_drops() {
+    let f = Fixture::new(3);
+    let mut ledger = f.open();
+    let (a, b, c) = (f.addr(0), f.addr(1), f.addr(2));
+    // A key with nothing: it can neither pay a fee nor fill the pool with far nonces.
+    let broke = Keypair::from_secret([42; 32]);
+    let broke_addr = chain::Address::of(&broke.public());
+    for nonce in [0, 1, 1_000] {
+        let tx = Transaction::new(
+            CHAIN,
+            &broke.public(),
+            nonce,
+            1,
+            5,
+            transfer_op(&broke_addr, &a, nonce, 1),
+        )
+        .sign(&broke);
+        assert!(ledger.submit(tx).is_err());
+    }
+    // Fees are counted over the sender's pending transactions: b can pay for two of 400.
+    for nonce in 0..2 {
+        ledger
+            .submit(f.tx(1, nonce, 400, transfer_op(&b, &c, nonce, 1)))
+            .unwrap();
+    }
+    assert!(matches!(
+        ledger.submit(f.tx(1, 2, 400, transfer_op(&b, &c, 2, 1))),
+        Err(LedgerError::CannotPayFee { needed: 1200, .. })
+    ));
+    // a admits three, but its first transfer spends what the next two need for their fees:
+    // they are dropped at block time, each with its cause.
+    let spend_all = f.tx(0, 0, 1, transfer_op(&a, &c, 0, START - 1));
+    let broke_then = f.tx(0, 1, 1, transfer_op(&a, &c, 1, 0));
+    let orphan = f.tx(0, 2, 1, transfer_op(&a, &c, 2, 0));
+    for tx in [&spend_all, &broke_then, &orphan] {
+        ledger.submit(tx.clone()).unwrap();
+    }
+    assert_eq!(ledger.pending(), 5);
+    let block = ledger.produce_block(2_000_000_000_000).unwrap();
+    assert_eq!(block.txs.len(), 3, "a's transfer and b's two");
+    assert_eq!(ledger.pending(), 0);
+    let cause = ledger.rejection(&broke_then.hash()).expect("remembered");
+    assert!(
+        cause.dropped && cause.reason.contains("fee 1 exceeds the balance 0"),
+        "{cause:?}"
+    );
+    let cause = ledger.rejection(&orphan.hash()).expect("remembered");
+    assert!(
+        cause.dropped && cause.reason.contains("bad nonce"),
+        "{cause:?}"
+    );
+
+    ledger.verify().unwrap();
+}
+
+#[test]
+fn a_pool_with_nothing_runnable_makes_no_block() {
+    let f = Fixture::new(2);
+    let key = Keypair::from_secret(f.workload.validator.secret());
+    let config = chain::LedgerConfig {
+        max_block_txs: 1,
+        ..Default::default()
+    };
+    let mut ledger = Ledger::open_with(
+        &f.path(),
+        &f.workload.genesis,
+        SingleValidator::new(key),
+        Box::new(Builtins::new()),
+        config,
+    )
+    .unwrap();
+    let (a, b) = (f.addr(0), f.addr(1));
+    // Two admitted; one block holds one: the first spends all, so the second can no longer run.
+    ledger
+        .submit(f.tx(0, 0, 1, transfer_op(&a, &b, 0, START - 1)))
+        .unwrap();
+    let second = f.tx(0, 1, 1, transfer_op(&a, &b, 1, 0));
+    ledger.submit(second.clone()).unwrap();
+    let first = ledger.produce_block_if_any(2_000_000_000_000).unwrap();
+    assert_eq!(first.map(|b| b.txs.len()), Some(1));
+    assert_eq!(ledger.pending(), 1);
+    let (tip, root) = (ledger.tip().clone(), ledger.state_root());
+    assert!(
+        ledger
+            .produce_block_if_any(2_000_000_000_001)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(ledger.pending(), 0, "dropped");
+    assert_eq!((ledger.tip(), ledger.state_root()), (&tip, root));
+    assert!(ledger.rejection(&second.hash()).unwrap().dropped);
+    // Nothing pending: still no block.
+    assert!(
+        ledger
+            .produce_block_if_any(2_000_000_000_002)
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(ledger.verify().unwrap().blocks, 2);
+}
+
+#[test]
+fn one_sender_cannot_fill_the_pool() {
+    let f = Fixture::new(2);
+    let mut ledger = f.open();
+    let (a, b) = (f.addr(0), f.addr(1));
+    let limit = chain::LedgerConfig::default().max_pending_per_sender as u64;
+    for nonce in 0..limit {
+        ledger
+            .submit(f.tx(0, nonce, 1, transfer_op(&a, &b, nonce, 1)))
+            .unwrap();
+    }
+    assert!(matches!(
+        ledger.submit(f.tx(0, limit, 1, transfer_op(&a, &b, limit, 1))),
+        Err(LedgerError::Mempool(
+            chain::mempool::MempoolError::SenderFull { .. }
+        ))
+    ));
+    // Everyone else still gets in; after a block, a gets room again.
+    ledger
+        .submit(f.tx(1, 0, 1, transfer_op(&b, &a, 0, 1)))
+        .unwrap();
+    ledger.produce_block(2_000_000_000_000).unwrap();
+    ledger
+        .submit(f.tx(0, limit, 1, transfer_op(&a, &b, limit, 1)))
+        .unwrap();
 }
 
 #[test]

@@ -300,6 +300,48 @@ fn a_small_order_key_spends_nothing_over_http() {
 }
 
 #[test]
+fn refused_and_dropped_transactions_name_their_cause() {
+    let f = Fixture::new(2);
+    let node = TestNode::start(&f, manual());
+    let (a, b) = (f.addr(0), f.addr(1));
+    let status = |tx: &SignedTransaction| {
+        node.get(&format!("/api/tx/{}", hex::encode(tx.hash())))
+            .body
+    };
+    // Refused: a nonce gap (409), fees the balance cannot pay (422).
+    let gap = f.tx(0, 7, 1, transfer_op(&a, &b, 7, 1));
+    assert_error(&node.submit("/api/tx", &gap), 409, "gap");
+    let dear = f.tx(1, 0, 5_000, transfer_op(&b, &a, 0, 1));
+    assert_error(&node.submit("/api/tx", &dear), 422, "need 5000");
+    for (tx, needle) in [(&gap, "gap"), (&dear, "need 5000")] {
+        let body = status(tx);
+        assert_eq!(field(&body, "status"), &s("refused"), "{body:?}");
+        let Json::Str(reason) = field(&body, "error") else {
+            panic!("{body:?}")
+        };
+        assert!(reason.contains(needle), "{reason}");
+    }
+    // Dropped: admitted, but a's first transfer leaves nothing for the second's fee.
+    let spend_all = f.tx(0, 0, 1, transfer_op(&a, &b, 0, START - 1));
+    let starved = f.tx(0, 1, 1, transfer_op(&a, &b, 1, 0));
+    assert_eq!(node.submit("/api/tx", &spend_all).status, 202);
+    assert_eq!(node.submit("/api/tx", &starved).status, 202);
+    assert_eq!(field(&status(&starved), "status"), &s("pending"));
+    node.produce_block();
+    assert_eq!(field(&status(&spend_all), "status"), &s("included"));
+    let body = status(&starved);
+    assert_eq!(field(&body, "status"), &s("dropped"), "{body:?}");
+    let Json::Str(reason) = field(&body, "error") else {
+        panic!("{body:?}")
+    };
+    assert!(reason.contains("exceeds the balance 0"), "{reason}");
+    assert_eq!(
+        field(&node.get("/api/status").body, "pending"),
+        &Json::Int(0)
+    );
+}
+
+#[test]
 fn bad_input_is_refused_with_a_reason() {
     let f = Fixture::new(1);
     let node = TestNode::start(&f, manual());
@@ -563,8 +605,11 @@ fn timer_produces_blocks_and_shutdown_is_graceful() {
         assert!(Instant::now() < deadline, "no block within 10 s");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // No empty blocks: the height stays while nothing is pending.
+    // No empty blocks: the height stays while nothing runnable is pending (a nonce far ahead is
+    // refused, not kept).
     let height = field(&node.get("/api/status").body, "height").clone();
+    let far = f.tx(0, 1_000, 1, transfer_op(&a, &b, 1_000, 5));
+    assert_error(&node.submit("/api/tx", &far), 409, "gap");
     std::thread::sleep(Duration::from_millis(350));
     assert_eq!(field(&node.get("/api/status").body, "height"), &height);
 

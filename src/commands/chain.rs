@@ -178,9 +178,12 @@ fn apply(w: &SignedWrite, op: Op) -> Result<()> {
     .sign(&sender);
     let hash = ledger.submit(tx)?;
     let block = ledger.produce_block(now_ms().max(ledger.tip().timestamp + 1))?;
-    let location = ledger
-        .receipt(&hash)?
-        .context("the transaction did not make it into the block")?;
+    let Some(location) = ledger.receipt(&hash)? else {
+        match ledger.rejection(&hash) {
+            Some(rejected) => bail!("{}", rejected.reason),
+            None => bail!("the transaction did not make it into the block"),
+        }
+    };
     match location.receipt.outcome {
         TxOutcome::Applied => {
             println!(

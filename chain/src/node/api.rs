@@ -235,7 +235,11 @@ fn submit_error(e: LedgerError) -> ApiError {
         LedgerError::Tx(TxError::Decode(_) | TxError::TooLarge { .. }) => StatusCode::BAD_REQUEST,
         LedgerError::Tx(_) => StatusCode::UNPROCESSABLE_ENTITY,
         LedgerError::Mempool(MempoolError::Full(_)) => StatusCode::SERVICE_UNAVAILABLE,
-        LedgerError::Mempool(_) | LedgerError::StaleNonce { .. } => StatusCode::CONFLICT,
+        LedgerError::Mempool(MempoolError::SenderFull { .. }) => StatusCode::TOO_MANY_REQUESTS,
+        LedgerError::CannotPayFee { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        LedgerError::Mempool(_) | LedgerError::StaleNonce { .. } | LedgerError::NonceGap { .. } => {
+            StatusCode::CONFLICT
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     ApiError::new(status, e.to_string())

@@ -59,9 +59,18 @@ impl Host {
         self.ledger.produce_block(time)
     }
 
+    /// The timer's block: always with [`NodeConfig::empty_blocks`](super::NodeConfig), else
+    /// only when a pending transaction can be included.
     fn scheduled_block(&mut self) {
-        if self.empty_blocks || self.ledger.pending() > 0 {
+        if self.empty_blocks {
             self.last_block_error = self.produce_block().err().map(|e| e.to_string());
+        } else if self.ledger.pending() > 0 {
+            let time = now_ms().max(self.ledger.tip().timestamp);
+            self.last_block_error = self
+                .ledger
+                .produce_block_if_any(time)
+                .err()
+                .map(|e| e.to_string());
         }
     }
 

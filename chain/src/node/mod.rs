@@ -6,8 +6,8 @@
 //! [`NodeConfig::workers`] other threads; handlers send jobs to the ledger thread over a queue
 //! of at most [`NodeConfig::max_queued_requests`] (`503` when full) and await the answer. Jobs
 //! run one at a time, so every answer is read from one consistent state. The ledger thread
-//! also produces a block every [`NodeConfig::block_interval`] when transactions are pending
-//! (or always, with [`NodeConfig::empty_blocks`]); block time is the wall clock in
+//! also produces a block every [`NodeConfig::block_interval`] when a pending transaction can
+//! be included (or always, with [`NodeConfig::empty_blocks`]); block time is the wall clock in
 //! milliseconds, never before the parent's.
 //!
 //! # Shutdown
@@ -21,15 +21,26 @@
 //! `{"error": "<one line reason>"}` with its status: `400` malformed input (JSON, hex, path,
 //! address, hash, height, task id), `404` nothing there, `405` wrong method, `408` body too
 //! slow, `409` transaction conflicts with the pool or the chain (duplicate, nonce taken or
-//! used), `413` body over [`NodeConfig::max_body_bytes`], `422` well-formed but refused
-//! transaction (signature, chain id, sender, fee range, not a task creation), `429` rate
-//! limited (with `Retry-After` in seconds), `503` queue full or shutting down, `500` storage
-//! failure.
+//! used, or a nonce gap after the sender's pending ones), `413` body over
+//! [`NodeConfig::max_body_bytes`], `422` well-formed but refused transaction (signature, small-
+//! order key, chain id, sender, fee range, fees the balance cannot pay, not a task creation),
+//! `429` rate limited (with `Retry-After` in seconds) or the sender has the most pending
+//! transactions one sender may have (no `Retry-After`: wait for a block), `503` pool or queue
+//! full or shutting down, `500` storage failure.
+//!
+//! # What the pool keeps
+//! Only what can run ([`crate::ledger`]): a transaction is **refused** at submission when its
+//! nonce is used, taken or leaves a gap, when its sender cannot pay its pending fees plus this
+//! one, or when its sender already has [`crate::LedgerConfig::max_pending_per_sender`] pending; an
+//! admitted one that can no longer run at block time (its fee no longer payable after the
+//! sender's earlier transfers, or a predecessor dropped) is **dropped**. Nothing waits
+//! forever, and no block is made for a pool with nothing runnable. `GET /api/tx/{hash}` names
+//! the cause of the last [`crate::ledger::REMEMBERED_REJECTIONS`] refusals and drops.
 //!
 //! | method and path | answer |
 //! |---|---|
 //! | `POST /api/tx` `{"tx": "<hex of SignedTransaction::encode()>"}` | `202 {"hash", "status": "pending"}` after the stateless checks ([`Ledger::submit`]) |
-//! | `GET /api/tx/{hash}` | `{"hash", "status": "included", "height", "index", "ok", "error", "fee"}`, `{"hash", "status": "pending"}`, or `404` |
+//! | `GET /api/tx/{hash}` | `{"hash", "status": "included", "height", "index", "ok", "error", "fee"}`, `{"hash", "status": "pending"}`, `{"hash", "status": "refused" \| "dropped", "error"}`, or `404` |
 //! | `GET /api/value?path=/a/b` | `{"path", "value"}`; `404` when null; `400` when the subtree has more than [`MAX_VIEW_NODES`] nodes |
 //! | `GET /api/rule?path=`, `/api/function?path=`, `/api/owner?path=` | the config that governs the path or pattern: `{"path", "pattern", "bindings", "rule" \| "function" \| "owner"}`; `404` when none |
 //! | `GET /api/blocks/{height}`, `GET /api/blocks/latest` | `{"chain_id", "height", "hash", "parent_hash", "timestamp", "tx_root", "state_root", "proposer", "txs": [hash]}` |

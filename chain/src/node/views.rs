@@ -156,6 +156,18 @@ pub(crate) fn receipt(host: &mut Host, hash: &Hash) -> Result<Json, ApiError> {
             ("status", text("pending")),
         ]));
     }
+    if let Some(rejected) = host.ledger.rejection(hash) {
+        let status = if rejected.dropped {
+            "dropped"
+        } else {
+            "refused"
+        };
+        return Ok(object([
+            ("hash", hash_hex(hash)),
+            ("status", text(status)),
+            ("error", text(rejected.reason.clone())),
+        ]));
+    }
     Err(ApiError::not_found(format!(
         "unknown transaction {}",
         hex::encode(hash)
