@@ -220,3 +220,161 @@ fn a_changed_learning_rate_or_batch_breaks_the_chain() {
     .unwrap_err();
     assert!(matches!(error, ReplayError::WrongStart), "{error}");
 }
+
+/// Spoofing attacks on proof-of-learning (Zhang et al., S&P'22; Fang et al., 2022): logs that did
+/// no work replay perfectly, so the verifier must hold them to the run's terms.
+mod spoofing {
+    use super::*;
+    use fl::backend::BackendKind;
+    use fl::blob::{Digest, f32s_to_bytes};
+    use fl::error::FlError;
+    use fl::pol::TermsError;
+    use fl::pol::verify::{Posted, run_terms_of, verify_log_file, verify_run_log};
+
+    /// Writes `log` beside the honest one and verifies it against the run's terms for client 1
+    /// of round 1, with `posted`.
+    fn verify_as_client_1(
+        dir: &Path,
+        federation: &Federation,
+        log: &CheckpointLog,
+        posted: Posted,
+    ) -> Result<fl::pol::replay::ReplayReport, FlError> {
+        let run = RunDir::create(dir).unwrap();
+        let path = dir.join("forged.pol");
+        log.write(&path).unwrap();
+        let terms = run_terms_of(&run, federation, 1, 1).unwrap();
+        let blobs = dir.join("blobs");
+        verify_log_file(&path, &blobs, &terms, posted, usize::MAX, BackendKind::Flex)
+            .map(|(_, report)| report)
+    }
+
+    fn terms_error(result: Result<fl::pol::replay::ReplayReport, FlError>) -> TermsError {
+        match result {
+            Err(FlError::Replay(ReplayError::Terms(e))) => e,
+            other => panic!("expected a terms error, got {other:?}"),
+        }
+    }
+
+    /// The digest of a log's last parameters: what an honest provider posts as its update.
+    fn last_params(log: &CheckpointLog, blobs: &BlobStore, n: usize) -> Digest {
+        let params = blobs
+            .get_f32s(&log.entries.last().unwrap().checkpoint)
+            .unwrap();
+        Digest::of(&f32s_to_bytes(&params[..n]))
+    }
+
+    #[test]
+    fn the_honest_log_meets_its_terms_and_ends_at_its_update() {
+        let (dir, federation, path) = logged_run(0.9);
+        let log = CheckpointLog::read(&path).unwrap();
+        let blobs = blobs_of(dir.path());
+        let n = federation.spec().param_count();
+        let posted = Posted {
+            head: Some(log.head()),
+            update: Some(last_params(&log, &blobs, n)),
+        };
+        let run = RunDir::create(dir.path()).unwrap();
+        let (_, report) =
+            verify_run_log(&run, &federation, 1, 1, posted, 2, BackendKind::Flex).unwrap();
+        assert!(report.passed());
+        // Ending elsewhere than the posted update.
+        let elsewhere = Posted {
+            update: Some(Digest::of(b"another update")),
+            ..posted
+        };
+        let error =
+            verify_run_log(&run, &federation, 1, 1, elsewhere, 2, BackendKind::Flex).unwrap_err();
+        assert!(
+            matches!(error, FlError::Replay(ReplayError::Update { .. })),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_log_that_did_no_work_is_refused_whatever_its_learning_rate() {
+        let (dir, federation, path) = logged_run(0.0);
+        let honest = CheckpointLog::read(&path).unwrap();
+        let blobs = blobs_of(dir.path());
+        let initial = blobs.get_f32s(&honest.header.initial).unwrap();
+        for lr in [0.0, -0.0, 1e-30] {
+            // Every step at `lr`, every checkpoint the initial one, re-chained.
+            let mut lazy = CheckpointLog::new(honest.header.clone());
+            let still = blobs.put_f32s(&initial).unwrap();
+            for entry in &honest.entries {
+                let steps = entry
+                    .steps
+                    .iter()
+                    .map(|s| StepRecord {
+                        lr,
+                        rows: s.rows.clone(),
+                    })
+                    .collect();
+                lazy.append(steps, still);
+            }
+            // Replay alone is fooled: nothing moves, distance 0.
+            let replay = replay_log(
+                &lazy,
+                &blobs,
+                federation.train_set(),
+                federation.device(),
+                usize::MAX,
+            )
+            .unwrap();
+            assert!(
+                replay.passed(),
+                "replay alone accepts the lazy log at lr {lr}"
+            );
+            let error = terms_error(verify_as_client_1(
+                dir.path(),
+                &federation,
+                &lazy,
+                Posted::default(),
+            ));
+            assert!(
+                matches!(error, TermsError::LearningRate { step: 0, .. }),
+                "{lr}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_and_short_logs_are_refused() {
+        let (dir, federation, path) = logged_run(0.0);
+        let honest = CheckpointLog::read(&path).unwrap();
+        let empty = CheckpointLog::new(honest.header.clone());
+        let error = terms_error(verify_as_client_1(
+            dir.path(),
+            &federation,
+            &empty,
+            Posted::default(),
+        ));
+        assert!(
+            matches!(error, TermsError::StepCount { found: 0, .. }),
+            "{error}"
+        );
+        let mut short = CheckpointLog::new(honest.header.clone());
+        for entry in &honest.entries[..honest.entries.len() - 1] {
+            short.append(entry.steps.clone(), entry.checkpoint);
+        }
+        let error = terms_error(verify_as_client_1(
+            dir.path(),
+            &federation,
+            &short,
+            Posted::default(),
+        ));
+        assert!(matches!(error, TermsError::StepCount { .. }), "{error}");
+    }
+
+    #[test]
+    fn another_clients_rows_or_batch_size_are_refused() {
+        let (dir, federation, _) = logged_run(0.0);
+        // Client 0's honest log is not client 1's work.
+        let other =
+            CheckpointLog::read(&RunDir::create(dir.path()).unwrap().pol_path(1, 0)).unwrap();
+        let error = verify_as_client_1(dir.path(), &federation, &other, Posted::default());
+        assert!(
+            matches!(error, Err(FlError::Replay(ReplayError::Terms(_)))),
+            "{error:?}"
+        );
+    }
+}

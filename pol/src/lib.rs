@@ -32,6 +32,7 @@
 //! - [`tree`]: the Merkle tree over a log's records.
 //! - [`evidence`]: the two records around a step, with their paths, as evidence of the step.
 //! - [`challenge`]: which logged steps a provider must prove, drawn from an unpredictable seed.
+//! - [`terms`]: the run's hyperparameters and step sequence, and the check that a log keeps them.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -42,6 +43,7 @@ pub mod digest;
 pub mod encoding;
 pub mod evidence;
 pub mod log;
+pub mod terms;
 pub mod tree;
 
 pub use challenge::ChallengeRule;
@@ -50,4 +52,5 @@ pub use digest::Digest;
 pub use encoding::PolError;
 pub use evidence::{EvidenceError, LoggedStep, StepEvidence};
 pub use log::{CheckpointLog, LogEntry, LogHeader, StepRecord};
+pub use terms::{RunTerms, TermsError, check_terms};
 pub use tree::RecordTree;

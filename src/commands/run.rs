@@ -18,15 +18,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use chain::task::{ChallengeParams, RewardRule};
+use chain::task::{ChallengeParams, RewardRule, posted_log};
 use clap::Args;
 use fl::backend::BackendKind;
-use fl::federation::{FederationConfig, RoundMetrics, RunDir};
-use fl::pol::verify::verify_log_file;
+use fl::blob::Digest;
+use fl::federation::{Federation, FederationConfig, RoundMetrics, RunDir};
+use fl::pol::verify::{Posted, verify_run_log};
 use fl::train::TrainConfig;
 use pol::ChallengeRule;
 use zkfl::task::clock::SystemClock;
 use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask};
+use zkfl::task::ledger::{EmbeddedLedger, LedgerClient};
 use zkfl::task::{Events, ProofRecord, ProviderPayout, Step, TaskTerms};
 
 use crate::commands::prove::key_store;
@@ -139,7 +141,7 @@ pub fn run(args: RunArgs) -> Result<()> {
 
     let history = dir.metrics()?;
     let last = history.last().context("the task ran no round")?;
-    let replayed = replay_last_round(&args, &dir, last, backend)?;
+    let replayed = replay_last_round(&args, &dir, &federation, last, &ledger, backend)?;
     let (blocks, reports) = ledger.verify()?;
     let payouts = driver.payouts();
     let proofs: Vec<ProofRecord> = driver.proofs();
@@ -201,24 +203,44 @@ pub fn run(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-/// Replays `--replay` segments of every log of the last round: (client, steps, replayed, valid).
+/// Checks every log of the last round against the run's terms and what its provider posted
+/// on the ledger, and replays `--replay` segments of each: (client, steps, replayed, valid).
 fn replay_last_round(
     args: &RunArgs,
     dir: &RunDir,
+    federation: &Federation,
     last: &RoundMetrics,
+    ledger: &EmbeddedLedger,
     backend: BackendKind,
 ) -> Result<Vec<(usize, u64, usize, bool)>> {
     let mut out = Vec::new();
     for client in &last.clients {
-        let log = dir.pol_path(last.round, client.client);
-        let (_, report) = verify_log_file(
-            &log,
-            dir.blobs().root(),
-            client.pol_head.as_ref(),
+        let post = posted_log(|p| ledger.get(p), TASK, last.round.into(), client.client)?
+            .with_context(|| {
+                format!(
+                    "client {} posted no log of round {}",
+                    client.client, last.round
+                )
+            })?;
+        let posted = Posted {
+            head: Some(Digest(post.head)),
+            update: Some(Digest(post.update)),
+        };
+        let (_, report) = verify_run_log(
+            dir,
+            federation,
+            last.round,
+            client.client,
+            posted,
             args.replay,
             backend,
         )
-        .with_context(|| format!("verifying {}", log.display()))?;
+        .with_context(|| {
+            format!(
+                "verifying {}",
+                dir.pol_path(last.round, client.client).display()
+            )
+        })?;
         out.push((
             client.client,
             report.steps,

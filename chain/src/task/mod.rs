@@ -97,8 +97,8 @@ pub mod ops;
 pub mod rules;
 
 pub use ops::{
-    LogPost, draw_challenge_op, post_log_op, post_model_op, provider_join_op, seal_round_op,
-    submit_proof_op,
+    LogPost, draw_challenge_op, post_log_op, post_model_op, posted_log, provider_join_op,
+    seal_round_op, submit_proof_op,
 };
 pub use rules::TASK_RULES;
 

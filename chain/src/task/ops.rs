@@ -44,6 +44,25 @@ impl LogPost {
     }
 }
 
+/// What client `client` of task `id` posted for its log of `round`, read through `get` (a
+/// ledger's state): `None` when the client index is unclaimed or no well-formed post is there.
+pub fn posted_log(
+    get: impl Fn(&Path) -> Value,
+    id: &str,
+    round: u64,
+    client: usize,
+) -> Result<Option<LogPost>, TaskError> {
+    let addr = get(&task_path(id, &["clients", &client.to_string()])?);
+    let Some(addr) = addr.as_str() else {
+        return Ok(None);
+    };
+    let post = get(&task_path(
+        id,
+        &["rounds", &round.to_string(), "logs", addr],
+    )?);
+    Ok(LogPost::from_value(&post))
+}
+
 /// The `SET` by which `provider` joins task `id` as client `client`: stake `stake` (skipped
 /// when 0) through the built-in `_stake` (request key `key`, which must be fresh), claim the
 /// client index and the data root, and register.

@@ -34,12 +34,12 @@ pub use run_dir::{RunDir, RunState, write_atomic};
 
 use crate::attack::AttackSpec;
 use crate::backend::BackendKind;
-use crate::blob::Digest;
+use crate::blob::{Digest, f32s_to_bytes};
 use crate::data::{Dataset, DatasetSource, prepare_data};
 use crate::error::FlError;
 use crate::model::{Evaluation, ModelKind, ModelSpec, evaluate};
 use crate::partition::{PartitionScheme, Partitioning, partition};
-use crate::pol::{CheckpointCommitter, CheckpointLog, LogHeader, PolRecorder};
+use crate::pol::{CheckpointCommitter, CheckpointLog, PolRecorder, RunTerms};
 use crate::strategy::{ClientUpdate, StrategySpec};
 use crate::train::{LocalOutcome, LocalTask, TrainConfig, train_local};
 
@@ -236,6 +236,31 @@ impl Federation {
         &self.partitioning
     }
 
+    /// What the run fixes for client `client`'s local training in a round that starts from the
+    /// global model `global`: the terms its proof-of-learning log is checked against.
+    pub fn run_terms(&self, client: usize, global: Digest) -> Result<RunTerms, FlError> {
+        let rows = self
+            .partitioning
+            .clients
+            .get(client)
+            .ok_or_else(|| FlError::Config(format!("the run has no client {client}")))?;
+        let train = &self.config.train;
+        Ok(RunTerms {
+            dataset: self.config.dataset.to_string(),
+            label_column: self.config.label_column.clone(),
+            split_seed: self.config.seed,
+            model: self.spec.to_string(),
+            lr: train.lr,
+            batch_size: train.batch_size as u32,
+            local_epochs: train.local_epochs as u32,
+            momentum: train.momentum,
+            proximal_mu: train.proximal_mu,
+            drop_last: train.drop_last,
+            rows: rows.iter().map(|&r| r as u32).collect(),
+            global,
+        })
+    }
+
     /// The burn device training runs on.
     pub fn device(&self) -> &Device {
         &self.device
@@ -423,21 +448,9 @@ impl Federation {
             let outcome = train_local(&task, global, config, seed, None)?;
             return Ok(ClientRound { outcome, log: None });
         }
-        let header = LogHeader {
-            client: client as u32,
-            round,
-            dataset: self.config.dataset.to_string(),
-            label_column: self.config.label_column.clone(),
-            split_seed: self.config.seed,
-            model: self.spec.to_string(),
-            batch_size: config.batch_size as u32,
-            momentum: config.momentum,
-            proximal_mu: config.proximal_mu,
-            every: self.config.pol_every,
-            global: Digest([0; 32]),
-            initial: Digest([0; 32]),
-            initial_commitment: None,
-        };
+        let header = self
+            .run_terms(client, Digest::of(&f32s_to_bytes(global)))?
+            .header(client as u32, round, self.config.pol_every);
         let initial = config.initial_checkpoint(global);
         let mut recorder = PolRecorder::start(
             header,

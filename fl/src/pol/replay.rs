@@ -19,8 +19,8 @@
 use burn::tensor::Device;
 use serde::Serialize;
 
-use super::{ChainError, CheckpointLog, check_chain};
-use crate::blob::{BlobError, BlobStore};
+use super::{ChainError, CheckpointLog, TermsError, check_chain};
+use crate::blob::{BlobError, BlobStore, Digest};
 use crate::data::Dataset;
 use crate::model::{ModelError, ModelSpec};
 use crate::train::SgdRun;
@@ -98,6 +98,17 @@ pub enum ReplayError {
     /// The run did not start from the round's global model.
     #[error("the initial checkpoint is not the round's global model (with zero momentum)")]
     WrongStart,
+    /// The log departs from the run's terms.
+    #[error("the log does not keep the run's terms: {0}")]
+    Terms(#[from] TermsError),
+    /// The log does not end at the update the provider posted.
+    #[error("the log ends at parameters {found}, not at the posted update {posted}")]
+    Update {
+        /// The posted update's digest.
+        posted: Digest,
+        /// The digest of the log's last parameters.
+        found: Digest,
+    },
 }
 
 /// Checks `log` against the checkpoints in `blobs` and replays its `q` largest segments on

@@ -1,0 +1,384 @@
+//! The run's terms, and the check that a log trained under them.
+//!
+//! A hash chain and a replay show that the logged checkpoints follow from the logged steps;
+//! they do not show that the steps are the ones the run asked for. A log whose every step has
+//! learning rate 0 (or 1e-30, or −0.0) and whose checkpoints all equal the initial one replays
+//! with distance 0; so does a log with no entries. These are the spoofing attacks on
+//! proof-of-learning of Zhang et al., "'Adversarial Examples' for Proof-of-Learning" (IEEE S&P
+//! 2022) and Fang et al., "On the Fundamental Limits of Proof-of-Learning" (2022): the
+//! verifier must bind every logged hyperparameter to the run's.
+//!
+//! [`check_terms`] does that against [`RunTerms`]: the header's data set, split, model, batch
+//! size, momentum, proximal coefficient and global model; every step's learning rate
+//! (bit for bit: −0.0 is not 0.0); and the step sequence — `local_epochs` epochs, each a
+//! shuffle of the provider's rows cut into batches of `batch_size` (the last one smaller, or
+//! dropped with `drop_last`), so exactly `E · ⌈n / B⌉` steps (`E · ⌊n / B⌋` with `drop_last`),
+//! every epoch drawing each of the provider's rows at most once, and all of them without
+//! `drop_last`.
+
+use std::collections::HashMap;
+
+use crate::digest::Digest;
+use crate::log::{CheckpointLog, LogHeader};
+
+/// What the run fixed for a provider's local training in one round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunTerms {
+    /// Data set source as the header spells it.
+    pub dataset: String,
+    /// Label column.
+    pub label_column: String,
+    /// Split seed of the training set the row ids refer to.
+    pub split_seed: u64,
+    /// Model spec.
+    pub model: String,
+    /// Learning rate of every step.
+    pub lr: f32,
+    /// Rows per batch.
+    pub batch_size: u32,
+    /// Passes over the provider's rows.
+    pub local_epochs: u32,
+    /// SGD momentum.
+    pub momentum: f32,
+    /// FedProx coefficient.
+    pub proximal_mu: f32,
+    /// Whether each epoch's last, smaller batch is skipped.
+    pub drop_last: bool,
+    /// The provider's training-set rows (its partition).
+    pub rows: Vec<u32>,
+    /// Digest of the round's global model (the model after the previous round).
+    pub global: Digest,
+}
+
+impl RunTerms {
+    /// The header of the log provider `client` writes in `round` under these terms, with a
+    /// record every `every` steps; `initial` and `initial_commitment` are its recorder's to
+    /// fill in (zero and `None` here).
+    pub fn header(&self, client: u32, round: u32, every: u32) -> LogHeader {
+        LogHeader {
+            client,
+            round,
+            dataset: self.dataset.clone(),
+            label_column: self.label_column.clone(),
+            split_seed: self.split_seed,
+            model: self.model.clone(),
+            batch_size: self.batch_size,
+            momentum: self.momentum,
+            proximal_mu: self.proximal_mu,
+            every,
+            global: self.global,
+            initial: Digest([0; 32]),
+            initial_commitment: None,
+        }
+    }
+
+    /// The batch size of each step the run asks for, in order.
+    pub fn batch_sizes(&self) -> Vec<usize> {
+        let n = self.rows.len();
+        let b = (self.batch_size as usize).max(1);
+        let mut epoch = vec![b; n / b];
+        if !self.drop_last && !n.is_multiple_of(b) {
+            epoch.push(n % b);
+        }
+        epoch.repeat(self.local_epochs as usize)
+    }
+}
+
+/// How a log departs from its run's terms.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum TermsError {
+    /// A header field is not the run's.
+    #[error("header: {field} is {found}, the run's is {expected}")]
+    Header {
+        /// The field.
+        field: &'static str,
+        /// The run's value.
+        expected: String,
+        /// The log's value.
+        found: String,
+    },
+    /// The log has another number of steps than the run asks for.
+    #[error("the log has {found} steps, the run asks for {expected} (epochs × batches per epoch)")]
+    StepCount {
+        /// Steps the run asks for.
+        expected: u64,
+        /// Steps in the log.
+        found: u64,
+    },
+    /// A step's learning rate is not the run's.
+    #[error("step {step}: learning rate {found:e} is not the run's {expected:e}")]
+    LearningRate {
+        /// The step (0-based).
+        step: u64,
+        /// The run's.
+        expected: f32,
+        /// The logged one.
+        found: f32,
+    },
+    /// A step's batch has another size than the run's sequence asks for there.
+    #[error("step {step}: batch of {found} rows, the run asks for {expected} there")]
+    BatchSize {
+        /// The step.
+        step: u64,
+        /// The size asked for.
+        expected: usize,
+        /// The logged size.
+        found: usize,
+    },
+    /// A batch names a row that is not the provider's, or one its epoch already drew.
+    #[error("step {step}: row {row} is not the provider's or was already drawn in epoch {epoch}")]
+    Row {
+        /// The step.
+        step: u64,
+        /// The epoch (0-based).
+        epoch: usize,
+        /// The row id.
+        row: u32,
+    },
+}
+
+/// Checks `log` against `terms` (see the module docs). The first departure is returned.
+pub fn check_terms(log: &CheckpointLog, terms: &RunTerms) -> Result<(), TermsError> {
+    check_header(&log.header, terms)?;
+    let sizes = terms.batch_sizes();
+    let found = log.total_steps();
+    if found != sizes.len() as u64 {
+        return Err(TermsError::StepCount {
+            expected: sizes.len() as u64,
+            found,
+        });
+    }
+    let per_epoch = sizes.len() / (terms.local_epochs as usize).max(1);
+    let mut owned: HashMap<u32, usize> = HashMap::new();
+    for &row in &terms.rows {
+        *owned.entry(row).or_default() += 1;
+    }
+    let mut left = owned.clone();
+    let steps = log.entries.iter().flat_map(|e| &e.steps);
+    for (step, (record, &size)) in steps.zip(&sizes).enumerate() {
+        let step = step as u64;
+        if record.lr.to_bits() != terms.lr.to_bits() {
+            return Err(TermsError::LearningRate {
+                step,
+                expected: terms.lr,
+                found: record.lr,
+            });
+        }
+        if record.rows.len() != size {
+            return Err(TermsError::BatchSize {
+                step,
+                expected: size,
+                found: record.rows.len(),
+            });
+        }
+        let epoch = step as usize / per_epoch.max(1);
+        if (step as usize).is_multiple_of(per_epoch.max(1)) {
+            left.clone_from(&owned);
+        }
+        for &row in &record.rows {
+            match left.get_mut(&row) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => return Err(TermsError::Row { step, epoch, row }),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_header(h: &LogHeader, t: &RunTerms) -> Result<(), TermsError> {
+    let same = |field, expected: String, found: String| {
+        if expected == found {
+            Ok(())
+        } else {
+            Err(TermsError::Header {
+                field,
+                expected,
+                found,
+            })
+        }
+    };
+    // Floats by their bits: the run's value was logged as is.
+    let bits = |v: f32| format!("{v:e} (bits {:#010x})", v.to_bits());
+    same("dataset", t.dataset.clone(), h.dataset.clone())?;
+    same(
+        "label_column",
+        t.label_column.clone(),
+        h.label_column.clone(),
+    )?;
+    same(
+        "split_seed",
+        t.split_seed.to_string(),
+        h.split_seed.to_string(),
+    )?;
+    same("model", t.model.clone(), h.model.clone())?;
+    same(
+        "batch_size",
+        t.batch_size.to_string(),
+        h.batch_size.to_string(),
+    )?;
+    same("momentum", bits(t.momentum), bits(h.momentum))?;
+    same("proximal_mu", bits(t.proximal_mu), bits(h.proximal_mu))?;
+    same("global", t.global.to_string(), h.global.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::StepRecord;
+    use crate::log::tests::sample_header;
+
+    fn terms(rows: u32, batch: u32, epochs: u32, drop_last: bool) -> RunTerms {
+        let h = sample_header();
+        RunTerms {
+            dataset: h.dataset,
+            label_column: h.label_column,
+            split_seed: h.split_seed,
+            model: h.model,
+            lr: 0.1,
+            batch_size: batch,
+            local_epochs: epochs,
+            momentum: h.momentum,
+            proximal_mu: h.proximal_mu,
+            drop_last,
+            rows: (100..100 + rows).collect(),
+            global: h.global,
+        }
+    }
+
+    /// The log an honest provider writes: each epoch a rotation of its rows, one record a step.
+    fn honest(t: &RunTerms) -> CheckpointLog {
+        let mut header = sample_header();
+        header.batch_size = t.batch_size;
+        let mut log = CheckpointLog::new(header);
+        let b = t.batch_size as usize;
+        for epoch in 0..t.local_epochs as usize {
+            let mut order = t.rows.clone();
+            let n = order.len().max(1);
+            order.rotate_left(epoch % n);
+            for batch in order.chunks(b) {
+                if t.drop_last && batch.len() < b {
+                    break;
+                }
+                let step = StepRecord {
+                    lr: t.lr,
+                    rows: batch.to_vec(),
+                };
+                log.append(vec![step], Digest::of(&[epoch as u8]));
+            }
+        }
+        log
+    }
+
+    fn edit(t: &RunTerms, f: impl Fn(&mut CheckpointLog)) -> Result<(), TermsError> {
+        let mut log = honest(t);
+        f(&mut log);
+        check_terms(&log, t)
+    }
+
+    #[test]
+    fn an_honest_log_meets_its_terms() {
+        for (rows, batch, epochs, drop_last) in
+            [(10, 4, 3, false), (10, 4, 3, true), (8, 4, 1, false)]
+        {
+            let t = terms(rows, batch, epochs, drop_last);
+            let steps = epochs * rows.div_ceil(batch);
+            let steps = if drop_last {
+                epochs * (rows / batch)
+            } else {
+                steps
+            };
+            assert_eq!(t.batch_sizes().len() as u32, steps);
+            assert_eq!(check_terms(&honest(&t), &t), Ok(()));
+        }
+    }
+
+    #[test]
+    fn spoofed_learning_rates_are_refused() {
+        let t = terms(10, 4, 2, false);
+        for lr in [0.0, -0.0, 1e-30, 0.1000001, f32::NAN] {
+            let err = edit(&t, |log| log.entries[3].steps[0].lr = lr).unwrap_err();
+            assert!(
+                matches!(err, TermsError::LearningRate { step: 3, .. }),
+                "{lr}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_short_and_long_logs_are_refused() {
+        let t = terms(10, 4, 2, false);
+        let empty = CheckpointLog::new(honest(&t).header);
+        assert_eq!(
+            check_terms(&empty, &t),
+            Err(TermsError::StepCount {
+                expected: 6,
+                found: 0
+            })
+        );
+        let err = edit(&t, |log| {
+            log.entries.pop();
+        });
+        assert!(matches!(err, Err(TermsError::StepCount { found: 5, .. })));
+        let mut long = honest(&t);
+        long.append(
+            vec![StepRecord {
+                lr: 0.1,
+                rows: vec![100],
+            }],
+            Digest::of(b"x"),
+        );
+        assert!(matches!(
+            check_terms(&long, &t),
+            Err(TermsError::StepCount { found: 7, .. })
+        ));
+    }
+
+    #[test]
+    fn batches_must_be_the_runs_and_rows_the_providers() {
+        let t = terms(10, 4, 2, false);
+        // A smaller batch where a full one belongs.
+        let err = edit(&t, |log| {
+            log.entries[0].steps[0].rows.pop();
+        });
+        assert!(matches!(err, Err(TermsError::BatchSize { step: 0, .. })));
+        // A row of another provider.
+        let err = edit(&t, |log| log.entries[1].steps[0].rows[0] = 7);
+        assert!(matches!(
+            err,
+            Err(TermsError::Row {
+                row: 7,
+                epoch: 0,
+                ..
+            })
+        ));
+        // The same row twice in one epoch (a cheap batch repeated).
+        let err = edit(&t, |log| {
+            log.entries[1].steps[0].rows = log.entries[0].steps[0].rows.clone()
+        });
+        assert!(matches!(err, Err(TermsError::Row { epoch: 0, .. })));
+        // Each epoch draws afresh: the same row in two epochs is fine (the honest log does it).
+        assert_eq!(edit(&t, |_| {}), Ok(()));
+    }
+
+    #[test]
+    fn header_fields_are_bound() {
+        let t = terms(10, 4, 1, false);
+        type Edit = fn(&mut LogHeader);
+        let cases: [(&str, Edit); 7] = [
+            ("dataset", |h| h.dataset = "iris".into()),
+            ("split_seed", |h| h.split_seed += 1),
+            ("model", |h| h.model = "logreg".into()),
+            ("batch_size", |h| h.batch_size = 2),
+            ("momentum", |h| h.momentum = -h.momentum),
+            ("proximal_mu", |h| h.proximal_mu = 0.0),
+            ("global", |h| h.global = Digest::of(b"another model")),
+        ];
+        for (field, f) in cases {
+            let err = edit(&t, |log| f(&mut log.header)).unwrap_err();
+            assert!(
+                matches!(err, TermsError::Header { field: found, .. } if found == field),
+                "{err}"
+            );
+        }
+    }
+}
