@@ -191,6 +191,16 @@ fn blobs_with_ended_leases_are_collected_and_others_kept() {
     assert_eq!(report["leased"], 1, "{report}");
     assert!(!store.contains(&expired));
     assert!(store.contains(&permanent));
+    // An empty lease (a crash after an unsynced rename) protects its blob and is named.
+    let crashed = store.put(b"leased checkpoint").unwrap();
+    store.retain(&crashed, 1).unwrap();
+    std::fs::write(tmp.path().join(".leases").join(crashed.to_hex()), "").unwrap();
+    let said = ok(&zkfl(&["blobs", "gc", "--dir", &dir]));
+    assert!(
+        said.contains(&format!("kept {}", crashed.to_hex())),
+        "{said}"
+    );
+    assert!(store.contains(&crashed));
     let missing = "00".repeat(32);
     let out = zkfl(&[
         "blobs",

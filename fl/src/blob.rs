@@ -42,6 +42,14 @@ pub enum BlobError {
     /// Checkpoint bytes whose length is not a multiple of 4.
     #[error("checkpoint bytes: length {0} is not a multiple of 4")]
     NotF32s(usize),
+    /// A lease file does not hold a time (e.g. empty after a crash): its blob is kept.
+    #[error("lease {path} cannot be read: {found:?} is not a count of seconds")]
+    BadLease {
+        /// The lease file.
+        path: PathBuf,
+        /// What it holds (at most 40 characters).
+        found: String,
+    },
 }
 
 /// Distinguishes temporary files written concurrently by one process.
@@ -78,12 +86,7 @@ impl BlobStore {
             std::process::id(),
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        let written = write_new_file(&temp, bytes).and_then(|()| fs::rename(&temp, &path));
-        if let Err(source) = written {
-            // Best effort: the temporary file may not even exist.
-            let _ = fs::remove_file(&temp);
-            return Err(BlobError::Io { path, source });
-        }
+        write_durably(&temp, &path, bytes).map_err(|source| BlobError::Io { path, source })?;
         Ok(digest)
     }
 
@@ -137,12 +140,42 @@ impl BlobStore {
 /// `put` makes a blob appear whole or not at all to a process that was killed; a power loss may
 /// drop recent blobs, which the hash-chain check then reports as missing. (An fsync per blob
 /// cost ~0.5 ms, several training steps, on every proof-of-learning checkpoint.)
-fn write_new_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    file.write_all(bytes)
+/// Writes `bytes` to the new file `temp`, flushes it to disk, renames it to `path` and flushes
+/// the directory: after a crash, `path` holds either its old content or all of `bytes`, never an
+/// empty or partial file (a rename alone can reach the disk before the data it names). `temp`
+/// is removed on failure.
+pub fn write_durably(temp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let written = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(temp, path)?;
+        sync_dir(path)
+    })();
+    if written.is_err() {
+        // Best effort: the temporary file may not even exist.
+        let _ = fs::remove_file(temp);
+    }
+    written
+}
+
+/// Flushes the directory holding `path` (its entries), where the platform allows it.
+fn sync_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        fs::File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Canonical checkpoint bytes: the `f32` values little-endian, in order.

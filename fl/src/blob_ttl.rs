@@ -7,7 +7,10 @@
 //!
 //! [`BlobStore::collect_garbage`] removes every blob whose lease has ended, then its lease. A
 //! blob is removed before its lease, so a crash in between leaves a lease without a blob, which
-//! the next collection removes; never a blob without its lease.
+//! the next collection removes; never a blob without its lease. Leases are written durably
+//! ([`crate::blob::write_durably`]); a lease that cannot be read anyway (empty, or not a
+//! number) protects its blob: the collection keeps it and reports it, and a new
+//! [`BlobStore::retain`] replaces it.
 
 use std::fs;
 use std::io;
@@ -16,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::blob::{BlobError, BlobStore, Digest};
+use crate::blob::{BlobError, BlobStore, Digest, write_durably};
 
 /// What a garbage collection did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -27,6 +30,8 @@ pub struct GcReport {
     pub freed_bytes: u64,
     /// Blobs whose lease is still running.
     pub leased: usize,
+    /// Blobs kept because their lease cannot be read: digest and why.
+    pub unreadable: Vec<(Digest, String)>,
 }
 
 /// Seconds since the Unix epoch, now.
@@ -46,24 +51,35 @@ impl BlobStore {
     }
 
     /// The expiry of a blob's lease (seconds since the epoch), or `None` for a permanent blob.
+    /// A lease file that does not hold a count of seconds is [`BlobError::BadLease`].
     pub fn expiry(&self, digest: &Digest) -> Result<Option<u64>, BlobError> {
         let path = self.leases_dir().join(digest.to_hex());
         match fs::read_to_string(&path) {
-            Ok(text) => Ok(text.trim().parse::<u64>().ok()),
+            Ok(text) => match text.trim().parse::<u64>() {
+                Ok(until) => Ok(Some(until)),
+                Err(_) => Err(BlobError::BadLease {
+                    path,
+                    found: text.chars().take(40).collect(),
+                }),
+            },
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(BlobError::Io { path, source }),
         }
     }
 
-    /// Keeps the blob `digest` at least until `until` (seconds since the epoch).
+    /// Keeps the blob `digest` at least until `until` (seconds since the epoch). An unreadable
+    /// lease is replaced by this one.
     pub fn retain(&self, digest: &Digest, until: u64) -> Result<(), BlobError> {
         let dir = self.leases_dir();
         fs::create_dir_all(&dir).map_err(Self::io_error(dir.clone()))?;
-        let until = self.expiry(digest)?.map_or(until, |old| old.max(until));
+        let until = match self.expiry(digest) {
+            Ok(old) => old.map_or(until, |old| old.max(until)),
+            Err(BlobError::BadLease { .. }) => until,
+            Err(e) => return Err(e),
+        };
         let path = dir.join(digest.to_hex());
         let temp = dir.join(format!(".tmp-{}-{}", digest.to_hex(), std::process::id()));
-        fs::write(&temp, until.to_string()).map_err(Self::io_error(temp.clone()))?;
-        fs::rename(&temp, &path).map_err(Self::io_error(path))
+        write_durably(&temp, &path, until.to_string().as_bytes()).map_err(Self::io_error(path))
     }
 
     /// Stores `bytes` to be kept for at least `ttl` from now; returns their digest.
@@ -91,9 +107,14 @@ impl BlobStore {
             else {
                 continue;
             };
-            match self.expiry(&digest)? {
-                Some(until) if until >= now => report.leased += 1,
-                _ => {
+            match self.expiry(&digest) {
+                Err(BlobError::BadLease { path, found }) => {
+                    let why = format!("lease {} holds {found:?}", path.display());
+                    report.unreadable.push((digest, why));
+                }
+                Err(e) => return Err(e),
+                Ok(Some(until)) if until >= now => report.leased += 1,
+                Ok(_) => {
                     let blob = self.path_of(&digest);
                     if let Ok(meta) = fs::metadata(&blob) {
                         fs::remove_file(&blob).map_err(Self::io_error(blob.clone()))?;
@@ -133,7 +154,8 @@ mod tests {
             GcReport {
                 removed: 1,
                 freed_bytes: b"checkpoint".len() as u64,
-                leased: 1
+                leased: 1,
+                unreadable: Vec::new(),
             }
         );
         assert!(matches!(store.get(&short), Err(BlobError::NotFound(_))));
@@ -158,5 +180,30 @@ mod tests {
         let report = store.collect_garbage(until + 1).unwrap();
         assert_eq!(report.removed, 0);
         assert_eq!(store.expiry(&d).unwrap(), None);
+    }
+
+    #[test]
+    fn an_unreadable_lease_keeps_its_blob_and_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path()).unwrap();
+        for (i, text) in ["", "   \n", "soon", "-5", "12abc", "\u{0}"]
+            .iter()
+            .enumerate()
+        {
+            let d = store.put(format!("blob {i}").as_bytes()).unwrap();
+            store.retain(&d, 1).unwrap();
+            // What a crash after an unsynced rename, or a stray edit, leaves.
+            fs::write(dir.path().join(".leases").join(d.to_hex()), text).unwrap();
+            assert!(matches!(store.expiry(&d), Err(BlobError::BadLease { .. })));
+            let report = store.collect_garbage(u64::MAX).unwrap();
+            assert_eq!(report.removed, 0, "{text:?}");
+            assert_eq!(report.unreadable.len(), 1, "{text:?}");
+            assert_eq!(report.unreadable[0].0, d);
+            assert!(store.get(&d).is_ok(), "{text:?}: the blob is kept");
+            // A new lease replaces the unreadable one; then it expires as any other.
+            store.retain(&d, 10).unwrap();
+            assert_eq!(store.expiry(&d).unwrap(), Some(10));
+            assert_eq!(store.collect_garbage(11).unwrap().removed, 1);
+        }
     }
 }

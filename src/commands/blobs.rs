@@ -67,6 +67,9 @@ pub fn run(command: BlobsCommand) -> Result<()> {
                     "removed {} expired blobs ({} bytes); {} leased blobs kept",
                     report.removed, report.freed_bytes, report.leased
                 );
+                for (digest, why) in &report.unreadable {
+                    println!("kept {digest}: its {why}, not a time (retain it again to fix)");
+                }
             }
             Ok(())
         }

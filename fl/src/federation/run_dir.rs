@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::metrics::RoundMetrics;
-use crate::blob::{BlobStore, Digest, bytes_to_f32s, f32s_to_bytes};
+use crate::blob::{BlobStore, Digest, bytes_to_f32s, f32s_to_bytes, write_durably};
 use crate::error::FlError;
 
 /// What survives between rounds for `--resume`.
@@ -136,6 +136,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FlError> {
         fs::create_dir_all(parent).map_err(FlError::io(parent))?;
     }
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).map_err(FlError::io(&tmp))?;
-    fs::rename(&tmp, path).map_err(FlError::io(path))
+    // A temporary file left by a crash is stale: the write starts afresh.
+    let _ = fs::remove_file(&tmp);
+    write_durably(&tmp, path, bytes).map_err(FlError::io(path))
 }
