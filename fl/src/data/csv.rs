@@ -228,10 +228,30 @@ fn class_ids(
     declared: Option<usize>,
 ) -> Result<(Vec<u32>, usize), DataError> {
     let path_buf = || PathBuf::from(path);
+    if let Some(&(line, _)) = fields.iter().find(|(_, f)| f.is_empty()) {
+        return Err(DataError::EmptyLabel {
+            path: path_buf(),
+            line,
+            column,
+        });
+    }
     if let Some(n) = declared {
         return declared_ids(path, fields, n);
     }
-    if !fields.iter().all(|(_, f)| is_number(f)) {
+    let kind = |f: &str| if is_number(f) { "a number" } else { "text" };
+    let (first_line, first) = fields[0];
+    if let Some(&(line, value)) = fields.iter().find(|(_, f)| kind(f) != kind(first)) {
+        return Err(DataError::MixedLabels {
+            path: path_buf(),
+            line,
+            column,
+            value: value.to_owned(),
+            kind: kind(value),
+            first_line,
+            first_kind: kind(first),
+        });
+    }
+    if !is_number(first) {
         let distinct: BTreeSet<&str> = fields.iter().map(|(_, f)| *f).collect();
         let ids: BTreeMap<&str, u32> = distinct.iter().zip(0u32..).map(|(f, i)| (*f, i)).collect();
         let labels = fields.iter().map(|(_, f)| ids[f]).collect();
@@ -329,6 +349,35 @@ mod tests {
 
     fn ok(text: &str, label: &str) -> Dataset {
         load_text("t.csv", text, label).expect("valid csv")
+    }
+
+    #[test]
+    fn a_missing_label_or_feature_is_an_error_naming_line_and_column() {
+        let labelled = "a,b,class\n0.1,0.2,0\n0.3,0.4,1\n";
+        for (row, needle) in [
+            ("0.7,0.2,", "line 4 column 3: the label is empty"),
+            ("0.7,0.2,   ", "line 4 column 3: the label is empty"),
+            ("0.7,0.2,\"\"", "line 4 column 3: the label is empty"),
+            ("0.7,0.2,?", "line 4 column 3: label \"?\" is text"),
+            ("0.7,0.2,NA", "line 4 column 3: label \"NA\" is text"),
+            ("0.7,,1", "line 4, column 2: feature \"\""),
+            ("  ,0.2,1", "line 4, column 1: feature \"\""),
+        ] {
+            let err = load_text("t.csv", &format!("{labelled}{row}\n"), "last").unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("t.csv") && text.contains(needle),
+                "{row:?}: {text}"
+            );
+        }
+        // Text labels with a number among them are refused the same way.
+        let err = load_text("t.csv", "1,2,cat\n3,4,dog\n5,6,7\n", "last").unwrap_err();
+        assert!(
+            matches!(err, DataError::MixedLabels { line: 3, .. }),
+            "{err}"
+        );
+        // A label column of text alone is still classes.
+        assert_eq!(ok("1,2,cat\n3,4,dog\n5,6,cat\n", "last").n_classes, 2);
     }
 
     #[test]

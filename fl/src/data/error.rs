@@ -48,6 +48,38 @@ pub enum DataError {
         /// The offending field.
         value: String,
     },
+    /// A label field is empty (or only spaces): it is missing, not a class.
+    #[error("{} line {line} column {column}: the label is empty", path.display())]
+    EmptyLabel {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// 1-based column number.
+        column: usize,
+    },
+    /// The label column mixes numbers and text (a missing-value marker such as `?` or `NA`
+    /// among numeric labels), so one kind would silently become extra classes.
+    #[error(
+        "{} line {line} column {column}: label {value:?} is {kind}, but the label on line {first_line} is {first_kind}: the column mixes numbers and text",
+        path.display()
+    )]
+    MixedLabels {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the first label of the other kind.
+        line: usize,
+        /// 1-based column number.
+        column: usize,
+        /// That label.
+        value: String,
+        /// Its kind ("a number" or "text").
+        kind: &'static str,
+        /// 1-based line of the first label.
+        first_line: usize,
+        /// The first label's kind.
+        first_kind: &'static str,
+    },
     /// The label column holds numbers that are not integers, so it is not a label column.
     #[error(
         "{} line {line}: label {value:?} is not an integer; column {column} does not look like a label column",
