@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::zkfl;
+use common::{fails_with, zkfl};
 
 /// A small, quick federated run into `out` (extra options appended).
 fn small_run(out: &Path, extra: &[&str]) -> Vec<String> {
@@ -185,4 +185,37 @@ fn train_writes_its_outputs_and_pol_verify_checks_them() {
         stderr.starts_with("error:") && !stderr.contains("panicked"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_data_file_over_the_cap_is_refused_before_it_fills_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 4 MiB of rows gzip'd to a few KiB; the cap is 64 KiB.
+    let csv = tmp.path().join("rows.csv.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let row = b"0.1,0.2,0\n0.3,0.4,1\n";
+    for _ in 0..(4 << 20) / row.len() {
+        std::io::Write::write_all(&mut gz, row).unwrap();
+    }
+    std::fs::write(&csv, gz.finish().unwrap()).unwrap();
+    let dataset = format!("csv:{}", csv.display());
+    let out = tmp.path().join("run").display().to_string();
+    let train = |limit: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_zkfl"))
+            .args([
+                "train",
+                "--rounds",
+                "1",
+                "--dataset",
+                &dataset,
+                "--out",
+                &out,
+            ])
+            .env("ZKFL_MAX_DATA_BYTES", limit)
+            .output()
+            .unwrap()
+    };
+    fails_with(&train("65536"), "more than 65536 bytes");
+    fails_with(&train("lots"), "ZKFL_MAX_DATA_BYTES");
+    assert!(!tmp.path().join("run").exists());
 }

@@ -15,6 +15,22 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    /// The file (decompressed) is larger than what allows it.
+    #[error("{}: more than {limit} bytes, the most {what} allows", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The most bytes allowed.
+        limit: u64,
+        /// What sets the limit (the IDX header, or the data file cap).
+        what: &'static str,
+    },
+    /// `ZKFL_MAX_DATA_BYTES` is not a count of bytes.
+    #[error("ZKFL_MAX_DATA_BYTES={value:?} is not a count of bytes")]
+    BadLimit {
+        /// The variable's value.
+        value: String,
+    },
     /// The file holds no data rows.
     #[error("{} is empty: it holds no data rows", path.display())]
     Empty {

@@ -35,14 +35,62 @@ fn io_error(path: &Path, source: std::io::Error) -> DataError {
     }
 }
 
-/// The bytes of the file, decompressed if its name ends in `.gz`.
-pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|e| io_error(path, e))?;
-    if is_gzip_name(path) {
-        gunzip(path, &raw)
-    } else {
-        Ok(raw)
+/// The largest (decompressed) data file read, in bytes, unless `ZKFL_MAX_DATA_BYTES` sets
+/// another: 1 GiB.
+pub const DEFAULT_MAX_DATA_BYTES: u64 = 1 << 30;
+
+/// The cap on a data file's decompressed size: `ZKFL_MAX_DATA_BYTES` (a count of bytes) or
+/// [`DEFAULT_MAX_DATA_BYTES`]; a value that is not a count is an error, not the default.
+pub fn max_data_bytes() -> Result<u64, DataError> {
+    match std::env::var("ZKFL_MAX_DATA_BYTES") {
+        Err(_) => Ok(DEFAULT_MAX_DATA_BYTES),
+        Ok(text) => text.trim().parse().map_err(|_| DataError::BadLimit {
+            value: text.clone(),
+        }),
     }
+}
+
+/// The file as a stream of its (decompressed, if its name ends in `.gz`) bytes.
+pub(crate) fn open_stream(path: &Path) -> Result<Box<dyn Read>, DataError> {
+    let file = std::fs::File::open(path).map_err(|e| io_error(path, e))?;
+    let file = std::io::BufReader::new(file);
+    Ok(if is_gzip_name(path) {
+        Box::new(MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    })
+}
+
+/// Reads `reader` to its end, but never more than `limit` bytes: one more is
+/// [`DataError::TooLarge`] (`limit` is `what` allows). Memory stays within `limit + 1` bytes
+/// whatever the stream would yield (a gzip bomb stops here).
+pub(crate) fn read_capped(
+    path: &Path,
+    reader: impl Read,
+    limit: u64,
+    what: &'static str,
+) -> Result<Vec<u8>, DataError> {
+    let mut out = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| io_error(path, e))?;
+    if out.len() as u64 > limit {
+        return Err(DataError::TooLarge {
+            path: PathBuf::from(path),
+            limit,
+            what,
+        });
+    }
+    Ok(out)
+}
+
+/// What allows a data file's size when nothing in the file declares it.
+pub(crate) const DATA_CAP: &str = "the data file cap (ZKFL_MAX_DATA_BYTES)";
+
+/// The bytes of the file, decompressed if its name ends in `.gz`, at most [`max_data_bytes`].
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
+    read_capped(path, open_stream(path)?, max_data_bytes()?, DATA_CAP)
 }
 
 /// The text of the file, decompressed if its name ends in `.gz`; must be UTF-8.
@@ -74,6 +122,18 @@ mod tests {
     use super::*;
     use flate2::{Compression, write::GzEncoder};
     use std::io::Write;
+
+    #[test]
+    fn reading_stops_one_byte_past_the_cap_of_an_endless_stream() {
+        let path = Path::new("endless");
+        let err = read_capped(path, std::io::repeat(0), 1000, DATA_CAP).unwrap_err();
+        assert!(
+            matches!(err, DataError::TooLarge { limit: 1000, .. }),
+            "{err}"
+        );
+        let exact = read_capped(path, &[7u8; 1000][..], 1000, DATA_CAP).unwrap();
+        assert_eq!(exact.len(), 1000);
+    }
 
     #[test]
     fn names_and_gzip_detection() {

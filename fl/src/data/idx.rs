@@ -7,9 +7,10 @@
 //! count. Pixels are scaled to `[0, 1]` by dividing by 255; labels are class ids
 //! (`n_classes = max + 1`).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::file::{read_bytes, stem_name};
+use super::file::{DATA_CAP, max_data_bytes, open_stream, read_capped, stem_name};
 use super::{DataError, Dataset};
 
 /// Magic number of an IDX file of unsigned bytes in 3 dimensions (images).
@@ -19,10 +20,64 @@ pub(crate) const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// Loads an image file and a label file (each gzip'd if its name ends in `.gz`) as one data set
 /// named after the image file, with image shape `(rows, cols)`.
+/// Each file is read as far as its header declares and no further: its header first, then at
+/// most the body it declares (one byte more is an error), and never more than
+/// [`max_data_bytes`] in all, so a small gzip'd file cannot make the loader allocate gigabytes.
 pub fn load_idx(images: &Path, labels: &Path) -> Result<Dataset, DataError> {
-    let image_bytes = read_bytes(images)?;
-    let label_bytes = read_bytes(labels)?;
+    let image_bytes = read_idx(images, IMAGES_MAGIC, 4, image_body_len)?;
+    let label_bytes = read_idx(labels, LABELS_MAGIC, 2, |_, header| {
+        Ok(u64::from(header_word(header, 1)))
+    })?;
     parse_idx(images, &image_bytes, labels, &label_bytes)
+}
+
+/// The header (`words` big-endian words, the first `magic`) and then the body that `body_len`
+/// reads off the header, capped as [`load_idx`] says. A short file is returned as it is: the
+/// parser names what is missing.
+fn read_idx(
+    path: &Path,
+    magic: u32,
+    words: usize,
+    body_len: impl FnOnce(&Path, &[u8]) -> Result<u64, DataError>,
+) -> Result<Vec<u8>, DataError> {
+    let mut stream = open_stream(path)?;
+    let header_len = 4 * words as u64;
+    let mut bytes = read_capped(path, (&mut stream).take(header_len), header_len, DATA_CAP)?;
+    if bytes.len() as u64 == header_len {
+        check_header(path, &bytes, magic, words)?;
+        let body = body_len(path, &bytes)?;
+        let cap = max_data_bytes()?;
+        if header_len.saturating_add(body) > cap {
+            return Err(DataError::TooLarge {
+                path: path.into(),
+                limit: cap,
+                what: DATA_CAP,
+            });
+        }
+        bytes.extend(read_capped(path, stream, body, "the IDX header")?);
+    }
+    Ok(bytes)
+}
+
+/// Pixel bytes an IDX image header declares.
+fn image_body_len(path: &Path, header: &[u8]) -> Result<u64, DataError> {
+    let (count, rows, cols) = (
+        header_word(header, 1),
+        header_word(header, 2),
+        header_word(header, 3),
+    );
+    let shape_error = || DataError::IdxShape {
+        path: path.into(),
+        rows,
+        cols,
+    };
+    if rows == 0 || cols == 0 {
+        return Err(shape_error());
+    }
+    // u32 * u32 fits in u64; times a third u32 it may not.
+    (u64::from(rows) * u64::from(cols))
+        .checked_mul(u64::from(count))
+        .ok_or_else(shape_error)
 }
 
 /// The images of an IDX image file.
@@ -132,15 +187,7 @@ fn parse_images<'a>(path: &Path, bytes: &'a [u8]) -> Result<Images<'a>, DataErro
         rows,
         cols,
     };
-    if rows == 0 || cols == 0 {
-        return Err(shape_error());
-    }
-    // u32 * u32 fits in u64; times a third u32 it may not.
-    let pixels_per_image = u64::from(rows) * u64::from(cols);
-    let body = pixels_per_image
-        .checked_mul(u64::from(count))
-        .ok_or_else(shape_error)?;
-    check_length(path, bytes, 16, body)?;
+    check_length(path, bytes, 16, image_body_len(path, bytes)?)?;
     Ok(Images {
         count,
         rows: usize::try_from(rows).map_err(|_| shape_error())?,
@@ -239,6 +286,34 @@ mod tests {
             msg,
             "img.idx: IDX header declares 52 bytes in all, the file has 20"
         );
+    }
+
+    #[test]
+    fn a_gzip_bomb_stops_at_the_size_its_header_declares() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // 3 images of 2x2 declared, then 64 MiB of zeros: 64 KiB gzip'd.
+        let mut bomb = image_file(3, 2, 2);
+        bomb.resize(bomb.len() + (64 << 20), 0);
+        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+        enc.write_all(&bomb).expect("gzip");
+        let images = dir.path().join("bomb-images-idx3-ubyte.gz");
+        std::fs::write(&images, enc.finish().expect("gzip")).expect("write");
+        assert!(std::fs::metadata(&images).unwrap().len() < 1 << 20);
+        let labels = dir.path().join("labels-idx1-ubyte");
+        std::fs::write(&labels, label_file(&[0, 1, 2])).expect("write");
+        let err = load_idx(&images, &labels).expect_err("trailing data");
+        assert!(
+            matches!(err, DataError::TooLarge { limit: 12, .. }),
+            "stops one byte past the 12 declared: {err}"
+        );
+        // A header that declares more than the cap is refused before reading the body.
+        let huge = dir.path().join("huge-idx3-ubyte");
+        let mut header = image_file(0, 1, 1)[..16].to_vec();
+        header[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
+        header[8..16].copy_from_slice(&[0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff]);
+        std::fs::write(&huge, &header).expect("write");
+        let err = load_idx(&huge, &labels).expect_err("too large");
+        assert!(matches!(err, DataError::TooLarge { .. }), "{err}");
     }
 
     #[test]
