@@ -219,3 +219,56 @@ fn a_data_file_over_the_cap_is_refused_before_it_fills_memory() {
     fails_with(&train("lots"), "ZKFL_MAX_DATA_BYTES");
     assert!(!tmp.path().join("run").exists());
 }
+
+#[test]
+fn a_round_whose_aggregate_overflows_keeps_its_model_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let out_arg = out.display().to_string();
+    let args = [
+        "train",
+        "--dataset",
+        "breast-cancer",
+        "--model",
+        "logreg",
+        "--clients",
+        "5",
+        "--partition",
+        "iid",
+        "--attack",
+        "scale:3.4e38@2",
+        "--rounds",
+        "2",
+        "--out",
+        &out_arg,
+        "--pol-every",
+        "0",
+    ];
+    let run = zkfl(&args);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("keeps the global model it started from"),
+        "{stderr}"
+    );
+    // Every file the run wrote reads back, and says what happened.
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    for round in metrics.as_array().unwrap() {
+        assert!(round["test_loss"].as_f64().unwrap().is_finite(), "{round}");
+        assert!(
+            round["kept_previous"]
+                .as_str()
+                .unwrap()
+                .contains("test loss"),
+            "{round}"
+        );
+    }
+    // Resuming reads every file the run wrote (no parse error of its own files).
+    let resumed = zkfl(&[&args[..], &["--resume"]].concat());
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+}

@@ -448,10 +448,18 @@ impl TaskDriver {
                 n_samples: update.samples,
             });
         }
-        if !updates.is_empty() {
-            self.global = self.strategy.aggregate(&self.global, &updates)?;
-        }
-        let evaluation = self.federation.evaluate(&self.global)?;
+        let (evaluation, kept_previous) = if updates.is_empty() {
+            (self.federation.evaluate(&self.global)?, None)
+        } else {
+            let next = self.federation.next_global(
+                self.strategy.as_mut(),
+                round,
+                &self.global,
+                &updates,
+            )?;
+            self.global = next.model;
+            (next.evaluation, next.kept_previous)
+        };
         let digest = self.dir.save_model(round, &self.global)?;
         let metrics = RoundMetrics {
             round,
@@ -460,6 +468,7 @@ impl TaskDriver {
             clients,
             seconds: started.elapsed().as_secs_f64(),
             model: digest,
+            kept_previous,
         };
         self.history.truncate(round as usize - 1);
         self.history.push(metrics);

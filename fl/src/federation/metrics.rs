@@ -36,4 +36,7 @@ pub struct RoundMetrics {
     pub seconds: f64,
     /// SHA-256 of the new global model.
     pub model: Digest,
+    /// Why the round's aggregate was refused and the previous global model kept, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept_previous: Option<String>,
 }

@@ -40,7 +40,7 @@ use crate::error::FlError;
 use crate::model::{Evaluation, ModelKind, ModelSpec, evaluate};
 use crate::partition::{PartitionScheme, Partitioning, partition};
 use crate::pol::{CheckpointCommitter, CheckpointLog, PolRecorder, RunTerms};
-use crate::strategy::{ClientUpdate, StrategySpec};
+use crate::strategy::{ClientUpdate, Strategy, StrategyError, StrategySpec};
 use crate::train::{LocalOutcome, LocalTask, TrainConfig, train_local};
 
 /// Everything that defines a federated run. Two runs with equal configs produce equal models.
@@ -289,6 +289,44 @@ impl Federation {
         pool
     }
 
+    /// The global model after `round`: `strategy`'s aggregate of `updates`, evaluated on the
+    /// test set, unless it is not usable — a parameter that is not finite, or a test loss that
+    /// is not (the model overflows, as under a scaling attack) — in which case the round keeps
+    /// `global`, the strategy's state is put back, a warning says why and
+    /// [`NextGlobal::kept_previous`] records it. Other strategy errors fail the round.
+    pub fn next_global(
+        &self,
+        strategy: &mut dyn Strategy,
+        round: u32,
+        global: &[f32],
+        updates: &[ClientUpdate],
+    ) -> Result<NextGlobal, FlError> {
+        let state = strategy.state();
+        let refused = match strategy.aggregate(global, updates) {
+            Ok(model) => {
+                let evaluation = self.evaluate(&model)?;
+                if evaluation.loss.is_finite() {
+                    return Ok(NextGlobal {
+                        model,
+                        evaluation,
+                        kept_previous: None,
+                    });
+                }
+                format!("the aggregate's test loss is {}", evaluation.loss)
+            }
+            Err(e @ StrategyError::NonFinite { .. }) => e.to_string(),
+            Err(e) => return Err(e.into()),
+        };
+        strategy.restore_state(state)?;
+        let why = format!("{refused}: round {round} keeps the global model it started from");
+        tracing::warn!("{why}");
+        Ok(NextGlobal {
+            model: global.to_vec(),
+            evaluation: self.evaluate(global)?,
+            kept_previous: Some(why),
+        })
+    }
+
     /// Runs (or, with `resume`, continues) the rounds, writing the run directory at `out`.
     pub fn run(
         &self,
@@ -347,8 +385,9 @@ impl Federation {
                 Some(attack) => attack.apply(&global, &mut updates),
                 None => Vec::new(),
             };
-            global = strategy.aggregate(&global, &updates)?;
-            let evaluation = self.evaluate(&global)?;
+            let next = self.next_global(strategy.as_mut(), round, &global, &updates)?;
+            global = next.model;
+            let evaluation = next.evaluation;
             let model = dir.save_model(round, &global)?;
             history.push(RoundMetrics {
                 round,
@@ -367,6 +406,7 @@ impl Federation {
                     .collect(),
                 seconds: started.elapsed().as_secs_f64(),
                 model,
+                kept_previous: next.kept_previous,
             });
             dir.write_json("metrics.json", &history)?;
             dir.write_json(
@@ -476,6 +516,17 @@ pub struct ClientRound {
     pub outcome: LocalOutcome,
     /// Its proof-of-learning log, when logging is on.
     pub log: Option<CheckpointLog>,
+}
+
+/// A round's new global model ([`Federation::next_global`]).
+#[derive(Clone, Debug)]
+pub struct NextGlobal {
+    /// The model.
+    pub model: Vec<f32>,
+    /// Its evaluation on the test set.
+    pub evaluation: Evaluation,
+    /// Why the aggregate was refused and the round's starting model kept, if it was.
+    pub kept_previous: Option<String>,
 }
 
 /// Mixes a seed with a path of numbers into an independent seed (SplitMix64 steps).

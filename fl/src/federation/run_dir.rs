@@ -114,13 +114,21 @@ impl RunDir {
         }
     }
 
-    /// Writes a JSON file of the run directory atomically.
-    pub fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), FlError> {
+    /// Writes a JSON file of the run directory atomically, only if [`RunDir::read_json`] can
+    /// read it back (JSON has no infinity or NaN: serde writes them as `null`, which no `f64`
+    /// reads): a file zkfl cannot read is never written.
+    pub fn write_json<T: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), FlError> {
         let path = self.path(name);
-        let bytes = serde_json::to_vec_pretty(value).map_err(|source| FlError::Json {
+        let json = |source| FlError::Json {
             path: path.clone(),
             source,
-        })?;
+        };
+        let bytes = serde_json::to_vec_pretty(value).map_err(json)?;
+        serde_json::from_slice::<T>(&bytes).map_err(json)?;
         write_atomic(&path, &bytes)
     }
 
@@ -139,4 +147,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FlError> {
     // A temporary file left by a crash is stale: the write starts afresh.
     let _ = fs::remove_file(&tmp);
     write_durably(&tmp, path, bytes).map_err(FlError::io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_would_not_read_back_is_not_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = RunDir::create(tmp.path()).unwrap();
+        for bad in [f64::INFINITY, f64::NAN] {
+            let err = dir.write_json("x.json", &vec![1.0, bad]).unwrap_err();
+            assert!(matches!(err, FlError::Json { .. }), "{err}");
+            assert!(!dir.path("x.json").exists());
+        }
+        dir.write_json("x.json", &vec![1.0, 2.5]).unwrap();
+        assert_eq!(
+            dir.read_json::<Vec<f64>>("x.json").unwrap(),
+            Some(vec![1.0, 2.5])
+        );
+    }
 }
