@@ -14,12 +14,38 @@ fn new_key(dir: &Path, name: &str) -> (String, String) {
     (path, address)
 }
 
+/// Key files of a validator (also the root owner) and a stranger, and where the ledger goes.
+struct Parties {
+    validator: String,
+    owner: String,
+    stranger: String,
+    stranger_addr: String,
+    ledger: String,
+}
+
+fn parties(dir: &Path) -> Parties {
+    let (validator, owner) = new_key(dir, "validator.json");
+    let (stranger, stranger_addr) = new_key(dir, "stranger.json");
+    let ledger = dir.join("ledger.redb").display().to_string();
+    Parties {
+        validator,
+        owner,
+        stranger,
+        stranger_addr,
+        ledger,
+    }
+}
+
 #[test]
 fn rules_decide_writes_and_the_chain_verifies_from_genesis() {
     let tmp = tempfile::tempdir().unwrap();
-    let (validator, owner) = new_key(tmp.path(), "validator.json");
-    let (stranger, stranger_addr) = new_key(tmp.path(), "stranger.json");
-    let ledger = tmp.path().join("ledger.redb").display().to_string();
+    let Parties {
+        validator,
+        owner,
+        stranger,
+        stranger_addr,
+        ledger,
+    } = parties(tmp.path());
     let alloc_owner = format!("{owner}=1000");
     let alloc_stranger = format!("{stranger_addr}=50");
     ok(&zkfl(&[
@@ -218,9 +244,13 @@ fn blobs_with_ended_leases_are_collected_and_others_kept() {
 #[test]
 fn read_only_commands_need_no_secret_key() {
     let tmp = tempfile::tempdir().unwrap();
-    let (validator, owner) = new_key(tmp.path(), "validator.json");
-    let (stranger, _) = new_key(tmp.path(), "stranger.json");
-    let ledger = tmp.path().join("ledger.redb").display().to_string();
+    let Parties {
+        validator,
+        owner,
+        stranger,
+        ledger,
+        ..
+    } = parties(tmp.path());
     let alloc = format!("{owner}=1000");
     let init = [
         "chain",

@@ -61,6 +61,11 @@ fn read_idx(
 
 /// Pixel bytes an IDX image header declares.
 fn image_body_len(path: &Path, header: &[u8]) -> Result<u64, DataError> {
+    Ok(image_shape(path, header)?.3)
+}
+
+/// An IDX image header's (count, rows, columns, pixel bytes); rows and columns non-zero.
+fn image_shape(path: &Path, header: &[u8]) -> Result<(u32, usize, usize, u64), DataError> {
     let (count, rows, cols) = (
         header_word(header, 1),
         header_word(header, 2),
@@ -75,9 +80,12 @@ fn image_body_len(path: &Path, header: &[u8]) -> Result<u64, DataError> {
         return Err(shape_error());
     }
     // u32 * u32 fits in u64; times a third u32 it may not.
-    (u64::from(rows) * u64::from(cols))
+    let body = (u64::from(rows) * u64::from(cols))
         .checked_mul(u64::from(count))
-        .ok_or_else(shape_error)
+        .ok_or_else(shape_error)?;
+    let rows_usize = usize::try_from(rows).map_err(|_| shape_error())?;
+    let cols_usize = usize::try_from(cols).map_err(|_| shape_error())?;
+    Ok((count, rows_usize, cols_usize, body))
 }
 
 /// The images of an IDX image file.
@@ -177,21 +185,12 @@ fn check_length(path: &Path, bytes: &[u8], header: u64, body: u64) -> Result<(),
 
 fn parse_images<'a>(path: &Path, bytes: &'a [u8]) -> Result<Images<'a>, DataError> {
     check_header(path, bytes, IMAGES_MAGIC, 4)?;
-    let (count, rows, cols) = (
-        header_word(bytes, 1),
-        header_word(bytes, 2),
-        header_word(bytes, 3),
-    );
-    let shape_error = || DataError::IdxShape {
-        path: path.into(),
-        rows,
-        cols,
-    };
-    check_length(path, bytes, 16, image_body_len(path, bytes)?)?;
+    let (count, rows, cols, body) = image_shape(path, bytes)?;
+    check_length(path, bytes, 16, body)?;
     Ok(Images {
         count,
-        rows: usize::try_from(rows).map_err(|_| shape_error())?,
-        cols: usize::try_from(cols).map_err(|_| shape_error())?,
+        rows,
+        cols,
         pixels: &bytes[16..],
     })
 }
