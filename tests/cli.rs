@@ -264,6 +264,32 @@ fn a_round_whose_aggregate_overflows_keeps_its_model_and_says_so() {
             "{round}"
         );
     }
+    // A client whose training diverges (its loss not finite) is recorded, not fatal.
+    let wild = tmp.path().join("wild").display().to_string();
+    let diverged = zkfl(&[
+        "train",
+        "--dataset",
+        "breast-cancer",
+        "--model",
+        "logreg",
+        "--clients",
+        "3",
+        "--partition",
+        "iid",
+        "--lr",
+        "1e30",
+        "--rounds",
+        "1",
+        "--out",
+        &wild,
+        "--pol-every",
+        "0",
+    ]);
+    assert!(
+        diverged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diverged.stderr)
+    );
     // Resuming reads every file the run wrote (no parse error of its own files).
     let resumed = zkfl(&[&args[..], &["--resume"]].concat());
     assert!(

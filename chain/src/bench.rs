@@ -182,10 +182,16 @@ fn shard_bench(dir: &FsPath, shards: usize, blocks: usize, per_block: usize) -> 
     std::fs::create_dir_all(dir).expect("temp dir");
     let parent_work = Workload::new("parent", 1, 1, 40);
     let root = Keypair::from_secret(parent_work.validator.secret());
-    let mut parent = Ledger::open(
+    // Each shard's reporter sends one report per shard block before the parent's one block.
+    let mut parent = Ledger::open_with(
         &dir.join("parent.redb"),
         &parent_work.genesis,
         SingleValidator::new(Keypair::from_secret(root.secret())),
+        Box::new(Builtins::new()),
+        LedgerConfig {
+            max_pending_per_sender: blocks + 1,
+            ..LedgerConfig::default()
+        },
     )
     .expect("open parent");
     let total = blocks * per_block;

@@ -55,6 +55,11 @@ pub enum BlobError {
 /// Distinguishes temporary files written concurrently by one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A number no other temporary file of this process has used.
+pub(crate) fn next_temp_id() -> u64 {
+    TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
 /// Files named by the SHA-256 of their content, in one directory.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
@@ -84,9 +89,13 @@ impl BlobStore {
             ".tmp-{}-{}-{}",
             digest,
             std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+            next_temp_id()
         ));
-        write_durably(&temp, &path, bytes).map_err(|source| BlobError::Io { path, source })?;
+        // No fsync: a blob is named by its digest, so one lost or cut short by a power loss is
+        // reported (missing, or corrupt on read) and never taken for another; an fsync per blob
+        // cost ~0.5 ms, several training steps, on every proof-of-learning checkpoint.
+        write_renamed(&temp, &path, bytes, false)
+            .map_err(|source| BlobError::Io { path, source })?;
         Ok(digest)
     }
 
@@ -136,24 +145,33 @@ impl BlobStore {
     }
 }
 
-/// Creates `path` (failing if it exists) and writes `bytes`. No fsync: the temp-and-rename in
-/// `put` makes a blob appear whole or not at all to a process that was killed; a power loss may
-/// drop recent blobs, which the hash-chain check then reports as missing. (An fsync per blob
-/// cost ~0.5 ms, several training steps, on every proof-of-learning checkpoint.)
-/// Writes `bytes` to the new file `temp`, flushes it to disk, renames it to `path` and flushes
+/// Writes `bytes` to the file `temp`, flushes it to disk, renames it to `path` and flushes
 /// the directory: after a crash, `path` holds either its old content or all of `bytes`, never an
 /// empty or partial file (a rename alone can reach the disk before the data it names). `temp`
-/// is removed on failure.
+/// is removed on failure. For leases and run files, whose loss or emptiness would be read as
+/// something else.
 pub fn write_durably(temp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_renamed(temp, path, bytes, true)
+}
+
+/// [`write_durably`] with the two flushes only when `durable`. Without them a killed process
+/// still leaves `path` whole or absent; a power loss may drop it (or, on some file systems,
+/// leave it empty).
+fn write_renamed(temp: &Path, path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let written = (|| {
+        // Temporary names are unique among live writers (process id and a counter): one that
+        // exists is left by a crashed process that had this id, and is overwritten.
         let mut file = fs::OpenOptions::new()
             .write(true)
-            .create_new(true)
+            .create(true)
+            .truncate(true)
             .open(temp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         fs::rename(temp, path)?;
-        sync_dir(path)
+        if durable { sync_dir(path) } else { Ok(()) }
     })();
     if written.is_err() {
         // Best effort: the temporary file may not even exist.

@@ -78,7 +78,12 @@ impl BlobStore {
             Err(e) => return Err(e),
         };
         let path = dir.join(digest.to_hex());
-        let temp = dir.join(format!(".tmp-{}-{}", digest.to_hex(), std::process::id()));
+        let temp = dir.join(format!(
+            ".tmp-{}-{}-{}",
+            digest.to_hex(),
+            std::process::id(),
+            crate::blob::next_temp_id()
+        ));
         write_durably(&temp, &path, until.to_string().as_bytes()).map_err(Self::io_error(path))
     }
 

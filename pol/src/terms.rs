@@ -8,7 +8,8 @@
 //! 2022) and Fang et al., "On the Fundamental Limits of Proof-of-Learning" (2022): the
 //! verifier must bind every logged hyperparameter to the run's.
 //!
-//! [`check_terms`] does that against [`RunTerms`]: the header's data set, split, model, batch
+//! [`check_terms`] does that against [`RunTerms`]: the header's provider and round (an old log
+//! presented for a new round is refused), data set, split, model, batch
 //! size, momentum, proximal coefficient and global model; every step's learning rate
 //! (bit for bit: −0.0 is not 0.0); and the step sequence — `local_epochs` epochs, each a
 //! shuffle of the provider's rows cut into batches of `batch_size` (the last one smaller, or
@@ -24,6 +25,10 @@ use crate::log::{CheckpointLog, LogHeader};
 /// What the run fixed for a provider's local training in one round.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunTerms {
+    /// The provider (client index).
+    pub client: u32,
+    /// The round.
+    pub round: u32,
     /// Data set source as the header spells it.
     pub dataset: String,
     /// Label column.
@@ -51,13 +56,13 @@ pub struct RunTerms {
 }
 
 impl RunTerms {
-    /// The header of the log provider `client` writes in `round` under these terms, with a
-    /// record every `every` steps; `initial` and `initial_commitment` are its recorder's to
+    /// The header of the log its provider writes under these terms, with a record every
+    /// `every` steps; `initial` and `initial_commitment` are its recorder's to
     /// fill in (zero and `None` here).
-    pub fn header(&self, client: u32, round: u32, every: u32) -> LogHeader {
+    pub fn header(&self, every: u32) -> LogHeader {
         LogHeader {
-            client,
-            round,
+            client: self.client,
+            round: self.round,
             dataset: self.dataset.clone(),
             label_column: self.label_column.clone(),
             split_seed: self.split_seed,
@@ -141,7 +146,8 @@ pub enum TermsError {
 pub fn check_terms(log: &CheckpointLog, terms: &RunTerms) -> Result<(), TermsError> {
     check_header(&log.header, terms)?;
     let sizes = terms.batch_sizes();
-    let found = log.total_steps();
+    // The steps recorded, not the count the last entry claims (the chain check compares those).
+    let found: u64 = log.entries.iter().map(|e| e.steps.len() as u64).sum();
     if found != sizes.len() as u64 {
         return Err(TermsError::StepCount {
             expected: sizes.len() as u64,
@@ -199,6 +205,8 @@ fn check_header(h: &LogHeader, t: &RunTerms) -> Result<(), TermsError> {
     };
     // Floats by their bits: the run's value was logged as is.
     let bits = |v: f32| format!("{v:e} (bits {:#010x})", v.to_bits());
+    same("client", t.client.to_string(), h.client.to_string())?;
+    same("round", t.round.to_string(), h.round.to_string())?;
     same("dataset", t.dataset.clone(), h.dataset.clone())?;
     same(
         "label_column",
@@ -230,6 +238,8 @@ mod tests {
     fn terms(rows: u32, batch: u32, epochs: u32, drop_last: bool) -> RunTerms {
         let h = sample_header();
         RunTerms {
+            client: h.client,
+            round: h.round,
             dataset: h.dataset,
             label_column: h.label_column,
             split_seed: h.split_seed,
@@ -364,7 +374,9 @@ mod tests {
     fn header_fields_are_bound() {
         let t = terms(10, 4, 1, false);
         type Edit = fn(&mut LogHeader);
-        let cases: [(&str, Edit); 7] = [
+        let cases: [(&str, Edit); 9] = [
+            ("client", |h| h.client += 1),
+            ("round", |h| h.round -= 1),
             ("dataset", |h| h.dataset = "iris".into()),
             ("split_seed", |h| h.split_seed += 1),
             ("model", |h| h.model = "logreg".into()),

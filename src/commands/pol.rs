@@ -30,7 +30,8 @@ pub enum PolCommand {
         /// The log file (DIR/pol/round-RRRR/client-CCC.pol)
         #[arg(long)]
         log: PathBuf,
-        /// The run directory whose config.json holds the terms (default: the log's DIR)
+        /// The run directory whose config.json holds the terms and whose blobs hold the
+        /// checkpoints (default: the log's DIR)
         #[arg(long)]
         run: Option<PathBuf>,
         /// Segments to replay
@@ -81,13 +82,24 @@ pub fn run(command: PolCommand) -> Result<()> {
         None => bail!("cannot tell the run of {}: pass --run", log.display()),
     };
     let proving = ProvingRun::open(&root)?;
-    let from_ledger = posted_on_ledger(&root, round, client)?;
-    let posted = Posted {
-        head: head.or(from_ledger.head),
-        update: update.or(from_ledger.update),
+    let posted = match (head, update) {
+        (Some(head), Some(update)) => Posted {
+            head: Some(head),
+            update: Some(update),
+        },
+        (head, update) => {
+            let on_ledger = posted_on_ledger(&root, round, client)?;
+            Posted {
+                head: head.or(on_ledger.head),
+                update: update.or(on_ledger.update),
+            }
+        }
     };
     let terms = run_terms_of(&proving.dir, &proving.federation, round, client)?;
-    let blobs = default_blob_dir(&log).unwrap_or_else(|| proving.dir.blobs().root().to_owned());
+    let blobs = match run {
+        Some(_) => proving.dir.blobs().root().to_owned(),
+        None => default_blob_dir(&log).unwrap_or_else(|| proving.dir.blobs().root().to_owned()),
+    };
     let (_, report) = verify_log_file(&log, &blobs, &terms, posted, q, backend)
         .with_context(|| log.display().to_string())?;
     if json {
@@ -116,7 +128,7 @@ pub fn run(command: PolCommand) -> Result<()> {
 }
 
 /// What the run's task ledger (`DIR/ledger/task.redb`, if any) holds as posted for the log:
-/// nothing when there is no ledger or the client posted nothing for the round.
+/// nothing when there is no ledger; an error when the ledger holds no post of this log.
 fn posted_on_ledger(root: &Path, round: u32, client: usize) -> Result<Posted> {
     let (task_file, _) = ledger_files(&root.join("ledger"));
     if !task_file.is_file() {
@@ -135,10 +147,15 @@ fn posted_on_ledger(root: &Path, round: u32, client: usize) -> Result<Posted> {
             ids.len()
         );
     };
-    let post = posted_log(|p| ledger.get_value(p), id, round.into(), client)?;
+    let Some(post) = posted_log(|p| ledger.get_value(p), id, round.into(), client)? else {
+        bail!(
+            "{} holds no log post of client {client} in round {round}: nothing was posted to check against",
+            task_file.display()
+        );
+    };
     Ok(Posted {
-        head: post.as_ref().map(|p| Digest(p.head)),
-        update: post.as_ref().map(|p| Digest(p.update)),
+        head: Some(Digest(post.head)),
+        update: Some(Digest(post.update)),
     })
 }
 

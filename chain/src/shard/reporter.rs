@@ -8,8 +8,8 @@
 //! once per `Shard` value (one whose transaction is lost, e.g. because the parent restarted
 //! before including it, is skipped; the next period's report still lands).
 //!
-//! Reporter nonces: while submitted reports are still pending on the parent, the next nonce
-//! counts them; once the parent has recorded everything submitted, the parent's nonce is used.
+//! Reporter nonces: the parent's next nonce for the reporter, counting its reports still pending
+//! there ([`Ledger::next_nonce`]); the parent admits no nonce gap.
 //!
 //! A [`ShardSet`] runs work on all its shards at once, one scoped thread per shard
 //! ([`std::thread::scope`]). Shards share nothing (each ledger has its own file and state), so
@@ -64,8 +64,6 @@ pub struct Shard<C: Consensus = SingleValidator> {
     fee: u128,
     /// Highest block number submitted to the parent by this value (0: none).
     submitted: u64,
-    /// The reporter's next nonce counting submitted, possibly pending reports.
-    next_nonce: u64,
 }
 
 impl<C: Consensus> Shard<C> {
@@ -88,7 +86,6 @@ impl<C: Consensus> Shard<C> {
             period,
             fee,
             submitted: 0,
-            next_nonce: 0,
         })
     }
 
@@ -170,11 +167,8 @@ impl<C: Consensus> Shard<C> {
     ) -> Result<Vec<Hash>, ReporterError> {
         let parent_latest = parent.shard_latest(&self.path)?;
         let reporter = self.reporter();
-        let mut nonce = if parent_latest.unwrap_or(0) >= self.submitted {
-            parent.nonce(&reporter)
-        } else {
-            parent.nonce(&reporter).max(self.next_nonce)
-        };
+        // After its pending reports (admission leaves no nonce gaps).
+        let mut nonce = parent.next_nonce(&reporter);
         let mut hashes = Vec::new();
         for report in self.due_reports(parent_latest)? {
             let op = Op::ReportShard {
@@ -200,7 +194,6 @@ impl<C: Consensus> Shard<C> {
             hashes.push(hash);
             nonce += 1;
             self.submitted = report.block_number;
-            self.next_nonce = nonce;
         }
         Ok(hashes)
     }

@@ -54,7 +54,16 @@ fn read_idx(
                 what: DATA_CAP,
             });
         }
-        bytes.extend(read_capped(path, stream, body, "the IDX header")?);
+        let body = read_capped(path, stream, body, "the IDX header").map_err(|e| match e {
+            // Name the whole file's size, as the header declares it.
+            DataError::TooLarge { path, what, .. } => DataError::TooLarge {
+                path,
+                limit: header_len + body,
+                what,
+            },
+            other => other,
+        })?;
+        bytes.extend(body);
     }
     Ok(bytes)
 }
@@ -302,8 +311,8 @@ mod tests {
         std::fs::write(&labels, label_file(&[0, 1, 2])).expect("write");
         let err = load_idx(&images, &labels).expect_err("trailing data");
         assert!(
-            matches!(err, DataError::TooLarge { limit: 12, .. }),
-            "stops one byte past the 12 declared: {err}"
+            matches!(err, DataError::TooLarge { limit: 28, .. }),
+            "stops one byte past the 16 + 12 declared: {err}"
         );
         // A header that declares more than the cap is refused before reading the body.
         let huge = dir.path().join("huge-idx3-ubyte");

@@ -15,7 +15,7 @@
 //! All randomness derives from the seed and the round and client numbers, never from state carried
 //! between rounds, so a resumed run ends with the same model, bit for bit, as one never stopped.
 
-mod metrics;
+pub mod metrics;
 mod run_dir;
 
 use std::path::Path;
@@ -118,7 +118,8 @@ pub struct Summary {
     pub rounds: u32,
     /// Test accuracy of the final model.
     pub final_accuracy: f64,
-    /// Test loss of the final model.
+    /// Test loss of the final model (`"NaN"`, `"inf"` when not finite).
+    #[serde(with = "crate::federation::metrics::float_or_text")]
     pub final_loss: f64,
     /// Best test accuracy over the rounds.
     pub best_accuracy: f64,
@@ -236,23 +237,33 @@ impl Federation {
         &self.partitioning
     }
 
-    /// What the run fixes for client `client`'s local training in a round that starts from the
-    /// global model `global`: the terms its proof-of-learning log is checked against.
-    pub fn run_terms(&self, client: usize, global: Digest) -> Result<RunTerms, FlError> {
+    /// What the run fixes for client `client`'s local training in `round`, which starts from
+    /// the global model `global`: the terms its proof-of-learning log is checked against.
+    pub fn run_terms(
+        &self,
+        round: u32,
+        client: usize,
+        global: Digest,
+    ) -> Result<RunTerms, FlError> {
         let rows = self
             .partitioning
             .clients
             .get(client)
             .ok_or_else(|| FlError::Config(format!("the run has no client {client}")))?;
         let train = &self.config.train;
+        let small = |what: &str, n: usize| {
+            u32::try_from(n).map_err(|_| FlError::Config(format!("{what} {n} is too large")))
+        };
         Ok(RunTerms {
+            client: small("client", client)?,
+            round,
             dataset: self.config.dataset.to_string(),
             label_column: self.config.label_column.clone(),
             split_seed: self.config.seed,
             model: self.spec.to_string(),
             lr: train.lr,
-            batch_size: train.batch_size as u32,
-            local_epochs: train.local_epochs as u32,
+            batch_size: small("batch size", train.batch_size)?,
+            local_epochs: small("local epochs", train.local_epochs)?,
             momentum: train.momentum,
             proximal_mu: train.proximal_mu,
             drop_last: train.drop_last,
@@ -489,8 +500,8 @@ impl Federation {
             return Ok(ClientRound { outcome, log: None });
         }
         let header = self
-            .run_terms(client, Digest::of(&f32s_to_bytes(global)))?
-            .header(client as u32, round, self.config.pol_every);
+            .run_terms(round, client, Digest::of(&f32s_to_bytes(global)))?
+            .header(self.config.pol_every);
         let initial = config.initial_checkpoint(global);
         let mut recorder = PolRecorder::start(
             header,

@@ -144,8 +144,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FlError> {
         fs::create_dir_all(parent).map_err(FlError::io(parent))?;
     }
     let tmp = path.with_extension("tmp");
-    // A temporary file left by a crash is stale: the write starts afresh.
-    let _ = fs::remove_file(&tmp);
     write_durably(&tmp, path, bytes).map_err(FlError::io(path))
 }
 

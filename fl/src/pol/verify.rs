@@ -100,7 +100,7 @@ pub fn run_terms_of(
 ) -> Result<RunTerms, FlError> {
     let model = dir.model_path(round.saturating_sub(1));
     let bytes = std::fs::read(&model).map_err(FlError::io(&model))?;
-    federation.run_terms(client, Digest::of(&bytes))
+    federation.run_terms(round, client, Digest::of(&bytes))
 }
 
 /// [`verify_log_file`] for client `client`'s log of `round` in the run directory `dir`, against
