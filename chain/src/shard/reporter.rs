@@ -167,10 +167,10 @@ impl<C: Consensus> Shard<C> {
     ) -> Result<Vec<Hash>, ReporterError> {
         let parent_latest = parent.shard_latest(&self.path)?;
         let reporter = self.reporter();
-        // After its pending reports (admission leaves no nonce gaps).
-        let mut nonce = parent.next_nonce(&reporter);
         let mut hashes = Vec::new();
         for report in self.due_reports(parent_latest)? {
+            // After its pending reports, this one's included (admission leaves no nonce gaps).
+            let nonce = parent.next_nonce(&reporter);
             let op = Op::ReportShard {
                 path: self.path.clone(),
                 report,
@@ -192,7 +192,6 @@ impl<C: Consensus> Shard<C> {
                         source: Box::new(source),
                     })?;
             hashes.push(hash);
-            nonce += 1;
             self.submitted = report.block_number;
         }
         Ok(hashes)
