@@ -19,68 +19,38 @@
 
 use std::collections::HashMap;
 
-use crate::digest::Digest;
 use crate::log::{CheckpointLog, LogHeader};
 
 /// What the run fixed for a provider's local training in one round.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunTerms {
-    /// The provider (client index).
-    pub client: u32,
-    /// The round.
-    pub round: u32,
-    /// Data set source as the header spells it.
-    pub dataset: String,
-    /// Label column.
-    pub label_column: String,
-    /// Split seed of the training set the row ids refer to.
-    pub split_seed: u64,
-    /// Model spec.
-    pub model: String,
+    /// The header the provider's log must have (its `every`, `initial` and
+    /// `initial_commitment` are the recorder's and not compared; here 1, zero and `None`).
+    pub header: LogHeader,
     /// Learning rate of every step.
     pub lr: f32,
-    /// Rows per batch.
-    pub batch_size: u32,
     /// Passes over the provider's rows.
     pub local_epochs: u32,
-    /// SGD momentum.
-    pub momentum: f32,
-    /// FedProx coefficient.
-    pub proximal_mu: f32,
     /// Whether each epoch's last, smaller batch is skipped.
     pub drop_last: bool,
     /// The provider's training-set rows (its partition).
     pub rows: Vec<u32>,
-    /// Digest of the round's global model (the model after the previous round).
-    pub global: Digest,
 }
 
 impl RunTerms {
     /// The header of the log its provider writes under these terms, with a record every
-    /// `every` steps; `initial` and `initial_commitment` are its recorder's to
-    /// fill in (zero and `None` here).
+    /// `every` steps.
     pub fn header(&self, every: u32) -> LogHeader {
         LogHeader {
-            client: self.client,
-            round: self.round,
-            dataset: self.dataset.clone(),
-            label_column: self.label_column.clone(),
-            split_seed: self.split_seed,
-            model: self.model.clone(),
-            batch_size: self.batch_size,
-            momentum: self.momentum,
-            proximal_mu: self.proximal_mu,
             every,
-            global: self.global,
-            initial: Digest([0; 32]),
-            initial_commitment: None,
+            ..self.header.clone()
         }
     }
 
     /// The batch size of each step the run asks for, in order.
     pub fn batch_sizes(&self) -> Vec<usize> {
         let n = self.rows.len();
-        let b = (self.batch_size as usize).max(1);
+        let b = (self.header.batch_size as usize).max(1);
         let mut epoch = vec![b; n / b];
         if !self.drop_last && !n.is_multiple_of(b) {
             epoch.push(n % b);
@@ -192,75 +162,70 @@ pub fn check_terms(log: &CheckpointLog, terms: &RunTerms) -> Result<(), TermsErr
 }
 
 fn check_header(h: &LogHeader, t: &RunTerms) -> Result<(), TermsError> {
-    let same = |field, expected: String, found: String| {
-        if expected == found {
-            Ok(())
-        } else {
-            Err(TermsError::Header {
-                field,
-                expected,
-                found,
-            })
-        }
-    };
     // Floats by their bits: the run's value was logged as is.
     let bits = |v: f32| format!("{v:e} (bits {:#010x})", v.to_bits());
-    same("client", t.client.to_string(), h.client.to_string())?;
-    same("round", t.round.to_string(), h.round.to_string())?;
-    same("dataset", t.dataset.clone(), h.dataset.clone())?;
-    same(
-        "label_column",
-        t.label_column.clone(),
-        h.label_column.clone(),
-    )?;
-    same(
-        "split_seed",
-        t.split_seed.to_string(),
-        h.split_seed.to_string(),
-    )?;
-    same("model", t.model.clone(), h.model.clone())?;
-    same(
-        "batch_size",
-        t.batch_size.to_string(),
-        h.batch_size.to_string(),
-    )?;
-    same("momentum", bits(t.momentum), bits(h.momentum))?;
-    same("proximal_mu", bits(t.proximal_mu), bits(h.proximal_mu))?;
-    same("global", t.global.to_string(), h.global.to_string())
+    let t = &t.header;
+    let fields = [
+        ("client", t.client.to_string(), h.client.to_string()),
+        ("round", t.round.to_string(), h.round.to_string()),
+        ("dataset", t.dataset.clone(), h.dataset.clone()),
+        (
+            "label_column",
+            t.label_column.clone(),
+            h.label_column.clone(),
+        ),
+        (
+            "split_seed",
+            t.split_seed.to_string(),
+            h.split_seed.to_string(),
+        ),
+        ("model", t.model.clone(), h.model.clone()),
+        (
+            "batch_size",
+            t.batch_size.to_string(),
+            h.batch_size.to_string(),
+        ),
+        ("momentum", bits(t.momentum), bits(h.momentum)),
+        ("proximal_mu", bits(t.proximal_mu), bits(h.proximal_mu)),
+        ("global", t.global.to_string(), h.global.to_string()),
+    ];
+    match fields
+        .into_iter()
+        .find(|(_, expected, found)| expected != found)
+    {
+        Some((field, expected, found)) => Err(TermsError::Header {
+            field,
+            expected,
+            found,
+        }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::Digest;
     use crate::log::StepRecord;
     use crate::log::tests::sample_header;
 
     fn terms(rows: u32, batch: u32, epochs: u32, drop_last: bool) -> RunTerms {
-        let h = sample_header();
         RunTerms {
-            client: h.client,
-            round: h.round,
-            dataset: h.dataset,
-            label_column: h.label_column,
-            split_seed: h.split_seed,
-            model: h.model,
+            header: LogHeader {
+                batch_size: batch,
+                ..sample_header()
+            },
             lr: 0.1,
-            batch_size: batch,
             local_epochs: epochs,
-            momentum: h.momentum,
-            proximal_mu: h.proximal_mu,
             drop_last,
             rows: (100..100 + rows).collect(),
-            global: h.global,
         }
     }
 
     /// The log an honest provider writes: each epoch a rotation of its rows, one record a step.
     fn honest(t: &RunTerms) -> CheckpointLog {
-        let mut header = sample_header();
-        header.batch_size = t.batch_size;
-        let mut log = CheckpointLog::new(header);
-        let b = t.batch_size as usize;
+        let mut log = CheckpointLog::new(t.header.clone());
+        let b = t.header.batch_size as usize;
         for epoch in 0..t.local_epochs as usize {
             let mut order = t.rows.clone();
             let n = order.len().max(1);

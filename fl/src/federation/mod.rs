@@ -39,7 +39,7 @@ use crate::data::{Dataset, DatasetSource, prepare_data};
 use crate::error::FlError;
 use crate::model::{Evaluation, ModelKind, ModelSpec, evaluate};
 use crate::partition::{PartitionScheme, Partitioning, partition};
-use crate::pol::{CheckpointCommitter, CheckpointLog, PolRecorder, RunTerms};
+use crate::pol::{CheckpointCommitter, CheckpointLog, LogHeader, PolRecorder, RunTerms};
 use crate::strategy::{ClientUpdate, Strategy, StrategyError, StrategySpec};
 use crate::train::{LocalOutcome, LocalTask, TrainConfig, train_local};
 
@@ -255,20 +255,25 @@ impl Federation {
             u32::try_from(n).map_err(|_| FlError::Config(format!("{what} {n} is too large")))
         };
         Ok(RunTerms {
-            client: small("client", client)?,
-            round,
-            dataset: self.config.dataset.to_string(),
-            label_column: self.config.label_column.clone(),
-            split_seed: self.config.seed,
-            model: self.spec.to_string(),
+            header: LogHeader {
+                client: small("client", client)?,
+                round,
+                dataset: self.config.dataset.to_string(),
+                label_column: self.config.label_column.clone(),
+                split_seed: self.config.seed,
+                model: self.spec.to_string(),
+                batch_size: small("batch size", train.batch_size)?,
+                momentum: train.momentum,
+                proximal_mu: train.proximal_mu,
+                every: 1,
+                global,
+                initial: Digest([0; 32]),
+                initial_commitment: None,
+            },
             lr: train.lr,
-            batch_size: small("batch size", train.batch_size)?,
             local_epochs: small("local epochs", train.local_epochs)?,
-            momentum: train.momentum,
-            proximal_mu: train.proximal_mu,
             drop_last: train.drop_last,
             rows: rows.iter().map(|&r| r as u32).collect(),
-            global,
         })
     }
 
