@@ -17,6 +17,7 @@ use circuits::reference::Model;
 use circuits::relations::training_step::{DEFAULT_EPS, TrainingStepShape};
 use fl::federation::{Federation, FederationConfig, RoundMetrics, RunDir};
 use fl::model::{ModelKind, ModelSpec};
+use fl::pol::verify::Posted;
 use pol::{ChallengeRule, CheckpointLog, Digest, StepEvidence};
 use prover::{CommittedData, DataCommitment, PoseidonCommitter, StepInstance, StepProver};
 use rayon::prelude::*;
@@ -83,6 +84,15 @@ pub fn row_positions(federation: &Federation, client: usize) -> HashMap<u32, u64
         .enumerate()
         .map(|(p, &r)| (r as u32, p as u64))
         .collect()
+}
+
+/// What a provider posted on the ledger for a log ([`chain::task::LogPost`]), as the log
+/// verifier checks it: the head and the update.
+pub fn posted(post: &chain::task::LogPost) -> Posted {
+    Posted {
+        head: Some(Digest(post.head)),
+        update: Some(Digest(post.update)),
+    }
 }
 
 /// A run directory opened for proving: its federation (data, partition, model) and files.

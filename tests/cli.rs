@@ -223,28 +223,27 @@ fn a_data_file_over_the_cap_is_refused_before_it_fills_memory() {
 #[test]
 fn a_round_whose_aggregate_overflows_keeps_its_model_and_says_so() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("run");
-    let out_arg = out.display().to_string();
-    let args = [
-        "train",
-        "--dataset",
-        "breast-cancer",
-        "--model",
-        "logreg",
+    // Logistic regression on breast cancer, 1 or 2 rounds, no logs, into DIR/`name`.
+    let train = |name: &str, extra: &[&str]| -> Vec<String> {
+        let out = tmp.path().join(name).display().to_string();
+        let base = ["train", "--dataset", "breast-cancer", "--model", "logreg"];
+        let tail = ["--partition", "iid", "--pol-every", "0", "--out", &out];
+        [&base[..], extra, &tail[..]]
+            .concat()
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let attacked = [
         "--clients",
         "5",
-        "--partition",
-        "iid",
         "--attack",
         "scale:3.4e38@2",
         "--rounds",
         "2",
-        "--out",
-        &out_arg,
-        "--pol-every",
-        "0",
     ];
-    let run = zkfl(&args);
+    let args = train("run", &attacked);
+    let run = zkfl(&as_strs(&args));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
     assert!(
@@ -252,8 +251,10 @@ fn a_round_whose_aggregate_overflows_keeps_its_model_and_says_so() {
         "{stderr}"
     );
     // Every file the run wrote reads back, and says what happened.
-    let metrics: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("run").join("metrics.json")).unwrap(),
+    )
+    .unwrap();
     for round in metrics.as_array().unwrap() {
         assert!(round["test_loss"].as_f64().unwrap().is_finite(), "{round}");
         assert!(
@@ -265,36 +266,23 @@ fn a_round_whose_aggregate_overflows_keeps_its_model_and_says_so() {
         );
     }
     // A client whose training diverges (its loss not finite) is recorded, not fatal.
-    let wild = tmp.path().join("wild").display().to_string();
-    let diverged = zkfl(&[
-        "train",
-        "--dataset",
-        "breast-cancer",
-        "--model",
-        "logreg",
-        "--clients",
-        "3",
-        "--partition",
-        "iid",
-        "--lr",
-        "1e30",
-        "--rounds",
-        "1",
-        "--out",
-        &wild,
-        "--pol-every",
-        "0",
-    ]);
+    let wild = train("wild", &["--clients", "3", "--lr", "1e30", "--rounds", "1"]);
+    let diverged = zkfl(&as_strs(&wild));
     assert!(
         diverged.status.success(),
         "{}",
         String::from_utf8_lossy(&diverged.stderr)
     );
     // Resuming reads every file the run wrote (no parse error of its own files).
-    let resumed = zkfl(&[&args[..], &["--resume"]].concat());
+    let resumed = zkfl(&[&as_strs(&args)[..], &["--resume"]].concat());
     assert!(
         resumed.status.success(),
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
+}
+
+/// The arguments as `&str`s.
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }

@@ -25,7 +25,7 @@ use crate::log::{CheckpointLog, LogHeader};
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunTerms {
     /// The header the provider's log must have (its `every`, `initial` and
-    /// `initial_commitment` are the recorder's and not compared; here 1, zero and `None`).
+    /// `initial_commitment` are the recorder's and not compared).
     pub header: LogHeader,
     /// Learning rate of every step.
     pub lr: f32,
@@ -38,15 +38,6 @@ pub struct RunTerms {
 }
 
 impl RunTerms {
-    /// The header of the log its provider writes under these terms, with a record every
-    /// `every` steps.
-    pub fn header(&self, every: u32) -> LogHeader {
-        LogHeader {
-            every,
-            ..self.header.clone()
-        }
-    }
-
     /// The batch size of each step the run asks for, in order.
     pub fn batch_sizes(&self) -> Vec<usize> {
         let n = self.rows.len();

@@ -10,11 +10,9 @@ use clap::Subcommand;
 use fl::backend::BackendKind;
 use fl::blob::Digest;
 use fl::pol::replay::{REPLAY_ABSOLUTE_TOLERANCE, REPLAY_RELATIVE_TOLERANCE, ReplayReport};
-use fl::pol::verify::{
-    Posted, default_blob_dir, round_and_client_of, run_dir_of, run_terms_of, verify_log_file,
-};
+use fl::pol::verify::{Posted, round_and_client_of, run_dir_of, run_terms_of, verify_log_file};
 
-use zkfl::proving::ProvingRun;
+use zkfl::proving::{ProvingRun, posted};
 use zkfl::task::ledger::ledger_files;
 
 /// Proof-of-learning subcommands.
@@ -96,11 +94,8 @@ pub fn run(command: PolCommand) -> Result<()> {
         }
     };
     let terms = run_terms_of(&proving.dir, &proving.federation, round, client)?;
-    let blobs = match run {
-        Some(_) => proving.dir.blobs().root().to_owned(),
-        None => default_blob_dir(&log).unwrap_or_else(|| proving.dir.blobs().root().to_owned()),
-    };
-    let (_, report) = verify_log_file(&log, &blobs, &terms, posted, q, backend)
+    let blobs = proving.dir.blobs().root();
+    let (_, report) = verify_log_file(&log, blobs, &terms, posted, q, backend)
         .with_context(|| log.display().to_string())?;
     if json {
         let value = serde_json::json!({
@@ -153,10 +148,7 @@ fn posted_on_ledger(root: &Path, round: u32, client: usize) -> Result<Posted> {
             task_file.display()
         );
     };
-    Ok(Posted {
-        head: Some(Digest(post.head)),
-        update: Some(Digest(post.update)),
-    })
+    Ok(posted(&post))
 }
 
 fn print_report(log: &Path, report: &ReplayReport, posted: Posted) {

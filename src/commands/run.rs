@@ -21,11 +21,11 @@ use anyhow::{Context, Result, bail};
 use chain::task::{ChallengeParams, RewardRule, posted_log};
 use clap::Args;
 use fl::backend::BackendKind;
-use fl::blob::Digest;
 use fl::federation::{Federation, FederationConfig, RoundMetrics, RunDir};
-use fl::pol::verify::{Posted, verify_run_log};
+use fl::pol::verify::verify_run_log;
 use fl::train::TrainConfig;
 use pol::ChallengeRule;
+use zkfl::proving::posted;
 use zkfl::task::clock::SystemClock;
 use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask};
 use zkfl::task::ledger::{EmbeddedLedger, LedgerClient};
@@ -222,16 +222,12 @@ fn replay_last_round(
                     client.client, last.round
                 )
             })?;
-        let posted = Posted {
-            head: Some(Digest(post.head)),
-            update: Some(Digest(post.update)),
-        };
         let (_, report) = verify_run_log(
             dir,
             federation,
             last.round,
             client.client,
-            posted,
+            posted(&post),
             args.replay,
             backend,
         )

@@ -240,7 +240,8 @@ fn class_ids(
     }
     let kind = |f: &str| if is_number(f) { "a number" } else { "text" };
     let (first_line, first) = fields[0];
-    if let Some(&(line, value)) = fields.iter().find(|(_, f)| kind(f) != kind(first)) {
+    let first_kind = kind(first);
+    if let Some(&(line, value)) = fields.iter().find(|(_, f)| kind(f) != first_kind) {
         return Err(DataError::MixedLabels {
             path: path_buf(),
             line,
@@ -248,7 +249,7 @@ fn class_ids(
             value: value.to_owned(),
             kind: kind(value),
             first_line,
-            first_kind: kind(first),
+            first_kind,
         });
     }
     if !is_number(first) {

@@ -42,30 +42,26 @@ fn read_idx(
 ) -> Result<Vec<u8>, DataError> {
     let mut stream = open_stream(path)?;
     let header_len = 4 * words as u64;
-    let mut bytes = read_capped(path, (&mut stream).take(header_len), header_len, DATA_CAP)?;
-    if bytes.len() as u64 == header_len {
-        check_header(path, &bytes, magic, words)?;
-        let body = body_len(path, &bytes)?;
-        let cap = max_data_bytes()?;
-        if header_len.saturating_add(body) > cap {
-            return Err(DataError::TooLarge {
-                path: path.into(),
-                limit: cap,
-                what: DATA_CAP,
-            });
-        }
-        let body = read_capped(path, stream, body, "the IDX header").map_err(|e| match e {
-            // Name the whole file's size, as the header declares it.
-            DataError::TooLarge { path, what, .. } => DataError::TooLarge {
-                path,
-                limit: header_len + body,
-                what,
-            },
-            other => other,
-        })?;
-        bytes.extend(body);
+    let header = read_capped(path, (&mut stream).take(header_len), header_len, DATA_CAP)?;
+    if (header.len() as u64) < header_len {
+        return Ok(header);
     }
-    Ok(bytes)
+    check_header(path, &header, magic, words)?;
+    let total = header_len.saturating_add(body_len(path, &header)?);
+    let cap = max_data_bytes()?;
+    if total > cap {
+        return Err(DataError::TooLarge {
+            path: path.into(),
+            limit: cap,
+            what: DATA_CAP,
+        });
+    }
+    read_capped(
+        path,
+        std::io::Cursor::new(header).chain(stream),
+        total,
+        "the IDX header",
+    )
 }
 
 /// Pixel bytes an IDX image header declares.

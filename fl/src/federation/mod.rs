@@ -34,7 +34,7 @@ pub use run_dir::{RunDir, RunState, write_atomic};
 
 use crate::attack::AttackSpec;
 use crate::backend::BackendKind;
-use crate::blob::{Digest, f32s_to_bytes};
+use crate::blob::Digest;
 use crate::data::{Dataset, DatasetSource, prepare_data};
 use crate::error::FlError;
 use crate::model::{Evaluation, ModelKind, ModelSpec, evaluate};
@@ -245,35 +245,44 @@ impl Federation {
         client: usize,
         global: Digest,
     ) -> Result<RunTerms, FlError> {
-        let rows = self
-            .partitioning
-            .clients
-            .get(client)
-            .ok_or_else(|| FlError::Config(format!("the run has no client {client}")))?;
+        let header = self.log_header(round, client, global)?;
+        let rows = &self.partitioning.clients[client];
         let train = &self.config.train;
-        let small = |what: &str, n: usize| {
-            u32::try_from(n).map_err(|_| FlError::Config(format!("{what} {n} is too large")))
-        };
         Ok(RunTerms {
-            header: LogHeader {
-                client: small("client", client)?,
-                round,
-                dataset: self.config.dataset.to_string(),
-                label_column: self.config.label_column.clone(),
-                split_seed: self.config.seed,
-                model: self.spec.to_string(),
-                batch_size: small("batch size", train.batch_size)?,
-                momentum: train.momentum,
-                proximal_mu: train.proximal_mu,
-                every: 1,
-                global,
-                initial: Digest([0; 32]),
-                initial_commitment: None,
-            },
+            header,
             lr: train.lr,
             local_epochs: small("local epochs", train.local_epochs)?,
             drop_last: train.drop_last,
             rows: rows.iter().map(|&r| r as u32).collect(),
+        })
+    }
+
+    /// The header of client `client`'s proof-of-learning log in `round`, which starts from the
+    /// global model `global`; `initial` and `initial_commitment` are its recorder's to fill in.
+    pub fn log_header(
+        &self,
+        round: u32,
+        client: usize,
+        global: Digest,
+    ) -> Result<LogHeader, FlError> {
+        if client >= self.partitioning.clients.len() {
+            return Err(FlError::Config(format!("the run has no client {client}")));
+        }
+        let train = &self.config.train;
+        Ok(LogHeader {
+            client: small("client", client)?,
+            round,
+            dataset: self.config.dataset.to_string(),
+            label_column: self.config.label_column.clone(),
+            split_seed: self.config.seed,
+            model: self.spec.to_string(),
+            batch_size: small("batch size", train.batch_size)?,
+            momentum: train.momentum,
+            proximal_mu: train.proximal_mu,
+            every: self.config.pol_every,
+            global,
+            initial: Digest([0; 32]),
+            initial_commitment: None,
         })
     }
 
@@ -504,9 +513,8 @@ impl Federation {
             let outcome = train_local(&task, global, config, seed, None)?;
             return Ok(ClientRound { outcome, log: None });
         }
-        let header = self
-            .run_terms(round, client, Digest::of(&f32s_to_bytes(global)))?
-            .header(self.config.pol_every);
+        // The recorder stores the global model and puts its digest in the header.
+        let header = self.log_header(round, client, Digest([0; 32]))?;
         let initial = config.initial_checkpoint(global);
         let mut recorder = PolRecorder::start(
             header,
@@ -532,6 +540,11 @@ pub struct ClientRound {
     pub outcome: LocalOutcome,
     /// Its proof-of-learning log, when logging is on.
     pub log: Option<CheckpointLog>,
+}
+
+/// `n` as a `u32`, or a configuration error naming `what`.
+fn small(what: &str, n: usize) -> Result<u32, FlError> {
+    u32::try_from(n).map_err(|_| FlError::Config(format!("{what} {n} is too large")))
 }
 
 /// A round's new global model ([`Federation::next_global`]).

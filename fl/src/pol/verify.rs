@@ -2,7 +2,7 @@
 //! its largest segments on the data set its header names, and its end against the posted
 //! update.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::replay::{ReplayError, ReplayReport, replay_log};
 use super::{CheckpointLog, RunTerms, check_head, check_terms};
@@ -11,11 +11,6 @@ use crate::blob::{BlobStore, Digest, f32s_to_bytes};
 use crate::data::{DatasetSource, prepare_data};
 use crate::error::FlError;
 use crate::federation::{Federation, RunDir};
-
-/// Where a run keeps the blobs of a log at `DIR/pol/round-R/client-C.pol`: `DIR/blobs`.
-pub fn default_blob_dir(log: &Path) -> Option<PathBuf> {
-    run_dir_of(log).map(|run| run.join("blobs"))
-}
 
 /// The run directory `DIR` of a log at `DIR/pol/round-R/client-C.pol`.
 pub fn run_dir_of(log: &Path) -> Option<&Path> {
