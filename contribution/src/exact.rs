@@ -98,7 +98,10 @@ mod tests {
     #[test]
     fn weights_are_the_shapley_coefficients_times_n_factorial() {
         // n = 3: w(0) = 2, w(1) = 1, w(2) = 2; Σ_s C(2,s)·w(s) = 2 + 2 + 2 = 3! = 6.
-        assert_eq!((0..3).map(|s| weight(3, s)).collect::<Vec<_>>(), vec![2, 1, 2]);
+        assert_eq!(
+            (0..3).map(|s| weight(3, s)).collect::<Vec<_>>(),
+            vec![2, 1, 2]
+        );
         for n in 1..=12usize {
             let total: i128 = (0..n)
                 .map(|s| {

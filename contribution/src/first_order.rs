@@ -72,7 +72,13 @@ fn checked<'a>(round: &Round<'a>) -> Result<FirstOrder<'a>, ContributionError> {
             d.len()
         ));
     }
-    if first.deltas.iter().flatten().chain(first.validation_gradient).any(|x| !x.is_finite()) {
+    if first
+        .deltas
+        .iter()
+        .flatten()
+        .chain(first.validation_gradient)
+        .any(|x| !x.is_finite())
+    {
         return bad("an update or the gradient is not finite".into());
     }
     Ok(first)

@@ -183,7 +183,9 @@ pub enum ContributionError {
     #[error("integer overflow computing {0}")]
     Overflow(&'static str),
     /// An unknown method name.
-    #[error("unknown contribution method {0:?}; expected exact, tmc, gtg, loo, gradnorm or valgrad")]
+    #[error(
+        "unknown contribution method {0:?}; expected exact, tmc, gtg, loo, gradnorm or valgrad"
+    )]
     UnknownMethod(String),
 }
 

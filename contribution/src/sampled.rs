@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use crate::memo::Memo;
 use crate::{
-    Coalition, ContributionError, Estimator, Game, MAX_PLAYERS, Method, Phi, Round, Values, grand,
+    Coalition, ContributionError, Estimator, MAX_PLAYERS, Method, Phi, Round, Values, grand,
     players_within,
 };
 
@@ -178,11 +178,7 @@ fn shuffled(seed: u64, k: usize, mut players: Vec<usize>) -> Vec<usize> {
 
 /// The marginal contributions along one permutation, stopping (crediting 0) once `truncated`
 /// says the prefix's value is close enough to the whole.
-fn walk(
-    memo: &Memo<'_>,
-    order: &[usize],
-    truncated: &(impl Fn(i64) -> bool + Sync),
-) -> Vec<f64> {
+fn walk(memo: &Memo<'_>, order: &[usize], truncated: &(impl Fn(i64) -> bool + Sync)) -> Vec<f64> {
     let mut marginal = vec![0.0; order.len()];
     let mut prefix: Coalition = 0;
     let mut before = memo.utility(0);
@@ -252,6 +248,7 @@ fn relative_change(a: &[f64], b: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Game;
 
     /// `v(S) = Σ_{i∈S} a_i`: every permutation gives each player exactly `a_i`.
     struct Additive(Vec<i64>);
@@ -336,6 +333,9 @@ mod tests {
     fn relative_change_has_no_division_by_zero() {
         assert_eq!(relative_change(&[0.0], &[0.0]), 0.0);
         assert_eq!(relative_change(&[1.0], &[0.0]), f64::INFINITY);
-        assert!((relative_change(&[3.0, 4.0], &[3.0, 4.5]) - 0.5 / (9.0f64 + 20.25).sqrt()).abs() < 1e-12);
+        assert!(
+            (relative_change(&[3.0, 4.0], &[3.0, 4.5]) - 0.5 / (9.0f64 + 20.25).sqrt()).abs()
+                < 1e-12
+        );
     }
 }

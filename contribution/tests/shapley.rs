@@ -141,7 +141,10 @@ fn exact_agrees_with_coopgame() {
         let ours = shapley_numerators(&table).unwrap();
         for (i, (t, o)) in theirs.iter().zip(&ours).enumerate() {
             let o = *o as f64 / factorial(n) as f64;
-            assert!((t - o).abs() <= 1e-9 * (1.0 + o.abs()), "n {n} player {i}: {t} vs {o}");
+            assert!(
+                (t - o).abs() <= 1e-9 * (1.0 + o.abs()),
+                "n {n} player {i}: {t} vs {o}"
+            );
         }
     }
 }

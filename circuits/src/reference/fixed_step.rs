@@ -49,6 +49,9 @@ pub enum ReferenceError {
     /// A non-linearity's bound is exceeded.
     #[error(transparent)]
     Approx(#[from] ApproxError),
+    /// The contribution game cannot be formed.
+    #[error(transparent)]
+    Contribution(#[from] contribution::ContributionError),
 }
 
 /// What the step computes besides the update, for tests and diagnostics.
@@ -60,7 +63,7 @@ pub struct FixedGradient {
     pub delta: Vec<Vec<i128>>,
 }
 
-fn in_signed(what: &'static str, v: i128, bits: u32) -> Result<(), ReferenceError> {
+pub(crate) fn in_signed(what: &'static str, v: i128, bits: u32) -> Result<(), ReferenceError> {
     if v.abs() >= 1i128 << (bits - 1) && v != -(1i128 << (bits - 1)) {
         return Err(ReferenceError::Range { what, value: v });
     }

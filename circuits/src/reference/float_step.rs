@@ -49,13 +49,24 @@ fn accumulate(grad: &mut [f32], layer: Layer, x: &[f32], d: &[f32]) {
     }
 }
 
-/// One SGD step in `f32`: the new parameters.
+/// One SGD step in `f32`: the new parameters `w − η·∇L`.
 pub fn step(
     model: &Model,
     params: &[f32],
     rows: &[Vec<f32>],
     labels: &[u32],
     lr: f32,
+) -> Result<Vec<f32>, ReferenceError> {
+    let grad = gradient(model, params, rows, labels)?;
+    Ok(params.iter().zip(&grad).map(|(w, g)| w - lr * g).collect())
+}
+
+/// The gradient `∇L` of the mean loss over `rows` at `params`, flat in parameter order.
+pub fn gradient(
+    model: &Model,
+    params: &[f32],
+    rows: &[Vec<f32>],
+    labels: &[u32],
 ) -> Result<Vec<f32>, ReferenceError> {
     if !model.is_valid() || params.len() != model.param_count() || rows.len() != labels.len() {
         return Err(ReferenceError::Shape(format!(
@@ -93,5 +104,5 @@ pub fn step(
             accumulate(&mut grad, layers[0], x, &d);
         }
     }
-    Ok(params.iter().zip(&grad).map(|(w, g)| w - lr * g).collect())
+    Ok(grad)
 }

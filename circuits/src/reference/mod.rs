@@ -1,7 +1,9 @@
-//! Plain-Rust references of a training step: the exact fixed-point step (integers only; this *is*
-//! the statement the circuit proves) and the `f32` step training runs, for measuring the gap.
+//! Plain-Rust references of what is proven: the exact fixed-point training step (integers only;
+//! this *is* the statement the circuit proves), the `f32` step training runs, for measuring the
+//! gap, and the contribution game's fixed-point logits.
 
 pub mod approx;
+pub mod contribution;
 pub mod fixed_step;
 pub mod float_step;
 pub mod model;
