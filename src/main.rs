@@ -39,6 +39,8 @@ enum Command {
     Prove(commands::prove::ProveArgs),
     /// Check proof files, alone or against the run they come from.
     Verify(commands::verify::VerifyArgs),
+    /// Value each provider's contribution to a run (Shapley values) and its share of the escrow.
+    Contrib(commands::contrib::ContribArgs),
     /// Keys for the ledger: `zkfl keys new --out FILE` prints the new address.
     Keys {
         #[command(subcommand)]
@@ -91,6 +93,7 @@ fn main() {
         Command::Pol { command } => commands::pol::run(command),
         Command::Prove(args) => commands::prove::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Contrib(args) => commands::contrib::run(args),
         Command::Bench { command } => commands::bench::run(command),
         Command::Keys { command } => commands::chain::keys(command),
         Command::Blobs { command } => commands::blobs::run(command),

@@ -76,3 +76,65 @@ fn panel(
     chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
     Ok(())
 }
+
+/// Draws each provider's value for the run (bars; negative values below the axis, in red) into a
+/// PNG at `png`.
+pub fn plot_contributions(valuation: &zkfl::valuation::RunValuation, png: &Path) -> Result<()> {
+    draw_contributions(valuation, png)
+        .map_err(|e| anyhow::anyhow!("drawing {}: {e}", png.display()))
+}
+
+fn draw_contributions(
+    v: &zkfl::valuation::RunValuation,
+    png: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    register_embedded_font();
+    let root = BitMapBackend::new(png, (720, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let values: Vec<(usize, f64)> = v
+        .providers
+        .iter()
+        .map(|p| (p.client, p.total.to_f64()))
+        .collect();
+    let top = values.iter().map(|p| p.1).fold(0.0, f64::max);
+    let bottom = values.iter().map(|p| p.1).fold(0.0, f64::min);
+    let pad = (top - bottom).max(1e-9) * 0.1;
+    let n = values.len().max(1);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "contribution per provider ({}, {} rounds)",
+                v.method,
+                v.rounds.len()
+            ),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d((0..n).into_segmented(), (bottom - pad)..(top + pad))?;
+    let labels: Vec<String> = values.iter().map(|p| p.0.to_string()).collect();
+    chart
+        .configure_mesh()
+        .x_desc("provider")
+        .y_desc("φ (validation rows)")
+        .x_label_formatter(&|x| match x {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .draw()?;
+    chart.draw_series(values.iter().enumerate().map(|(i, &(_, phi))| {
+        let color = if phi >= 0.0 { BLUE } else { RED };
+        let mut bar = Rectangle::new(
+            [
+                (SegmentValue::Exact(i), 0.0),
+                (SegmentValue::Exact(i + 1), phi),
+            ],
+            color.mix(0.7).filled(),
+        );
+        bar.set_margin(0, 0, 6, 6);
+        bar
+    }))?;
+    root.present()?;
+    Ok(())
+}

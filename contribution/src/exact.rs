@@ -45,7 +45,7 @@ pub fn utility_table(game: &dyn Game) -> Result<Vec<i64>, ContributionError> {
 /// `2^MAX_EXACT_PLAYERS` entries (or is 1: no players).
 pub fn shapley_numerators(table: &[i64]) -> Result<Vec<i128>, ContributionError> {
     let len = table.len();
-    if !len.is_power_of_two() || len < 2 || len > 1 << MAX_EXACT_PLAYERS {
+    if !len.is_power_of_two() || !(2..=1 << MAX_EXACT_PLAYERS).contains(&len) {
         return Err(ContributionError::Shape(format!(
             "a utility table has 2^N entries for 1 <= N <= {MAX_EXACT_PLAYERS}, not {len}"
         )));
@@ -77,18 +77,26 @@ impl Estimator for Exact {
     }
 
     fn estimate(&self, round: &Round<'_>) -> Result<Values, ContributionError> {
-        let table = utility_table(round.game)?;
-        let n = round.game.players();
-        Ok(Values {
-            phi: Phi::Rational {
-                numerators: shapley_numerators(&table)?,
-                denominator: factorial(n),
-            },
-            evaluations: table.len(),
-            permutations: 0,
-            skipped: None,
-        })
+        Ok(values_and_table(round.game)?.0)
     }
+}
+
+/// The exact Shapley values of `game` and the utility table they come from.
+///
+/// # Errors
+/// As [`utility_table`].
+pub fn values_and_table(game: &dyn Game) -> Result<(Values, Vec<i64>), ContributionError> {
+    let table = utility_table(game)?;
+    let values = Values {
+        phi: Phi::Rational {
+            numerators: shapley_numerators(&table)?,
+            denominator: factorial(game.players()),
+        },
+        evaluations: table.len(),
+        permutations: 0,
+        skipped: None,
+    };
+    Ok((values, table))
 }
 
 #[cfg(test)]

@@ -20,13 +20,15 @@
 //! contributions over seeded random permutations with truncation; [`loo`] is leave-one-out;
 //! [`first_order`] has the gradient norm of an update and the first-order estimate
 //! `−⟨∇L_val(w_t), Δ_i⟩`, which need no coalition at all. Coalitions are evaluated in parallel
-//! (rayon) and each at most once per round.
+//! (rayon) and each at most once per round. [`accuracy`] compares an estimate with the exact
+//! values.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod memo;
 
+pub mod accuracy;
 pub mod exact;
 pub mod first_order;
 pub mod loo;

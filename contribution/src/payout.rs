@@ -1,9 +1,10 @@
 //! Paying by value, in integers: a task's value per provider summed over rounds, and the split
 //! of the escrow.
 //!
-//! Round `t` has `N_t` players and values `N_t!·φ_{i,t}`; with `L = (max_t N_t)!` (every
-//! `N_t!` divides it), a provider's task value is `φ_i = Σ_t φ_{i,t}`, held as the integer
-//! `L·φ_i = Σ_t N_t!·φ_{i,t} · L / N_t!`. The escrow `E` is split as
+//! Round `t` has values `d_t·φ_{i,t}` over a denominator `d_t` (`N_t!` for the Shapley values
+//! of `N_t` players); with `L = lcm_t d_t` (`(max_t N_t)!` for Shapley values), a provider's
+//! task value is `φ_i = Σ_t φ_{i,t}`, held as the integer `L·φ_i = Σ_t d_t·φ_{i,t} · L / d_t`.
+//! The escrow `E` is split as
 //!
 //! ```text
 //! payout_i  = ⌊E · max(φ_i, 0) / Σ_j max(φ_j, 0)⌋       (0 for everyone when the sum is 0)
@@ -11,18 +12,38 @@
 //! ```
 //!
 //! The common denominator cancels, so the split runs on the integers `L·φ_i`.
+//!
+//! **Rounds that gained nothing are not paid.** Once the model has converged, `v(P) = v(∅)` up
+//! to a row or two and the round's Shapley values are noise of the validation set's rows (they
+//! sum to about 0 but are not 0 each); summed over many rounds that noise outweighs the early
+//! rounds' signal (measured on digits, 10 honest IID providers, 20 rounds: shares 2–21 % with
+//! every round paid, 7–13 % with this rule). So a round counts only if its gain is above a
+//! task parameter ([`gains_enough`]), GTG-Shapley's between-round truncation (Liu et al. 2022,
+//! default 1 % of the utility scale), decided on `v(∅)` and `v(P)`, which the contribution
+//! proof checks.
 
 use std::collections::BTreeMap;
 
 use crate::ContributionError;
-use crate::exact::factorial;
 
-/// One round's exact values: `N_t` and `N_t!·φ_{i,t}` per provider.
+/// GTG-Shapley's default minimum gain of a paid round, per mille of the validation rows.
+pub const DEFAULT_MIN_GAIN_PERMILLE: u32 = 10;
+
+/// Whether a round with `v(∅) = empty` and `v(P) = full` over `rows` validation rows is paid:
+/// `1000·|full − empty| > min_gain_permille·rows`, in integers; `min_gain_permille = 0` pays
+/// every round (the plain Shapley values of the issue's game).
+pub fn gains_enough(empty: i64, full: i64, rows: u64, min_gain_permille: u32) -> bool {
+    min_gain_permille == 0
+        || 1000 * i128::from(full.abs_diff(empty))
+            > i128::from(min_gain_permille) * i128::from(rows)
+}
+
+/// One round's exact values: `d_t·φ_{i,t}` per provider over the denominator `d_t`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoundValues<K> {
-    /// The round's number of players `N_t` (at most 33).
-    pub players: usize,
-    /// `N_t!·φ_{i,t}` of each provider.
+    /// The denominator `d_t` (positive; `N_t!` for Shapley values).
+    pub denominator: i128,
+    /// `d_t·φ_{i,t}` of each provider.
     pub numerators: BTreeMap<K, i128>,
 }
 
@@ -31,33 +52,33 @@ pub struct RoundValues<K> {
 pub struct TaskValues<K> {
     /// `L·φ_i` of each provider that played a round.
     pub numerators: BTreeMap<K, i128>,
-    /// `L = (max_t N_t)!` (1 when there are no rounds).
+    /// `L = lcm_t d_t` (1 when there are no rounds).
     pub denominator: i128,
 }
 
 /// Sums rounds' values over a common denominator (see the module docs).
 ///
 /// # Errors
-/// [`ContributionError::Shape`] if a round has more than 33 players or more providers than
-/// players; [`ContributionError::Overflow`] if a sum leaves 128 bits.
+/// [`ContributionError::Shape`] for a denominator below 1; [`ContributionError::Overflow`] if
+/// `L` or a sum leaves 128 bits.
 pub fn task_values<K: Ord + Clone>(
     rounds: &[RoundValues<K>],
 ) -> Result<TaskValues<K>, ContributionError> {
-    if let Some(r) = rounds
-        .iter()
-        .find(|r| r.players > 33 || r.numerators.len() > r.players)
-    {
-        return Err(ContributionError::Shape(format!(
-            "a round of {} players with {} values",
-            r.players,
-            r.numerators.len()
-        )));
+    let mut denominator: i128 = 1;
+    for r in rounds {
+        if r.denominator < 1 {
+            return Err(ContributionError::Shape(format!(
+                "a round's denominator of {}",
+                r.denominator
+            )));
+        }
+        denominator = (denominator / gcd(denominator, r.denominator))
+            .checked_mul(r.denominator)
+            .ok_or(ContributionError::Overflow("a common denominator"))?;
     }
-    let most = rounds.iter().map(|r| r.players).max().unwrap_or(0);
-    let denominator = factorial(most);
     let mut numerators = BTreeMap::new();
     for round in rounds {
-        let lift = denominator / factorial(round.players);
+        let lift = denominator / round.denominator;
         for (k, &v) in &round.numerators {
             let term = v
                 .checked_mul(lift)
@@ -72,6 +93,13 @@ pub fn task_values<K: Ord + Clone>(
         numerators,
         denominator,
     })
+}
+
+fn gcd(mut a: i128, mut b: i128) -> i128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// The escrow's split by value.
@@ -132,11 +160,11 @@ mod tests {
         // Round 2: 2 players (provider 2 dropped), φ = (1, −1/2) → 2!·φ = (2, −1).
         let rounds = vec![
             RoundValues {
-                players: 3,
+                denominator: 6,
                 numerators: map(&[(0, 3), (1, 2), (2, 1)]),
             },
             RoundValues {
-                players: 2,
+                denominator: 2,
                 numerators: map(&[(0, 2), (1, -1)]),
             },
         ];
@@ -157,6 +185,17 @@ mod tests {
     }
 
     #[test]
+    fn a_round_is_paid_only_above_the_minimum_gain() {
+        // 145 rows, 1 %: a gain of 1 row (6.9 ‰) is not enough, 2 rows (13.8 ‰) is.
+        assert!(!gains_enough(137, 138, 145, 10));
+        assert!(gains_enough(138, 136, 145, 10));
+        assert!(!gains_enough(100, 100, 145, 10));
+        assert!(gains_enough(100, 100, 145, 0));
+        // Exactly at the bound is not above it: 1000·1 = 10·100.
+        assert!(!gains_enough(0, 1, 100, 10));
+    }
+
+    #[test]
     fn nobody_with_value_means_everything_returns() {
         let split = split(50, &map(&[(0, 0), (1, -4)])).unwrap();
         assert_eq!(split.payouts, map(&[(0, 0), (1, 0)]));
@@ -168,9 +207,14 @@ mod tests {
         assert!(split(i128::MAX, &map(&[(0, 2), (1, 1)])).is_err());
         assert!(split(-1, &map(&[(0, 1)])).is_err());
         let huge = RoundValues {
-            players: 1,
+            denominator: 1,
             numerators: map(&[(0, i128::MAX)]),
         };
         assert!(task_values(&[huge.clone(), huge]).is_err());
+        let zero = RoundValues {
+            denominator: 0,
+            numerators: map(&[(0, 1)]),
+        };
+        assert!(task_values(&[zero]).is_err());
     }
 }

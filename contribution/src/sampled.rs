@@ -15,8 +15,9 @@
 //! Both: permutations run in batches of [`WINDOW`] in parallel; permutation `k` is drawn from
 //! ChaCha8 seeded with the seed on stream `k`, so the estimate depends on the seed only. After
 //! at least `min_permutations`, sampling stops when the estimate moved less than 5 % over the
-//! last batch (`‖φ_k − φ_{k−10}‖₂ < 0.05·‖φ_k‖₂`, no division by a single value), or when
-//! `max_evaluations` distinct coalitions were evaluated, or at `max_permutations`.
+//! last 10 permutations (`‖φ_k − φ_{k−10}‖₂ < 0.05·‖φ_k‖₂`, no division by a single value),
+//! or before a permutation could take the distinct coalitions evaluated past
+//! `max_evaluations`, or at `max_permutations`.
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -42,8 +43,8 @@ pub struct Stopping {
     /// Relative change over the last [`WINDOW`] permutations below which the estimate has
     /// converged.
     pub tolerance: f64,
-    /// Distinct coalitions evaluated at most (checked between batches); `None`: a quarter of
-    /// the `2^N` coalitions, at least `N²`.
+    /// Distinct coalitions evaluated at most; `None`: a quarter of the `2^N` coalitions, at
+    /// least `N²`.
     pub max_evaluations: Option<usize>,
 }
 
@@ -194,7 +195,9 @@ fn walk(memo: &Memo<'_>, order: &[usize], truncated: &(impl Fn(i64) -> bool + Sy
     marginal
 }
 
-/// The sampling loop shared by TMC and GTG (see the module docs).
+/// The sampling loop shared by TMC and GTG (see the module docs). Batches shrink as the
+/// evaluation cap nears, so that no permutation can take the count of evaluated coalitions past
+/// it (a permutation evaluates at most `n` new ones).
 fn sample(
     memo: &Memo<'_>,
     n: usize,
@@ -204,30 +207,36 @@ fn sample(
 ) -> Values {
     let cap = stopping.evaluation_cap(n);
     let mut sums = vec![0.0; n];
-    let mut previous: Option<Vec<f64>> = None;
+    // The estimate after each permutation, for the convergence test over the last WINDOW.
+    let mut history: Vec<Vec<f64>> = Vec::new();
     let mut done = 0;
     while done < stopping.max_permutations.max(1) {
-        let batch: Vec<Vec<f64>> = (done..done + WINDOW)
+        let room = cap.saturating_sub(memo.evaluations()) / n;
+        let batch = WINDOW.min(room).min(stopping.max_permutations - done);
+        if batch == 0 {
+            break;
+        }
+        let marginals: Vec<Vec<f64>> = (done..done + batch)
             .into_par_iter()
             .map(|k| walk(memo, &permutation(k), &truncated))
             .collect();
-        for marginal in batch {
+        for marginal in marginals {
             for (sum, m) in sums.iter_mut().zip(marginal) {
                 *sum += m;
             }
+            done += 1;
+            history.push(sums.iter().map(|s| s / done as f64).collect());
         }
-        done += WINDOW;
-        let estimate: Vec<f64> = sums.iter().map(|s| s / done as f64).collect();
-        let converged = previous
-            .as_ref()
-            .is_some_and(|p| relative_change(p, &estimate) < stopping.tolerance);
-        if (done >= stopping.min_permutations && converged) || memo.evaluations() >= cap {
+        let converged = done >= stopping.min_permutations
+            && done > WINDOW
+            && relative_change(&history[done - 1 - WINDOW], &history[done - 1])
+                < stopping.tolerance;
+        if converged {
             break;
         }
-        previous = Some(estimate);
     }
     Values {
-        phi: Phi::Real(sums.iter().map(|s| s / done as f64).collect()),
+        phi: Phi::Real(sums.iter().map(|s| s / done.max(1) as f64).collect()),
         evaluations: memo.evaluations(),
         permutations: done,
         skipped: None,
@@ -324,8 +333,8 @@ mod tests {
                 first_order: None,
             })
             .unwrap();
-        assert!(values.evaluations >= 100, "{values:?}");
-        assert!(values.evaluations < 100 + WINDOW * 16, "{values:?}");
+        assert!(values.evaluations <= 100, "{values:?}");
+        assert!(values.evaluations > 100 - 16, "{values:?}");
         assert!(values.permutations < 1000);
     }
 

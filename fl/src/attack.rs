@@ -1,22 +1,27 @@
-//! Model-poisoning simulation for tests and demos.
+//! Attacks simulated for tests and demos: poisoned models, free riders and poisoned labels.
 //!
-//! `scale:S@K`: the first `K` clients of a round (by ascending client id) replace their update
-//! `w_i` with `global + S·(w_i − global)`. `S = −10` turns an honest step into a large step the
-//! other way, the classic attack that drags FedAvg away and that median, trimmed mean and Krum
-//! resist.
+//! Each round the first `K` clients selected (by ascending client id) attack:
+//! - `scale:S@K` replaces the update `w_i` with `global + S·(w_i − global)`. `S = −10` turns an
+//!   honest step into a large step the other way, the classic attack that drags FedAvg away and
+//!   that median, trimmed mean and Krum resist.
+//! - `freeride@K` trains nothing and sends the global model back unchanged: it hopes to be paid
+//!   for the rows it claims.
+//! - `flip@K` trains on its rows with every label `y` of `C` classes replaced by `C − 1 − y`.
 
+use crate::data::Dataset;
 use crate::strategy::ClientUpdate;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::str::FromStr;
 
-/// The accepted `--attack` form, for error messages and help.
-pub const ATTACK_FORM: &str = "scale:S@K (S a finite number, K >= 1 attackers), e.g. scale:-10@2";
+/// The accepted `--attack` forms, for error messages and help.
+pub const ATTACK_FORM: &str =
+    "scale:S@K (S a finite number), freeride@K or flip@K (K >= 1 attackers), e.g. scale:-10@2";
 
 /// Why an attack spec could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttackError {
-    /// Not of the form `scale:S@K`.
+    /// Not one of the forms.
     #[error("unknown attack {0:?}; expected {ATTACK_FORM}")]
     Malformed(String),
     /// `S` is not a finite number.
@@ -27,43 +32,81 @@ pub enum AttackError {
     BadAttackers(String),
 }
 
-/// Model-poisoning simulation for tests and demos. `FromStr`/`Display`: "scale:S@K" — K clients
-/// (the first K of the clients selected in the round, by ascending client id) send
-/// `global + S·(their update − global)`. Serde as that string.
+/// What the attackers do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttackKind {
+    /// Send `global + S·(update − global)`.
+    Scale(f32),
+    /// Send the global model unchanged.
+    FreeRide,
+    /// Train with every label `y` replaced by `C − 1 − y`.
+    FlipLabels,
+}
+
+/// An attack (see the module docs). `FromStr`/`Display`: `scale:S@K`, `freeride@K`, `flip@K`;
+/// serde as that string.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AttackSpec {
-    /// Factor `S` applied to the attackers' step away from the global model.
-    pub scale: f32,
+    /// What the attackers do.
+    pub kind: AttackKind,
     /// Number `K` of attacking clients per round.
     pub attackers: usize,
 }
 
 impl AttackSpec {
-    /// Rewrite the chosen updates in place; returns the ids of the clients that attacked
-    /// (ascending). Fewer than `K` attack when the round has fewer updates. Values are computed in
-    /// f64 and may overflow to infinity for huge `S`; strategies reject such updates.
+    /// The attackers among a round's selected `clients`: the `K` lowest ids, ascending.
+    pub fn attackers_of(&self, clients: &[usize]) -> Vec<usize> {
+        let mut ids = clients.to_vec();
+        ids.sort_unstable();
+        ids.truncate(self.attackers);
+        ids
+    }
+
+    /// Rewrite the attackers' updates in place; returns the attackers' ids (ascending). Fewer
+    /// than `K` attack when the round has fewer updates. A scaled model is computed in f64 and
+    /// may overflow to infinity for huge `S`; strategies reject such updates. Label flipping
+    /// rewrites nothing here: it happened in training ([`AttackSpec::training_data`]).
     pub fn apply(&self, global: &[f32], updates: &mut [ClientUpdate]) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..updates.len()).collect();
-        order.sort_by_key(|&i| updates[i].client);
-        order.truncate(self.attackers);
-        let scale = f64::from(self.scale);
-        order
-            .into_iter()
-            .map(|i| {
-                let update = &mut updates[i];
-                for (w, &g) in update.params.iter_mut().zip(global) {
-                    let g = f64::from(g);
-                    *w = (g + scale * (f64::from(*w) - g)) as f32;
+        let ids: Vec<usize> = updates.iter().map(|u| u.client).collect();
+        let attackers = self.attackers_of(&ids);
+        for update in updates.iter_mut().filter(|u| attackers.contains(&u.client)) {
+            match self.kind {
+                AttackKind::Scale(scale) => {
+                    let scale = f64::from(scale);
+                    for (w, &g) in update.params.iter_mut().zip(global) {
+                        let g = f64::from(g);
+                        *w = (g + scale * (f64::from(*w) - g)) as f32;
+                    }
                 }
-                update.client
-            })
-            .collect()
+                AttackKind::FreeRide => update.params = global.to_vec(),
+                AttackKind::FlipLabels => {}
+            }
+        }
+        attackers
+    }
+
+    /// The data an attacker trains on, when the attack poisons labels: `data` with every label
+    /// `y` replaced by `C − 1 − y` (same rows, same order).
+    pub fn training_data(&self, data: &Dataset) -> Option<Dataset> {
+        if self.kind != AttackKind::FlipLabels {
+            return None;
+        }
+        let mut flipped = data.clone();
+        let top = data.n_classes as u32 - 1;
+        for y in &mut flipped.labels {
+            *y = top - *y;
+        }
+        Some(flipped)
     }
 }
 
 impl fmt::Display for AttackSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "scale:{}@{}", self.scale, self.attackers)
+        match self.kind {
+            AttackKind::Scale(s) => write!(f, "scale:{s}@{}", self.attackers),
+            AttackKind::FreeRide => write!(f, "freeride@{}", self.attackers),
+            AttackKind::FlipLabels => write!(f, "flip@{}", self.attackers),
+        }
     }
 }
 
@@ -72,23 +115,33 @@ impl FromStr for AttackSpec {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let text = s.trim();
-        let (scale, attackers) = text
-            .strip_prefix("scale:")
-            .and_then(|rest| rest.split_once('@'))
+        let (kind, attackers) = text
+            .split_once('@')
             .ok_or_else(|| AttackError::Malformed(text.to_string()))?;
-        let scale: f32 = scale
-            .trim()
-            .parse()
-            .ok()
-            .filter(|s: &f32| s.is_finite())
-            .ok_or_else(|| AttackError::BadScale(text.to_string()))?;
+        let kind = match kind.trim() {
+            "freeride" => AttackKind::FreeRide,
+            "flip" => AttackKind::FlipLabels,
+            other => {
+                let scale = other
+                    .strip_prefix("scale:")
+                    .ok_or_else(|| AttackError::Malformed(text.to_string()))?;
+                AttackKind::Scale(
+                    scale
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|s: &f32| s.is_finite())
+                        .ok_or_else(|| AttackError::BadScale(text.to_string()))?,
+                )
+            }
+        };
         let attackers: usize = attackers
             .trim()
             .parse()
             .ok()
             .filter(|&k| k >= 1)
             .ok_or_else(|| AttackError::BadAttackers(text.to_string()))?;
-        Ok(Self { scale, attackers })
+        Ok(Self { kind, attackers })
     }
 }
 
@@ -142,12 +195,28 @@ mod tests {
     fn attack_with_more_attackers_than_clients_takes_all() {
         let mut updates = vec![update(1, &[2.0]), update(0, &[4.0])];
         let spec = AttackSpec {
-            scale: 2.0,
+            kind: AttackKind::Scale(2.0),
             attackers: 5,
         };
         assert_eq!(spec.apply(&[0.0], &mut updates), vec![0, 1]);
         assert_eq!(updates[0].params, vec![4.0]);
         assert_eq!(updates[1].params, vec![8.0]);
+    }
+
+    #[test]
+    fn free_riders_send_the_global_model_and_flippers_train_on_flipped_labels() {
+        let mut updates = vec![update(3, &[2.0]), update(1, &[4.0])];
+        let spec: AttackSpec = "freeride@1".parse().unwrap();
+        assert_eq!(spec.apply(&[0.5], &mut updates), vec![1]);
+        assert_eq!(updates[1].params, vec![0.5]);
+        assert_eq!(updates[0].params, vec![2.0]);
+        let data = Dataset::new("t", vec![0.0; 3], 1, vec![0, 1, 2], 3, None).unwrap();
+        let flip: AttackSpec = "flip@1".parse().unwrap();
+        assert_eq!(flip.training_data(&data).unwrap().labels, vec![2, 1, 0]);
+        assert!(spec.training_data(&data).is_none());
+        let before = updates.clone();
+        assert_eq!(flip.apply(&[0.0], &mut updates), vec![1]);
+        assert_eq!(updates, before);
     }
 
     #[test]
@@ -157,6 +226,8 @@ mod tests {
             ("scale:inf@2", AttackError::BadScale("scale:inf@2".into())),
             ("boost:3@1", AttackError::Malformed("boost:3@1".into())),
             ("scale:3", AttackError::Malformed("scale:3".into())),
+            ("freeride", AttackError::Malformed("freeride".into())),
+            ("flip@0", AttackError::BadAttackers("flip@0".into())),
             ("scale:3@0", AttackError::BadAttackers("scale:3@0".into())),
             ("scale:3@-1", AttackError::BadAttackers("scale:3@-1".into())),
         ] {
@@ -169,7 +240,7 @@ mod tests {
     #[test]
     fn attack_serde_is_the_string() {
         let spec = AttackSpec {
-            scale: -10.0,
+            kind: AttackKind::Scale(-10.0),
             attackers: 2,
         };
         let json = serde_json::to_string(&spec).unwrap();
@@ -181,9 +252,11 @@ mod tests {
     proptest! {
         #[test]
         fn attack_spec_round_trips(scale in -1e6_f32..1e6, attackers in 1_usize..1000) {
-            let spec = AttackSpec { scale, attackers };
-            let back: AttackSpec = spec.to_string().parse().unwrap();
-            prop_assert_eq!(back, spec);
+            for kind in [AttackKind::Scale(scale), AttackKind::FreeRide, AttackKind::FlipLabels] {
+                let spec = AttackSpec { kind, attackers };
+                let back: AttackSpec = spec.to_string().parse().unwrap();
+                prop_assert_eq!(back, spec);
+            }
         }
     }
 }

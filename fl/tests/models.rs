@@ -8,7 +8,7 @@ use fl::train::{LocalTask, TrainConfig, train_local};
 
 /// Trains `kind` centrally on `source` for `epochs` and returns the test accuracy.
 fn centralized_accuracy(kind: &str, source: DatasetSource, epochs: usize) -> (ModelSpec, f64) {
-    let (train, test) = prepare_data(&source, "last", 0).unwrap();
+    let fl::data::Splits { train, test, .. } = prepare_data(&source, "last", 0).unwrap();
     let kind: ModelKind = kind.parse().unwrap();
     let spec = ModelSpec::new(kind, train.n_features, train.n_classes, train.image_shape).unwrap();
     let device = BackendKind::Flex.device().unwrap();

@@ -31,7 +31,8 @@ fn wgpu_device() -> Option<Device> {
 #[test]
 fn local_training_on_wgpu_matches_the_cpu() {
     let Some(gpu) = wgpu_device() else { return };
-    let (train, test) = prepare_data(&DatasetSource::Digits, "last", 0).unwrap();
+    let fl::data::Splits { train, test, .. } =
+        prepare_data(&DatasetSource::Digits, "last", 0).unwrap();
     let spec: ModelSpec = "mlp:64-64-10".parse().unwrap();
     let rows: Vec<usize> = (0..train.len()).collect();
     let global = spec.init_params(0);

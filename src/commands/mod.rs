@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod blobs;
 pub mod chain;
+pub mod contrib;
 pub mod pol;
 pub mod prove;
 pub mod run;

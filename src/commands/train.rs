@@ -61,7 +61,7 @@ pub struct TrainArgs {
     /// Share of clients sampled per round, in (0, 1]
     #[arg(long, default_value_t = 1.0)]
     pub fraction: f64,
-    /// Simulated poisoning: scale:S@K makes K clients send global + S·(update − global)
+    /// Simulated attack by the K lowest-id clients of each round: scale:S@K (send global + S·(update − global)), freeride@K (send the global model back), flip@K (train on flipped labels)
     #[arg(long)]
     pub attack: Option<String>,
     /// Seed of split, partition, initial model, sampling and batch order

@@ -441,6 +441,7 @@ impl TaskDriver {
                 steps: update.post.steps,
                 attacked: false,
                 pol_head: Some(Digest(update.post.head)),
+                update: Some(Digest(update.post.update)),
             });
             updates.push(ClientUpdate {
                 client: *client,

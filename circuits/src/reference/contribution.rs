@@ -151,7 +151,7 @@ mod tests {
         let labels: Vec<u32> = (0..20).map(|r| (r % 3) as u32).collect();
         let game = round_game(
             &model,
-            &vec![0; 9],
+            &[0; 9],
             &[
                 WeightedModel {
                     samples: 1,

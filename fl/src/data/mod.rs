@@ -29,7 +29,8 @@ pub use embedded::{breast_cancer, digits};
 pub use error::DataError;
 pub use idx::load_idx;
 pub use prepare::{
-    FEATURE_FRACTION_BITS, FEATURE_LIMIT, TEST_FRACTION, prepare_data, snap_to_grid,
+    FEATURE_FRACTION_BITS, FEATURE_LIMIT, Splits, TEST_FRACTION, VALIDATION_FRACTION, prepare_data,
+    snap_to_grid,
 };
 pub use source::{DatasetSource, LabelColumn, load};
 pub use split::train_test_split;

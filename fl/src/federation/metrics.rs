@@ -21,6 +21,10 @@ pub struct ClientMetrics {
     pub attacked: bool,
     /// Head hash of its proof-of-learning log, when logging is on.
     pub pol_head: Option<Digest>,
+    /// SHA-256 of the update it sent (flat f32 parameters, in the run's blob store), which
+    /// `zkfl contrib` values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Digest>,
 }
 
 /// One finished round.

@@ -35,7 +35,7 @@ pub use run_dir::{RunDir, RunState, write_atomic};
 use crate::attack::AttackSpec;
 use crate::backend::BackendKind;
 use crate::blob::Digest;
-use crate::data::{Dataset, DatasetSource, prepare_data};
+use crate::data::{Dataset, DatasetSource, Splits, prepare_data};
 use crate::error::FlError;
 use crate::model::{Evaluation, ModelKind, ModelSpec, evaluate};
 use crate::partition::{PartitionScheme, Partitioning, partition};
@@ -136,6 +136,7 @@ pub struct Federation {
     config: FederationConfig,
     spec: ModelSpec,
     train: Dataset,
+    validation: Dataset,
     test: Dataset,
     partitioning: Partitioning,
     device: Device,
@@ -169,7 +170,11 @@ impl Federation {
         }
         let kind: ModelKind = c.model.parse()?;
         let device = c.backend.device()?;
-        let (train, test) = prepare_data(&c.dataset, &c.label_column, c.seed)?;
+        let Splits {
+            train,
+            validation,
+            test,
+        } = prepare_data(&c.dataset, &c.label_column, c.seed)?;
         let spec = ModelSpec::new(kind, train.n_features, train.n_classes, train.image_shape)?;
         let partitioning = partition(
             &train.labels,
@@ -198,6 +203,7 @@ impl Federation {
             config,
             spec,
             train,
+            validation,
             test,
             partitioning,
             device,
@@ -225,6 +231,11 @@ impl Federation {
     /// The training set (standardized).
     pub fn train_set(&self) -> &Dataset {
         &self.train
+    }
+
+    /// The owner's validation set, which values contributions (never dealt to a client).
+    pub fn validation_set(&self) -> &Dataset {
+        &self.validation
     }
 
     /// The test set (standardized with the training statistics).
@@ -410,6 +421,10 @@ impl Federation {
                 Some(attack) => attack.apply(&global, &mut updates),
                 None => Vec::new(),
             };
+            let sent = updates
+                .iter()
+                .map(|u| Ok((u.client, dir.blobs().put_f32s(&u.params)?)))
+                .collect::<Result<std::collections::BTreeMap<_, _>, FlError>>()?;
             let next = self.next_global(strategy.as_mut(), round, &global, &updates)?;
             global = next.model;
             let evaluation = next.evaluation;
@@ -427,6 +442,7 @@ impl Federation {
                         steps: outcome.steps,
                         attacked: attacked.contains(client),
                         pol_head: *head,
+                        update: sent.get(client).copied(),
                     })
                     .collect(),
                 seconds: started.elapsed().as_secs_f64(),
@@ -501,10 +517,20 @@ impl Federation {
         client: usize,
         global: &[f32],
     ) -> Result<ClientRound, FlError> {
+        let poisoned = match &self.config.attack {
+            Some(attack)
+                if attack
+                    .attackers_of(&self.sample_clients(round))
+                    .contains(&client) =>
+            {
+                attack.training_data(&self.train)
+            }
+            _ => None,
+        };
         let task = LocalTask {
             spec: &self.spec,
             device: &self.device,
-            data: &self.train,
+            data: poisoned.as_ref().unwrap_or(&self.train),
             rows: &self.partitioning.clients[client],
         };
         let seed = mix(self.config.seed, &[2, u64::from(round), client as u64]);

@@ -52,6 +52,23 @@ impl RunDir {
         })
     }
 
+    /// Opens the run directory at `root` to read it; creates nothing.
+    ///
+    /// # Errors
+    /// [`FlError::Config`] when `root` holds no run (no `config.json`).
+    pub fn open(root: &Path) -> Result<Self, FlError> {
+        if !root.join("config.json").is_file() {
+            return Err(FlError::Config(format!(
+                "{} holds no run (no config.json)",
+                root.display()
+            )));
+        }
+        Ok(RunDir {
+            root: root.to_path_buf(),
+            blobs: BlobStore::open(root.join("blobs"))?,
+        })
+    }
+
     /// The directory.
     pub fn root(&self) -> &Path {
         &self.root

@@ -62,7 +62,7 @@ pub fn verify_log_file(
     }
     check_terms(&log, terms).map_err(ReplayError::from)?;
     let source: DatasetSource = log.header.dataset.parse()?;
-    let (train, _) = prepare_data(&source, &log.header.label_column, log.header.split_seed)?;
+    let train = prepare_data(&source, &log.header.label_column, log.header.split_seed)?.train;
     let store = BlobStore::open(blobs)?;
     let report = replay_log(&log, &store, &train, &backend.device()?, q)?;
     if let Some(update) = posted.update {

@@ -1,7 +1,7 @@
 //! Tests across strategies: spec strings, poisoning resistance, determinism.
 
 use super::*;
-use crate::attack::AttackSpec;
+use crate::attack::{AttackKind, AttackSpec};
 use proptest::prelude::{Just, prop_assert, prop_assert_eq, prop_assume, prop_oneof, proptest};
 use proptest::strategy::Strategy as _;
 
@@ -233,7 +233,7 @@ fn robust_rules_resist_scaled_updates_where_fedavg_fails() {
         })
         .collect();
     let attack = AttackSpec {
-        scale: -10.0,
+        kind: AttackKind::Scale(-10.0),
         attackers: 2,
     };
     assert_eq!(attack.apply(&global, &mut updates), vec![0, 1]);

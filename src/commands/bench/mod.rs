@@ -1,5 +1,6 @@
 //! `zkfl bench`: speed figures, each beside a baseline measured in the same run.
 
+mod contrib;
 mod prover;
 mod train;
 
@@ -54,6 +55,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Contribution estimators on real round games: exact, TMC and GTG Shapley values at each
+    /// number of providers (time, coalitions evaluated, relative L2 error and Spearman ρ against
+    /// the exact values of the same game).
+    Contrib {
+        /// Numbers of providers
+        #[arg(long, value_delimiter = ',', default_value = "4,8,10,12")]
+        providers: Vec<usize>,
+        /// Measurements per cell (the median is reported)
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Print the rows as JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
     /// Ledger throughput: signed transfers per second through the full path (signature check,
     /// rules, state root, one redb commit per block) beside raw ed25519 verification measured in
     /// the same run, the replay check, and 2 shards against 1.
@@ -93,6 +108,11 @@ pub fn run(command: BenchCommand) -> Result<()> {
             per_block,
             json,
         } => ledger(blocks, per_block, json),
+        BenchCommand::Contrib {
+            providers,
+            repeat,
+            json,
+        } => contrib::run(&providers, repeat, json),
     }
 }
 

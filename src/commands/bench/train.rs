@@ -34,7 +34,7 @@ pub fn run(backends: Vec<String>, epochs: usize, repeat: usize, json: bool) -> R
     let scratch = std::env::temp_dir().join(format!("zkfl-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
     // The 784-input case trains on real digits upscaled to 28×28, read back through the CSV loader.
-    let (digits, _) = prepare_data(&DatasetSource::Digits, "last", 0)?;
+    let digits = prepare_data(&DatasetSource::Digits, "last", 0)?.train;
     let large = scratch.join("digits-28x28.csv");
     write_upscaled_csv(&digits, 28, &large)?;
     let cases = [

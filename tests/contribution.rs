@@ -1,0 +1,220 @@
+//! Paying by contribution, as a user sees it: `zkfl train` runs on real digits, valued by
+//! `zkfl contrib` (exact Shapley values of the round games, the escrow split in integers).
+
+mod common;
+
+use std::path::Path;
+
+use common::{fails_with, ok, zkfl};
+use contribution::accuracy::{relative_l2, spearman};
+use serde_json::Value;
+
+/// A seeded digits run of softmax regression with 10 providers into `out`.
+fn train(out: &Path, extra: &[&str]) {
+    let out = out.display().to_string();
+    let mut args = vec![
+        "train",
+        "--model",
+        "softmax",
+        "--pol-every",
+        "0",
+        "--json",
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    ok(&zkfl(&args));
+}
+
+fn contrib(run: &Path, extra: &[&str]) -> Value {
+    let run = run.display().to_string();
+    let mut args = vec!["contrib", "--run", &run, "--json"];
+    args.extend_from_slice(extra);
+    serde_json::from_str(&ok(&zkfl(&args))).expect("contrib --json prints one JSON object")
+}
+
+fn shares(v: &Value) -> Vec<(u64, f64, i128)> {
+    v["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["client"].as_u64().unwrap(),
+                p["share"].as_f64().unwrap(),
+                p["payout"].as_i64().unwrap() as i128,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn honest_iid_providers_each_get_between_5_and_15_percent() {
+    let tmp = tempfile::tempdir().unwrap();
+    train(tmp.path(), &["--partition", "iid"]);
+    let v = contrib(tmp.path(), &[]);
+    let shares = shares(&v);
+    assert_eq!(shares.len(), 10);
+    for (client, share, _) in &shares {
+        assert!((0.05..=0.15).contains(share), "provider {client}: {share}");
+    }
+    assert!(tmp.path().join("contrib.png").exists());
+}
+
+#[test]
+fn free_riders_label_flippers_and_scaling_attackers_are_not_paid() {
+    for (attack, most) in [("freeride@1", 0.01), ("flip@1", 0.0), ("scale:-10@1", 0.0)] {
+        let tmp = tempfile::tempdir().unwrap();
+        train(tmp.path(), &["--partition", "iid", "--attack", attack]);
+        let v = contrib(tmp.path(), &[]);
+        let (client, share, payout) = shares(&v)[0];
+        assert_eq!(client, 0, "the attacker is the lowest id");
+        assert!(share <= most, "{attack}: share {share}");
+        if most == 0.0 {
+            assert_eq!(payout, 0, "{attack}");
+        }
+        let honest = shares(&v)[1..].iter().map(|s| s.1).fold(1.0, f64::min);
+        assert!(honest >= 0.05, "{attack}: an honest provider got {honest}");
+    }
+}
+
+#[test]
+fn the_json_holds_the_utility_tables_and_the_payouts_add_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    train(tmp.path(), &["--rounds", "3", "--clients", "6"]);
+    let v = contrib(tmp.path(), &["--escrow", "1000"]);
+    let mut paid = 0i128;
+    for p in v["providers"].as_array().unwrap() {
+        paid += p["payout"].as_i64().unwrap() as i128;
+        assert_eq!(p["phi"].as_array().unwrap().len(), 3);
+    }
+    assert_eq!(paid + v["remainder"].as_i64().unwrap() as i128, 1000);
+    for round in v["rounds"].as_array().unwrap() {
+        let n = round["clients"].as_array().unwrap().len();
+        let table = round["utilities"].as_object().unwrap();
+        assert_eq!(table.len(), 1 << n);
+        let at = |s: u64| table[&s.to_string()].as_i64().unwrap();
+        assert_eq!(at(0), round["empty"].as_i64().unwrap());
+        assert_eq!(at((1 << n) - 1), round["full"].as_i64().unwrap());
+        // Recompute N!·φ_i = Σ_S |S|!(N−|S|−1)!·(v(S∪i) − v(S)) from the printed table.
+        let fact = |k: usize| (1..=k as i128).product::<i128>();
+        let phi = &round["values"]["phi"]["Rational"];
+        assert_eq!(phi["denominator"].as_i64().unwrap() as i128, fact(n));
+        for (i, num) in phi["numerators"].as_array().unwrap().iter().enumerate() {
+            let expected: i128 = (0..1u64 << n)
+                .filter(|s| s >> i & 1 == 0)
+                .map(|s| {
+                    let k = s.count_ones() as usize;
+                    fact(k) * fact(n - k - 1) * i128::from(at(s | 1 << i) - at(s))
+                })
+                .sum();
+            assert_eq!(
+                num.as_i64().unwrap() as i128,
+                expected,
+                "round {round} player {i}"
+            );
+        }
+    }
+}
+
+#[test]
+fn gtg_ranks_ten_providers_like_exact_from_a_quarter_of_the_coalitions() {
+    // Round 1 of a non-IID run, where providers' values differ (later rounds are noise).
+    let tmp = tempfile::tempdir().unwrap();
+    train(tmp.path(), &["--rounds", "1"]);
+    let values = |method: &str| -> (Vec<f64>, u64) {
+        let v = contrib(tmp.path(), &["--method", method]);
+        let round = &v["rounds"][0]["values"];
+        let phi = &round["phi"];
+        let phi = match phi.get("Rational") {
+            Some(r) => {
+                let den = r["denominator"].as_f64().unwrap();
+                r["numerators"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() / den)
+                    .collect()
+            }
+            None => phi["Real"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect(),
+        };
+        (phi, round["evaluations"].as_u64().unwrap())
+    };
+    let (exact, all) = values("exact");
+    assert_eq!(all, 1024);
+    let (gtg, evaluations) = values("gtg");
+    assert!(evaluations <= all / 4, "{evaluations} evaluations");
+    let error = relative_l2(&exact, &gtg);
+    assert!(error <= 0.15, "relative L2 error {error}");
+    assert!(spearman(&exact, &gtg) >= 0.95, "{exact:?} vs {gtg:?}");
+}
+
+#[test]
+fn bad_input_to_contrib_is_one_error_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    train(&run, &["--rounds", "2", "--clients", "3"]);
+    let r = run.display().to_string();
+    let missing = tmp.path().join("nothing").display().to_string();
+    fails_with(&zkfl(&["contrib", "--run", &missing]), "holds no run");
+    assert!(
+        !tmp.path().join("nothing").exists(),
+        "contrib creates nothing"
+    );
+    fails_with(
+        &zkfl(&["contrib", "--run", &r, "--method", "banzhaf"]),
+        "unknown contribution method",
+    );
+    fails_with(
+        &zkfl(&["contrib", "--run", &r, "--round", "9"]),
+        "no finished round 9",
+    );
+    fails_with(&zkfl(&["contrib", "--run", &r, "--round", "x"]), "--round");
+    // An update changed after the run: its digest no longer matches.
+    let metrics: Value =
+        serde_json::from_slice(&std::fs::read(run.join("metrics.json")).unwrap()).unwrap();
+    let digest = metrics[1]["clients"][0]["update"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob = std::fs::read_dir(run.join("blobs"))
+        .unwrap()
+        .flat_map(|d| {
+            let d = d.unwrap().path();
+            if d.is_dir() {
+                std::fs::read_dir(d)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .collect()
+            } else {
+                vec![d]
+            }
+        })
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains(&digest))
+        .expect("the update's blob is in the store");
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+    fails_with(&zkfl(&["contrib", "--run", &r]), "round 2");
+    // An MLP's coalitions do not pool their logits.
+    let mlp = tmp.path().join("mlp");
+    let m = mlp.display().to_string();
+    ok(&zkfl(&[
+        "train",
+        "--rounds",
+        "1",
+        "--clients",
+        "2",
+        "--pol-every",
+        "0",
+        "--json",
+        "--out",
+        &m,
+    ]));
+    fails_with(&zkfl(&["contrib", "--run", &m]), "linear models");
+}
