@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail, ensure};
 use circuits::fixed::{quantize_feature, quantize_params};
 use circuits::reference::contribution::{WeightedModel, round_game};
 use circuits::reference::float_step;
+use circuits::relations::contribution::{ContributionShape, ContributionWitness};
 use contribution::exact::values_and_table;
 use contribution::payout::{RoundValues, gains_enough, split, task_values};
 use contribution::{FirstOrder, Game, Method, Phi, Round, Values};
@@ -137,33 +138,23 @@ pub fn value_run(
     min_gain_permille: u32,
 ) -> Result<RunValuation> {
     ensure!(escrow >= 0, "the escrow must not be negative");
-    let run = RunDir::open(dir)?;
-    let config: FederationConfig = run
-        .read_json("config.json")?
-        .with_context(|| format!("{} holds no run (no config.json)", dir.display()))?;
-    let metrics: Vec<RoundMetrics> = run.read_json("metrics.json")?.unwrap_or_default();
-    let federation = Federation::new(config)?;
-    let model = relation_model(federation.spec())?;
+    let opened = OpenedRun::open(dir)?;
+    let (run, federation, metrics) = (&opened.run, &opened.federation, &opened.metrics);
     let context = RoundContext {
-        run: &run,
-        model,
+        run,
+        model: opened.model,
         validation: Validation::of(federation.validation_set())?,
     };
     let rows = context.validation.set.len();
     let chosen: Vec<&RoundMetrics> = match rounds {
         Rounds::All => metrics.iter().collect(),
-        Rounds::One(r) => vec![
-            metrics
-                .iter()
-                .find(|m| m.round == r)
-                .with_context(|| format!("the run has no finished round {r}"))?,
-        ],
+        Rounds::One(r) => vec![opened.round(r)?],
     };
     ensure!(!chosen.is_empty(), "the run has no finished round to value");
     let mut valued = Vec::new();
     for m in chosen {
-        let global = global_before(&run, &federation, &metrics, m.round)?;
-        let mut round = value_round(&context, m, &global, method, seed)?;
+        let inputs = round_inputs(&context, federation, metrics, m)?;
+        let mut round = value_round(&context, &inputs, method, seed)?;
         round.paid = gains_enough(round.empty, round.full, rows as u64, min_gain_permille);
         valued.push(round);
     }
@@ -224,28 +215,72 @@ fn global_before(
     Ok(run.load_model(previous, &digest)?)
 }
 
-fn value_round(
+/// A run directory opened for valuation: its federation (data, validation set) re-derived.
+struct OpenedRun {
+    run: RunDir,
+    federation: Federation,
+    model: Model,
+    metrics: Vec<RoundMetrics>,
+}
+
+impl OpenedRun {
+    fn open(dir: &Path) -> Result<Self> {
+        let run = RunDir::open(dir)?;
+        let config: FederationConfig = run
+            .read_json("config.json")?
+            .with_context(|| format!("{} holds no run (no config.json)", dir.display()))?;
+        let metrics: Vec<RoundMetrics> = run.read_json("metrics.json")?.unwrap_or_default();
+        let federation = Federation::new(config)?;
+        let model = relation_model(federation.spec())?;
+        Ok(OpenedRun {
+            run,
+            federation,
+            model,
+            metrics,
+        })
+    }
+
+    fn round(&self, round: u32) -> Result<&RoundMetrics> {
+        self.metrics
+            .iter()
+            .find(|m| m.round == round)
+            .with_context(|| format!("the run has no finished round {round}"))
+    }
+}
+
+/// A round's models: the global one it started from and each provider's update, as stored and
+/// in fixed point.
+struct RoundInputs {
+    round: u32,
+    clients: Vec<usize>,
+    global: Vec<f32>,
+    global_q: Vec<i64>,
+    updates: Vec<Vec<f32>>,
+    weighted: Vec<WeightedModel>,
+}
+
+fn round_inputs(
     context: &RoundContext<'_>,
+    federation: &Federation,
+    metrics: &[RoundMetrics],
     m: &RoundMetrics,
-    global: &[f32],
-    method: Method,
-    seed: u64,
-) -> Result<RoundValuation> {
-    let RoundContext {
-        run,
-        model,
-        validation,
-    } = context;
+) -> Result<RoundInputs> {
     let round = m.round;
+    let global = global_before(context.run, federation, metrics, round)?;
     let quantize = |params: &[f32], whose: &str| {
         quantize_params(params).with_context(|| {
             format!("round {round}: {whose} is outside the fixed-point range and cannot be valued")
         })
     };
-    let global_q = quantize(global, "the global model")?;
-    let mut clients = Vec::new();
-    let mut updates = Vec::new();
-    let mut deltas = Vec::new();
+    let global_q = quantize(&global, "the global model")?;
+    let mut inputs = RoundInputs {
+        round,
+        clients: Vec::new(),
+        global,
+        global_q,
+        updates: Vec::new(),
+        weighted: Vec::new(),
+    };
     for c in &m.clients {
         let digest = c.update.with_context(|| {
             format!(
@@ -253,35 +288,60 @@ fn value_round(
                 c.client
             )
         })?;
-        let params = run
+        let params = context
+            .run
             .blobs()
             .get_f32s(&digest)
             .with_context(|| format!("round {round}: the update of client {}", c.client))?;
         ensure!(
-            params.len() == global.len(),
+            params.len() == inputs.global.len(),
             "round {round}: the update of client {} has {} parameters, not {}",
             c.client,
             params.len(),
-            global.len()
+            inputs.global.len()
         );
-        deltas.push(
-            params
-                .iter()
-                .zip(global)
-                .map(|(w, g)| f64::from(*w) - f64::from(*g))
-                .collect::<Vec<f64>>(),
-        );
-        updates.push(WeightedModel {
+        inputs.weighted.push(WeightedModel {
             samples: c.samples as u64,
             params: quantize(&params, &format!("the update of client {}", c.client))?,
         });
-        clients.push(c.client);
+        inputs.updates.push(params);
+        inputs.clients.push(c.client);
     }
-    if clients.is_empty() {
+    if inputs.clients.is_empty() {
         bail!("round {round} has no updates to value");
     }
+    Ok(inputs)
+}
+
+fn value_round(
+    context: &RoundContext<'_>,
+    inputs: &RoundInputs,
+    method: Method,
+    seed: u64,
+) -> Result<RoundValuation> {
+    let RoundContext {
+        model, validation, ..
+    } = context;
+    let RoundInputs {
+        round,
+        clients,
+        global,
+        global_q,
+        updates,
+        weighted,
+    } = inputs;
+    let round = *round;
+    let deltas: Vec<Vec<f64>> = updates
+        .iter()
+        .map(|u| {
+            u.iter()
+                .zip(global)
+                .map(|(w, g)| f64::from(*w) - f64::from(*g))
+                .collect()
+        })
+        .collect();
     let labels = &validation.set.labels;
-    let game = round_game(model, &global_q, &updates, &validation.fixed, labels)?;
+    let game = round_game(model, global_q, weighted, &validation.fixed, labels)?;
     let gradient: Vec<f64> = float_step::gradient(model, global, &validation.float, labels)?
         .into_iter()
         .map(f64::from)
@@ -310,14 +370,58 @@ fn value_round(
     };
     Ok(RoundValuation {
         round,
-        samples: updates.iter().map(|u| u.samples).collect(),
+        samples: weighted.iter().map(|u| u.samples).collect(),
         empty: game.utility(0),
         full: game.utility(contribution::grand(clients.len())),
         paid: true,
-        clients,
+        clients: clients.clone(),
         values,
         utilities,
     })
+}
+
+/// The contribution proof of round `round` of the run in `dir`: its shape and the owner's
+/// witness (the round's models in fixed point, the validation rows, the utility table, the
+/// values, the exact FedAvg aggregate and up to `drawn` coalitions drawn by `draw_seed`).
+///
+/// # Errors
+/// As [`value_run`], and when the round cannot be proven (more players than a proof takes).
+pub fn contribution_witness(
+    dir: &Path,
+    round: u32,
+    drawn: usize,
+    draw_seed: &[u8; 32],
+) -> Result<(ContributionShape, ContributionWitness)> {
+    let opened = OpenedRun::open(dir)?;
+    let validation = Validation::of(opened.federation.validation_set())?;
+    let context = RoundContext {
+        run: &opened.run,
+        model: opened.model,
+        validation,
+    };
+    let m = opened.round(round)?;
+    let inputs = round_inputs(&context, &opened.federation, &opened.metrics, m)?;
+    let n = inputs.clients.len();
+    let rows = context.validation.set.len();
+    let coalitions = contribution::draw::drawn(draw_seed, n, drawn);
+    let shape = ContributionShape {
+        model: opened.model,
+        players: n,
+        rows,
+        depth: usize::BITS - (rows.max(2) - 1).leading_zeros(),
+        drawn: coalitions.len(),
+    };
+    shape.validate()?;
+    let witness = ContributionWitness::honest(
+        &opened.model,
+        inputs.global_q,
+        inputs.weighted.iter().map(|w| w.params.clone()).collect(),
+        inputs.weighted.iter().map(|w| w.samples).collect(),
+        context.validation.fixed.clone(),
+        context.validation.set.labels.clone(),
+        coalitions,
+    )?;
+    Ok((shape, witness))
 }
 
 /// Sums rounds per provider and splits the escrow.

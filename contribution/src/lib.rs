@@ -29,6 +29,7 @@
 mod memo;
 
 pub mod accuracy;
+pub mod draw;
 pub mod exact;
 pub mod first_order;
 pub mod loo;

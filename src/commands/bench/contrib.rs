@@ -28,8 +28,29 @@ struct Row {
     spearman: f64,
 }
 
+/// The contribution proof of one round.
+#[derive(Serialize)]
+struct ProofRow {
+    providers: usize,
+    validation_rows: usize,
+    drawn: usize,
+    /// R1CS constraints.
+    constraints: u64,
+    /// Groth16 key generation, proving and verifying, seconds (when proven).
+    keygen_seconds: Option<f64>,
+    prove_seconds: Option<f64>,
+    verify_ms: Option<f64>,
+}
+
 /// Runs `zkfl bench contrib`.
-pub fn run(providers: &[usize], repeat: usize, json: bool) -> Result<()> {
+pub fn run(
+    providers: &[usize],
+    repeat: usize,
+    proof_providers: &[usize],
+    prove: bool,
+    drawn: usize,
+    json: bool,
+) -> Result<()> {
     ensure!(
         providers.iter().all(|&n| (2..=16).contains(&n)),
         "--providers must be between 2 and 16"
@@ -73,9 +94,27 @@ pub fn run(providers: &[usize], repeat: usize, json: bool) -> Result<()> {
             });
         }
     }
+    let mut proofs = Vec::new();
+    for &n in proof_providers {
+        let dir = scratch.join(format!("n{n}"));
+        if !dir.join("metrics.json").exists() {
+            Federation::new(FederationConfig {
+                model: "softmax".into(),
+                clients: n,
+                rounds: 1,
+                pol_every: 0,
+                ..FederationConfig::default()
+            })?
+            .run(&dir, false, &Silent)?;
+        }
+        proofs.push(prove_round(&dir, drawn, prove)?);
+    }
     let _ = std::fs::remove_dir_all(&scratch);
     if json {
-        println!("{}", serde_json::to_string(&rows)?);
+        println!(
+            "{}",
+            serde_json::json!({ "estimators": rows, "proofs": proofs })
+        );
         return Ok(());
     }
     println!(
@@ -95,6 +134,20 @@ pub fn run(providers: &[usize], repeat: usize, json: bool) -> Result<()> {
             r.spearman
         );
     }
+    for p in &proofs {
+        let secs = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{s:.1} s"));
+        println!(
+            "contribution proof, N = {:>2}, {} validation rows, {} drawn: {:>9} constraints, keys {}, prove {}, verify {}",
+            p.providers,
+            p.validation_rows,
+            p.drawn,
+            p.constraints,
+            secs(p.keygen_seconds),
+            secs(p.prove_seconds),
+            p.verify_ms
+                .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
+        );
+    }
     if let Some(r) = rows.iter().rfind(|r| r.method == Method::Exact) {
         println!(
             "exact at N = {}: {:.0} coalition utilities/s end to end (reading the run included)",
@@ -103,4 +156,41 @@ pub fn run(providers: &[usize], repeat: usize, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Builds (and with `prove`, proves with Groth16) the contribution proof of round 1 of `dir`.
+fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool) -> Result<ProofRow> {
+    use circuits::field::Bn254;
+    use circuits::relations::contribution::build;
+    use circuits::system::{Groth16, ProofSystem};
+    use rand::SeedableRng;
+
+    let (shape, witness) = zkfl::valuation::contribution_witness(dir, 1, drawn, &[7; 32])?;
+    let (program, assignment) = build::<Bn254>(&shape, &witness)?;
+    program.check(&assignment).map_err(|e| {
+        anyhow::anyhow!("the honest contribution witness does not satisfy the relation: {e}")
+    })?;
+    let mut row = ProofRow {
+        providers: shape.players,
+        validation_rows: shape.rows,
+        drawn: shape.drawn,
+        constraints: program.cost().total,
+        keygen_seconds: None,
+        prove_seconds: None,
+        verify_ms: None,
+    };
+    if prove {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let started = Instant::now();
+        let (pk, vk) = Groth16::keygen(&(), &program, &mut rng)?;
+        row.keygen_seconds = Some(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let proof = Groth16::prove(&(), &pk, &program, &assignment, &mut rng)?;
+        row.prove_seconds = Some(started.elapsed().as_secs_f64());
+        let public = assignment.public_inputs(&program);
+        let started = Instant::now();
+        Groth16::verify(&(), &vk, &public, &proof)?;
+        row.verify_ms = Some(1000.0 * started.elapsed().as_secs_f64());
+    }
+    Ok(row)
 }

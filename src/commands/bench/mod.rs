@@ -65,6 +65,15 @@ pub enum BenchCommand {
         /// Measurements per cell (the median is reported)
         #[arg(long, default_value_t = 3)]
         repeat: usize,
+        /// Numbers of providers whose contribution proof is built (constraints counted)
+        #[arg(long, value_delimiter = ',', default_value = "4,10")]
+        proof_providers: Vec<usize>,
+        /// Also make Groth16 keys and prove and verify those proofs (minutes, and GBs at N = 10)
+        #[arg(long)]
+        prove: bool,
+        /// Coalitions drawn beyond the heavy ones
+        #[arg(long, default_value_t = 8)]
+        drawn: usize,
         /// Print the rows as JSON on stdout
         #[arg(long)]
         json: bool,
@@ -111,8 +120,11 @@ pub fn run(command: BenchCommand) -> Result<()> {
         BenchCommand::Contrib {
             providers,
             repeat,
+            proof_providers,
+            prove,
+            drawn,
             json,
-        } => contrib::run(&providers, repeat, json),
+        } => contrib::run(&providers, repeat, &proof_providers, prove, drawn, json),
     }
 }
 
