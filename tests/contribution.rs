@@ -218,3 +218,60 @@ fn bad_input_to_contrib_is_one_error_line() {
     ]));
     fails_with(&zkfl(&["contrib", "--run", &m]), "linear models");
 }
+
+#[test]
+fn a_provider_split_across_two_identities_is_measured() {
+    use fl::federation::{Federation, FederationConfig, Silent};
+    use fl::partition::{PartitionScheme, Partitioning};
+    use zkfl::valuation::{Rounds, value_run};
+
+    // Run A: 10 IID providers. Run B: the same rows, but provider 0's split in half between
+    // identities 0 and 10 (a Sybil that cannot copy its data root, so it splits its rows).
+    let tmp = tempfile::tempdir().unwrap();
+    let config = FederationConfig {
+        model: "softmax".into(),
+        partition: PartitionScheme::Iid,
+        pol_every: 0,
+        ..FederationConfig::default()
+    };
+    let a = Federation::new(config.clone()).unwrap();
+    let mut clients = a.partitioning().clients.clone();
+    let half = clients[0].len() / 2;
+    let moved = clients[0].split_off(half);
+    clients.push(moved);
+    a.run(&tmp.path().join("a"), false, &Silent).unwrap();
+    let b = Federation::new(FederationConfig {
+        clients: 11,
+        ..config
+    })
+    .unwrap()
+    .with_partitioning(Partitioning { clients })
+    .unwrap();
+    b.run(&tmp.path().join("b"), false, &Silent).unwrap();
+    let share = |dir: &str, ids: &[usize]| -> f64 {
+        let v = value_run(
+            &tmp.path().join(dir),
+            contribution::Method::Exact,
+            Rounds::All,
+            0,
+            1_000_000,
+            10,
+        )
+        .unwrap();
+        v.providers
+            .iter()
+            .filter(|p| ids.contains(&p.client))
+            .map(|p| p.share)
+            .sum()
+    };
+    let alone = share("a", &[0]);
+    let split = share("b", &[0, 10]);
+    let gain = split / alone;
+    eprintln!(
+        "one identity: {:.2}% of the escrow; split across two: {:.2}% ({gain:.2}x)",
+        100.0 * alone,
+        100.0 * split
+    );
+    // Two identities with half the rows each are not paid twice what one is.
+    assert!(alone > 0.0 && gain < 2.0, "gain {gain}");
+}

@@ -212,6 +212,39 @@ impl Federation {
         })
     }
 
+    /// The same federation with the training rows dealt by hand: client `c` holds
+    /// `partitioning.clients[c]`. For experiments such as one provider's rows split across two
+    /// identities; `config.json` still names the configured partition scheme, so such a run
+    /// cannot be resumed.
+    ///
+    /// # Errors
+    /// [`FlError::Config`] for a row outside the training set or dealt twice, or no non-empty
+    /// client.
+    pub fn with_partitioning(mut self, partitioning: Partitioning) -> Result<Self, FlError> {
+        let mut seen = vec![false; self.train.len()];
+        for &row in partitioning.clients.iter().flatten() {
+            match seen.get_mut(row) {
+                Some(s) if !*s => *s = true,
+                Some(_) => return Err(FlError::Config(format!("row {row} is dealt twice"))),
+                None => {
+                    return Err(FlError::Config(format!(
+                        "row {row} is not in the training set of {} rows",
+                        self.train.len()
+                    )));
+                }
+            }
+        }
+        let non_empty = partitioning.clients.len() - partitioning.empty_clients().len();
+        if non_empty == 0 {
+            return Err(FlError::Config("every client is empty".into()));
+        }
+        self.config.clients = partitioning.clients.len();
+        self.per_round =
+            ((self.config.fraction * non_empty as f64).round() as usize).clamp(1, non_empty);
+        self.partitioning = partitioning;
+        Ok(self)
+    }
+
     /// Commits every logged checkpoint with `committer` (proof systems open these commitments).
     pub fn with_committer(mut self, committer: Arc<dyn CheckpointCommitter>) -> Self {
         self.committer = Some(committer);
