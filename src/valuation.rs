@@ -107,6 +107,9 @@ pub struct ProviderValue {
 pub struct RunValuation {
     /// The method.
     pub method: Method,
+    /// The run's aggregation strategy. Values are of the FedAvg game whatever it is; only
+    /// FedAvg rounds can be proven.
+    pub strategy: String,
     /// Validation rows (the utility's scale).
     pub validation_rows: usize,
     /// The escrow split.
@@ -160,6 +163,7 @@ pub fn value_run(
     }
     let mut valuation = summarize(method, rows, escrow, valued)?;
     valuation.min_gain_permille = min_gain_permille;
+    valuation.strategy = federation.config().strategy.to_string();
     Ok(valuation)
 }
 
@@ -532,6 +536,7 @@ fn summarize(
         .collect();
     Ok(RunValuation {
         method,
+        strategy: String::new(),
         validation_rows,
         escrow,
         min_gain_permille: 0,

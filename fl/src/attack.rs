@@ -63,26 +63,32 @@ impl AttackSpec {
     }
 
     /// Rewrite the attackers' updates in place; returns the attackers' ids (ascending). Fewer
-    /// than `K` attack when the round has fewer updates. A scaled model is computed in f64 and
-    /// may overflow to infinity for huge `S`; strategies reject such updates. Label flipping
-    /// rewrites nothing here: it happened in training ([`AttackSpec::training_data`]).
+    /// than `K` attack when the round has fewer updates. See [`AttackSpec::rewrite`].
     pub fn apply(&self, global: &[f32], updates: &mut [ClientUpdate]) -> Vec<usize> {
         let ids: Vec<usize> = updates.iter().map(|u| u.client).collect();
         let attackers = self.attackers_of(&ids);
         for update in updates.iter_mut().filter(|u| attackers.contains(&u.client)) {
-            match self.kind {
-                AttackKind::Scale(scale) => {
-                    let scale = f64::from(scale);
-                    for (w, &g) in update.params.iter_mut().zip(global) {
-                        let g = f64::from(g);
-                        *w = (g + scale * (f64::from(*w) - g)) as f32;
-                    }
-                }
-                AttackKind::FreeRide => update.params = global.to_vec(),
-                AttackKind::FlipLabels => {}
-            }
+            self.rewrite(global, &mut update.params);
         }
         attackers
+    }
+
+    /// What an attacker sends instead of its trained `params`, in place. A scaled model is
+    /// computed in f64 and may overflow to infinity for huge `S`; strategies reject such
+    /// updates. Label flipping rewrites nothing here: it happened in training
+    /// ([`AttackSpec::training_data`]).
+    pub fn rewrite(&self, global: &[f32], params: &mut [f32]) {
+        match self.kind {
+            AttackKind::Scale(scale) => {
+                let scale = f64::from(scale);
+                for (w, &g) in params.iter_mut().zip(global) {
+                    let g = f64::from(g);
+                    *w = (g + scale * (f64::from(*w) - g)) as f32;
+                }
+            }
+            AttackKind::FreeRide => params.copy_from_slice(&global[..params.len()]),
+            AttackKind::FlipLabels => {}
+        }
     }
 
     /// The data an attacker trains on, when the attack poisons labels: `data` with every label

@@ -103,3 +103,57 @@ fn robust_strategies_refuse_too_few_clients() {
         .expect("krum:5 with 10 clients must be refused");
     assert!(error.to_string().contains('5'), "{error}");
 }
+
+#[test]
+fn a_free_riders_log_ends_at_the_global_model_and_fails_replay() {
+    use fl::blob::Digest;
+    use fl::federation::RunDir;
+    use fl::pol::replay::replay_log;
+
+    let config = FederationConfig {
+        model: "softmax".into(),
+        clients: 3,
+        rounds: 1,
+        partition: PartitionScheme::Iid,
+        attack: Some("freeride@1".parse::<AttackSpec>().unwrap()),
+        train: fl::train::TrainConfig {
+            local_epochs: 1,
+            ..fl::train::TrainConfig::default()
+        },
+        ..FederationConfig::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::create(tmp.path()).unwrap();
+    let federation = Federation::new(config).unwrap();
+    let global = federation.spec().init_params(0);
+    for client in 0..3 {
+        let trained = federation.train_client(&dir, 1, client, &global).unwrap();
+        let log = trained.log.unwrap();
+        let last = log.entries.last().unwrap().checkpoint;
+        assert_eq!(
+            last,
+            Digest::of(&fl::blob::f32s_to_bytes(&trained.outcome.params))
+        );
+        let report = replay_log(
+            &log,
+            dir.blobs(),
+            federation.train_set(),
+            federation.device(),
+            log.entries.len(),
+        )
+        .unwrap();
+        if client == 0 {
+            assert_eq!(
+                trained.outcome.params, global,
+                "the free rider sends the global model"
+            );
+            assert!(
+                report.first_failure().is_some(),
+                "its forged last step is caught"
+            );
+        } else {
+            assert_ne!(trained.outcome.params, global);
+            assert!(report.passed(), "client {client}");
+        }
+    }
+}

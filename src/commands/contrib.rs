@@ -120,6 +120,12 @@ fn print_table(v: &RunValuation) {
     if !per_round {
         println!("(per-round values: --round R, or --json)");
     }
+    if v.strategy != "fedavg" {
+        println!(
+            "the run aggregated with {}: these are values of the FedAvg game, and cannot be proven",
+            v.strategy
+        );
+    }
     let evaluations: usize = v.rounds.iter().map(|r| r.values.evaluations).sum();
     println!(
         "{} rounds, {evaluations} coalition utilities evaluated",

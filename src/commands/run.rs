@@ -65,6 +65,10 @@ pub struct RunArgs {
     /// Where burn runs: flex | ndarray | wgpu
     #[arg(long, default_value = "flex")]
     pub backend: String,
+    /// Simulated attack by the K lowest-id providers of each round: scale:S@K, freeride@K or
+    /// flip@K (an attacker's log ends at the model it sends, its last step forged)
+    #[arg(long)]
+    pub attack: Option<String>,
     /// Print the final summary as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
@@ -76,10 +80,17 @@ pub struct RunArgs {
 /// Runs the pipeline.
 pub fn run(args: RunArgs) -> Result<()> {
     let backend: BackendKind = args.backend.parse()?;
+    let attack = args
+        .attack
+        .as_deref()
+        .map(str::parse::<fl::attack::AttackSpec>)
+        .transpose()
+        .context("--attack")?;
     let config = FederationConfig {
         model: "softmax".into(),
         rounds: args.rounds,
         backend,
+        attack,
         train: TrainConfig {
             drop_last: true,
             ..TrainConfig::default()
@@ -146,6 +157,15 @@ pub fn run(args: RunArgs) -> Result<()> {
     let payouts = driver.payouts();
     let proofs: Vec<ProofRecord> = driver.proofs();
     let best = history.iter().map(|m| m.test_accuracy).fold(0.0, f64::max);
+    // A simulated attacker's forged log failing replay, or its proof refused, is a detection;
+    // anyone else's is an error.
+    let attackers = |round: u32| {
+        federation
+            .config()
+            .attack
+            .map(|a| a.attackers_of(&federation.sample_clients(round)))
+            .unwrap_or_default()
+    };
     if args.json {
         let value = serde_json::json!({
             "rounds": last.round,
@@ -180,24 +200,37 @@ pub fn run(args: RunArgs) -> Result<()> {
             "  pol/           proof-of-learning logs; check one with `zkfl pol verify --log FILE`"
         );
         println!(
+            "  each provider's Shapley value and share: `zkfl contrib --run {}`",
+            args.out.display()
+        );
+        println!(
             "proof of learning, round {} (replaying {} segments per log):",
             last.round, args.replay
         );
+        let attacked = attackers(last.round);
         for (client, steps, checked, valid) in &replayed {
             println!(
                 "  client {client:>2}: {steps:>4} steps logged, {checked} replayed, {}",
-                if *valid { "valid" } else { "INVALID" }
+                match (*valid, attacked.contains(client)) {
+                    (true, _) => "valid",
+                    (false, true) => "INVALID (the simulated attacker is caught)",
+                    (false, false) => "INVALID",
+                }
             );
         }
         print_proofs(&proofs, &args);
         print_payouts(&args, &payouts, blocks, reports);
     }
     anyhow::ensure!(
-        replayed.iter().all(|r| r.3),
+        replayed
+            .iter()
+            .all(|r| r.3 || attackers(last.round).contains(&r.0)),
         "a proof-of-learning log of the last round failed replay"
     );
     anyhow::ensure!(
-        proofs.iter().all(|p| p.error.is_none()),
+        proofs
+            .iter()
+            .all(|p| p.error.is_none() || attackers(p.round).contains(&p.client)),
         "the ledger refused a proof of a challenged step"
     );
     Ok(())

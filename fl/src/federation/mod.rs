@@ -7,7 +7,7 @@
 //!     for each client c in S (in parallel on CPU):
 //!         update_c ← local SGD from global on c's rows (batch order seeded by r, c),
 //!                    writing a proof-of-learning log
-//!     apply the simulated attack, if any, to the first K updates
+//!         (a simulated attacker, if any, sends its rewritten model and a log ending there)
 //!     global ← strategy.aggregate(global, updates)
 //!     evaluate global on the test set; save model, metrics, logs; then state.json
 //! ```
@@ -442,7 +442,7 @@ impl Federation {
             progress.round_started(round, clients.len());
             let outcomes = self.train_clients(&dir, round, &clients, &global, progress)?;
 
-            let mut updates: Vec<ClientUpdate> = outcomes
+            let updates: Vec<ClientUpdate> = outcomes
                 .iter()
                 .map(|(client, outcome, _)| ClientUpdate {
                     client: *client,
@@ -450,10 +450,12 @@ impl Federation {
                     n_samples: outcome.n_samples,
                 })
                 .collect();
-            let attacked = match &self.config.attack {
-                Some(attack) => attack.apply(&global, &mut updates),
-                None => Vec::new(),
-            };
+            // Attackers sent their rewritten models (`train_client`).
+            let attacked = self
+                .config
+                .attack
+                .map(|a| a.attackers_of(&clients))
+                .unwrap_or_default();
             let sent = updates
                 .iter()
                 .map(|u| Ok((u.client, dir.blobs().put_f32s(&u.params)?)))
@@ -550,16 +552,11 @@ impl Federation {
         client: usize,
         global: &[f32],
     ) -> Result<ClientRound, FlError> {
-        let poisoned = match &self.config.attack {
-            Some(attack)
-                if attack
-                    .attackers_of(&self.sample_clients(round))
-                    .contains(&client) =>
-            {
-                attack.training_data(&self.train)
-            }
-            _ => None,
-        };
+        let attack = self.config.attack.filter(|a| {
+            a.attackers_of(&self.sample_clients(round))
+                .contains(&client)
+        });
+        let poisoned = attack.and_then(|a| a.training_data(&self.train));
         let task = LocalTask {
             spec: &self.spec,
             device: &self.device,
@@ -569,7 +566,10 @@ impl Federation {
         let seed = mix(self.config.seed, &[2, u64::from(round), client as u64]);
         let config = &self.config.train;
         if self.config.pol_every == 0 {
-            let outcome = train_local(&task, global, config, seed, None)?;
+            let mut outcome = train_local(&task, global, config, seed, None)?;
+            if let Some(a) = attack {
+                a.rewrite(global, &mut outcome.params);
+            }
             return Ok(ClientRound { outcome, log: None });
         }
         // The recorder stores the global model and puts its digest in the header.
@@ -582,7 +582,19 @@ impl Federation {
             &initial,
             self.committer.clone(),
         )?;
-        let outcome = train_local(&task, global, config, seed, Some(&mut recorder))?;
+        if let Some(a) = attack {
+            // The attacker's log ends at the model it sends (its last step forged).
+            let start = global.to_vec();
+            recorder.forge_last(move |mut checkpoint| {
+                let params = start.len().min(checkpoint.len());
+                a.rewrite(&start, &mut checkpoint[..params]);
+                checkpoint
+            });
+        }
+        let mut outcome = train_local(&task, global, config, seed, Some(&mut recorder))?;
+        if let Some(a) = attack {
+            a.rewrite(global, &mut outcome.params);
+        }
         let log = recorder.finish()?;
         write_atomic(&dir.pol_path(round, client), &log.to_bytes())?;
         Ok(ClientRound {

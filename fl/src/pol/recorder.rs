@@ -17,10 +17,17 @@ const QUEUE_DEPTH: usize = 32;
 
 type Segment = (Vec<StepRecord>, Vec<f32>);
 
+/// Rewrites a run's last checkpoint (a simulated attacker's forgery).
+type Forgery = Box<dyn FnOnce(Vec<f32>) -> Vec<f32> + Send>;
+
 /// Records every `k`-th checkpoint of one client's local run into a [`CheckpointLog`].
 pub struct PolRecorder {
     every: usize,
     pending: Vec<StepRecord>,
+    /// The latest segment, held back until the next one (or the end) so that a forged last
+    /// checkpoint can replace it.
+    held: Option<Segment>,
+    forge: Option<Forgery>,
     sender: Option<SyncSender<Segment>>,
     writer: Option<JoinHandle<Result<CheckpointLog, BlobError>>>,
 }
@@ -55,22 +62,44 @@ impl PolRecorder {
         Ok(PolRecorder {
             every,
             pending: Vec::new(),
+            held: None,
+            forge: None,
             sender: Some(sender),
             writer: Some(writer),
         })
     }
 
+    /// Simulates a dishonest provider (`fl::attack`): the log's last checkpoint is replaced by
+    /// `forge(real last checkpoint)`, so the log ends where the forged update is, and the
+    /// last logged step is one no honest step reaches (a challenge of it cannot be proven).
+    pub fn forge_last(&mut self, forge: impl FnOnce(Vec<f32>) -> Vec<f32> + Send + 'static) {
+        self.forge = Some(Box::new(forge));
+    }
+
     fn send(&mut self, checkpoint: Vec<f32>) {
         let steps = std::mem::take(&mut self.pending);
+        if let Some(previous) = self.held.replace((steps, checkpoint)) {
+            self.deliver(previous);
+        }
+    }
+
+    fn deliver(&mut self, segment: Segment) {
         if let Some(sender) = &self.sender {
             // A send fails only when the writer stopped on an error, which `finish` reports.
-            let _ = sender.send((steps, checkpoint));
+            let _ = sender.send(segment);
         }
     }
 
     /// Closes the log: waits for the writer and returns the finished log. Steps still pending
     /// (when the run ended between two checkpoints) were flushed by [`StepObserver::on_finish`].
     pub fn finish(mut self) -> Result<CheckpointLog, BlobError> {
+        if let Some((steps, checkpoint)) = self.held.take() {
+            let checkpoint = match self.forge.take() {
+                Some(forge) => forge(checkpoint),
+                None => checkpoint,
+            };
+            self.deliver((steps, checkpoint));
+        }
         self.sender = None;
         match self.writer.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
