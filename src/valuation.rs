@@ -93,7 +93,7 @@ pub struct ProviderValue {
     pub client: usize,
     /// Its value in each valued round (`None` where it did not play).
     pub phi: Vec<Option<Value>>,
-    /// Its value for the run, the sum over rounds.
+    /// Its value for the run: the sum over the *paid* rounds (`phi` lists every valued round).
     pub total: Value,
     /// Its share of the escrow: `max(φ, 0) / Σ max(φ_j, 0)`.
     pub share: f64,
@@ -107,9 +107,11 @@ pub struct ProviderValue {
 pub struct RunValuation {
     /// The method.
     pub method: Method,
-    /// The run's aggregation strategy. Values are of the FedAvg game whatever it is; only
-    /// FedAvg rounds can be proven.
+    /// The run's aggregation strategy. Values are of the FedAvg game whatever it is.
     pub strategy: String,
+    /// Whether the run's server aggregates by FedAvg (FedAvg or FedProx), the game a
+    /// contribution proof can prove.
+    pub fedavg: bool,
     /// Validation rows (the utility's scale).
     pub validation_rows: usize,
     /// The escrow split.
@@ -163,7 +165,12 @@ pub fn value_run(
     }
     let mut valuation = summarize(method, rows, escrow, valued)?;
     valuation.min_gain_permille = min_gain_permille;
-    valuation.strategy = federation.config().strategy.to_string();
+    let strategy = &federation.config().strategy;
+    valuation.strategy = strategy.to_string();
+    valuation.fedavg = matches!(
+        strategy,
+        fl::strategy::StrategySpec::FedAvg | fl::strategy::StrategySpec::FedProx { .. }
+    );
     Ok(valuation)
 }
 
@@ -384,9 +391,21 @@ fn value_round(
     })
 }
 
-/// The contribution proof of round `round` of the run in `dir`: its shape and the owner's
-/// witness (the round's models in fixed point, the validation rows, the utility table, the
-/// values, the exact FedAvg aggregate and up to `drawn` coalitions drawn by `draw_seed`).
+/// How far the model a run posted after a round is from the exact fixed-point FedAvg that a
+/// contribution proof names as the aggregate (in units of `2^-FW`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AggregateGap {
+    /// Coordinates that differ.
+    pub differing: usize,
+    /// The largest difference.
+    pub largest: i64,
+}
+
+/// The contribution proof of round `round` of the run in `dir`: its shape, the owner's witness
+/// (the round's models in fixed point, the validation rows, the utility table, the values, the
+/// exact fixed-point FedAvg aggregate and up to `drawn` coalitions drawn by `draw_seed`), and
+/// how far the run's own next model is from that aggregate (a run that aggregates in floating
+/// point is off by a unit in some coordinates: a proven task must aggregate in fixed point).
 ///
 /// # Errors
 /// As [`value_run`], and when the round cannot be proven (more players than a proof takes).
@@ -395,7 +414,7 @@ pub fn contribution_witness(
     round: u32,
     drawn: usize,
     draw_seed: &[u8; 32],
-) -> Result<(ContributionShape, ContributionWitness)> {
+) -> Result<(ContributionShape, ContributionWitness, AggregateGap)> {
     let opened = OpenedRun::open(dir)?;
     let validation = Validation::of(opened.federation.validation_set())?;
     let context = RoundContext {
@@ -425,7 +444,19 @@ pub fn contribution_witness(
         context.validation.set.labels.clone(),
         coalitions,
     )?;
-    Ok((shape, witness))
+    let posted = global_before(&opened.run, &opened.federation, &opened.metrics, round + 1)?;
+    let posted = quantize_params(&posted).context("the run's next model is out of range")?;
+    let gaps: Vec<i64> = posted
+        .iter()
+        .zip(&witness.aggregate)
+        .map(|(a, b)| (a - b).abs())
+        .filter(|&d| d != 0)
+        .collect();
+    let gap = AggregateGap {
+        differing: gaps.len(),
+        largest: gaps.iter().copied().max().unwrap_or(0),
+    };
+    Ok((shape, witness, gap))
 }
 
 /// Sums rounds per provider and splits the escrow.
@@ -537,6 +568,7 @@ fn summarize(
     Ok(RunValuation {
         method,
         strategy: String::new(),
+        fedavg: true,
         validation_rows,
         escrow,
         min_gain_permille: 0,

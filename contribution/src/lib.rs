@@ -90,8 +90,10 @@ pub struct Round<'a> {
     pub first_order: Option<FirstOrder<'a>>,
 }
 
-/// Values of the players of one round.
+/// Values of the players of one round. JSON: `{"numerators": […], "denominator": d}` or a list
+/// of numbers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
 pub enum Phi {
     /// Exact rational values `numerators[i] / denominator` (the denominator `N!` for Shapley
     /// values, 1 for leave-one-out).

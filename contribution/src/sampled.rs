@@ -206,12 +206,18 @@ fn sample(
     truncated: impl Fn(i64) -> bool + Sync,
 ) -> Values {
     let cap = stopping.evaluation_cap(n);
+    // A cap that is all the coalitions cannot be passed: no need to shrink batches for it.
+    let unbounded = n < 63 && cap >= 1usize << n;
     let mut sums = vec![0.0; n];
     // The estimate after each permutation, for the convergence test over the last WINDOW.
     let mut history: Vec<Vec<f64>> = Vec::new();
     let mut done = 0;
     while done < stopping.max_permutations.max(1) {
-        let room = cap.saturating_sub(memo.evaluations()) / n;
+        let room = if unbounded {
+            WINDOW
+        } else {
+            cap.saturating_sub(memo.evaluations()) / n
+        };
         let batch = WINDOW.min(room).min(stopping.max_permutations - done);
         if batch == 0 {
             break;
@@ -305,6 +311,28 @@ mod tests {
         let a = Tmc::new(3).estimate(&round).unwrap();
         let b = Tmc::new(3).estimate(&round).unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn one_and_two_players_are_sampled_to_the_minimum() {
+        // Regression: the evaluation cap (all 2 or 4 coalitions) stopped sampling at once.
+        for players in [vec![5], vec![5, 1]] {
+            let game = Additive(players.clone());
+            let round = Round {
+                game: &game,
+                first_order: None,
+            };
+            for values in [
+                Tmc::new(0).estimate(&round).unwrap(),
+                Gtg::new(0).estimate(&round).unwrap(),
+            ] {
+                assert!(values.permutations >= 30, "{values:?}");
+                let phi = values.phi.to_f64();
+                assert!(
+                    (phi.iter().sum::<f64>() - players.iter().sum::<i64>() as f64).abs() < 1e-9
+                );
+            }
+        }
     }
 
     #[test]

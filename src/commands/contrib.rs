@@ -32,7 +32,7 @@ pub struct ContribArgs {
     /// validation rows (GTG-Shapley's 1 %; 0 pays every round)
     #[arg(long, default_value_t = contribution::payout::DEFAULT_MIN_GAIN_PERMILLE)]
     pub min_gain: u32,
-    /// Bar chart of the values (default: RUN/contrib.png)
+    /// Bar chart of the values (default: RUN/contrib.png; with --json, none unless given)
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// Print one JSON object (with every round's values, and for `exact` its utility table)
@@ -57,13 +57,22 @@ pub fn run(args: ContribArgs) -> Result<()> {
         args.escrow,
         args.min_gain,
     )?;
-    let png = args.plot.unwrap_or_else(|| args.run.join("contrib.png"));
-    plot_contributions(&valuation, &png)?;
+    // With --json the plot is drawn only when asked for.
+    let png = match (args.plot, args.json) {
+        (Some(png), _) => Some(png),
+        (None, false) => Some(args.run.join("contrib.png")),
+        (None, true) => None,
+    };
+    if let Some(png) = &png {
+        plot_contributions(&valuation, png)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string(&valuation)?);
     } else {
         print_table(&valuation);
-        eprintln!("bar chart: {}", png.display());
+        if let Some(png) = png {
+            eprintln!("bar chart: {}", png.display());
+        }
     }
     Ok(())
 }
@@ -120,7 +129,7 @@ fn print_table(v: &RunValuation) {
     if !per_round {
         println!("(per-round values: --round R, or --json)");
     }
-    if v.strategy != "fedavg" {
+    if !v.fedavg {
         println!(
             "the run aggregated with {}: these are values of the FedAvg game, and cannot be proven",
             v.strategy

@@ -65,8 +65,9 @@ pub struct RunArgs {
     /// Where burn runs: flex | ndarray | wgpu
     #[arg(long, default_value = "flex")]
     pub backend: String,
-    /// Simulated attack by the K lowest-id providers of each round: scale:S@K, freeride@K or
-    /// flip@K (an attacker's log ends at the model it sends, its last step forged)
+    /// Simulated attack by the K lowest-id providers of each round: scale:S@K, freeride@K (the
+    /// attacker's log ends at the model it sends, its last step forged) or flip@K (it trains on
+    /// flipped labels; its rows are committed unflipped, so replay catches it)
     #[arg(long)]
     pub attack: Option<String>,
     /// Print the final summary as one JSON object on stdout

@@ -412,6 +412,13 @@ impl TaskDriver {
             self.ledger.make_block()?;
         }
         let global_digest = Digest::of(&fl::blob::f32s_to_bytes(&model));
+        // A simulated attack (tests and demos) is the providers' doing; the metrics name it.
+        let attackers = self
+            .federation
+            .config()
+            .attack
+            .map(|a| a.attackers_of(&self.federation.sample_clients(round)))
+            .unwrap_or_default();
         let mut updates = Vec::new();
         let mut clients = Vec::new();
         for (client, reply) in sampled.iter().zip(replies) {
@@ -439,7 +446,7 @@ impl TaskDriver {
                 samples: update.samples,
                 train_loss: update.train_loss,
                 steps: update.post.steps,
-                attacked: false,
+                attacked: attackers.contains(client),
                 pol_head: Some(Digest(update.post.head)),
                 update: Some(Digest(update.post.update)),
             });

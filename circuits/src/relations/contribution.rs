@@ -35,7 +35,11 @@
 //!
 //! An unchecked table entry is bound only by `H` and the Shapley equations: an owner who wants
 //! to move a provider's value must change entries, and each changed entry is checked with
-//! probability about `k / (2^N − |fixed|)` (see `contribution::draw`).
+//! probability about `k / (2^N − |fixed|)` (see `contribution::draw`) — **only if `H` is fixed
+//! before the seed of the draw exists** and the verifier recomputes the drawn coalitions from
+//! that seed itself: the circuit checks that each `D_j` is a coalition (`< 2^N`), not that it is
+//! the draw, outside the heavy set or distinct. (The ledger's verifier is to take `H` with the
+//! round's seal and draw from a later block.)
 //!
 //! **Sections** for [`crate::Program::cost`]: `commit`, `validation`, `logits`, `utilities`,
 //! `table`, `shapley`, `aggregate`.
@@ -134,7 +138,11 @@ impl ContributionShape {
                 self.players
             ));
         }
-        if self.rows == 0 || self.depth > 24 || self.rows as u64 > 1u64 << self.depth {
+        if self.rows == 0
+            || self.depth > 24
+            || self.rows as u64 > 1u64 << self.depth
+            || self.rows >= 1 << 24
+        {
             return bad(format!(
                 "{} validation rows in a tree of depth {}",
                 self.rows, self.depth

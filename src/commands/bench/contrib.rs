@@ -40,6 +40,10 @@ struct ProofRow {
     keygen_seconds: Option<f64>,
     prove_seconds: Option<f64>,
     verify_ms: Option<f64>,
+    /// Coordinates where the run's float FedAvg differs from the exact fixed-point one.
+    aggregate_differing: usize,
+    /// Parameters.
+    parameters: usize,
 }
 
 /// Runs `zkfl bench contrib`.
@@ -147,6 +151,10 @@ pub fn run(
             p.verify_ms
                 .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
         );
+        println!(
+            "  the run's float FedAvg differs from the exact fixed-point one in {} of {} coordinates",
+            p.aggregate_differing, p.parameters
+        );
     }
     if let Some(r) = rows.iter().rfind(|r| r.method == Method::Exact) {
         println!(
@@ -165,7 +173,7 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool) -> Result<Proof
     use circuits::system::{Groth16, ProofSystem};
     use rand::SeedableRng;
 
-    let (shape, witness) = zkfl::valuation::contribution_witness(dir, 1, drawn, &[7; 32])?;
+    let (shape, witness, gap) = zkfl::valuation::contribution_witness(dir, 1, drawn, &[7; 32])?;
     let (program, assignment) = build::<Bn254>(&shape, &witness)?;
     program.check(&assignment).map_err(|e| {
         anyhow::anyhow!("the honest contribution witness does not satisfy the relation: {e}")
@@ -178,6 +186,8 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool) -> Result<Proof
         keygen_seconds: None,
         prove_seconds: None,
         verify_ms: None,
+        aggregate_differing: gap.differing,
+        parameters: witness.aggregate.len(),
     };
     if prove {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
