@@ -52,13 +52,18 @@ fn shares(v: &Value) -> Vec<(u64, f64, i128)> {
 fn honest_iid_providers_each_get_between_5_and_15_percent() {
     let tmp = tempfile::tempdir().unwrap();
     train(tmp.path(), &["--partition", "iid"]);
-    let v = contrib(tmp.path(), &[]);
+    let png = tmp.path().join("values.png");
+    let v = contrib(tmp.path(), &["--plot", &png.display().to_string()]);
     let shares = shares(&v);
     assert_eq!(shares.len(), 10);
     for (client, share, _) in &shares {
         assert!((0.05..=0.15).contains(share), "provider {client}: {share}");
     }
-    assert!(tmp.path().join("contrib.png").exists());
+    assert!(png.exists(), "--plot draws the bar chart");
+    assert!(
+        !tmp.path().join("contrib.png").exists(),
+        "--json alone draws none"
+    );
 }
 
 #[test]

@@ -44,7 +44,7 @@ pub struct Stopping {
     /// converged.
     pub tolerance: f64,
     /// Distinct coalitions evaluated at most; `None`: a quarter of the `2^N` coalitions, at
-    /// least `N²`.
+    /// least `N²` (and all of them up to 64).
     pub max_evaluations: Option<usize>,
 }
 
@@ -63,7 +63,7 @@ impl Stopping {
     fn evaluation_cap(&self, n: usize) -> usize {
         self.max_evaluations.unwrap_or_else(|| {
             let all = if n >= 63 { usize::MAX } else { 1usize << n };
-            (all / 4).max(n * n).min(all)
+            (all / 4).max(n * n).max(all.min(64)).min(all)
         })
     }
 }
@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn one_and_two_players_are_sampled_to_the_minimum() {
         // Regression: the evaluation cap (all 2 or 4 coalitions) stopped sampling at once.
-        for players in [vec![5], vec![5, 1]] {
+        for players in [vec![50], vec![50, 10]] {
             let game = Additive(players.clone());
             let round = Round {
                 game: &game,

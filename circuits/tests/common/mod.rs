@@ -1,4 +1,5 @@
-//! Random training-step instances for the relation's tests.
+//! Random training-step instances for the relation's tests, and checks every relation's tests
+//! share.
 
 #![allow(dead_code)] // each test binary uses part of this module
 
@@ -85,5 +86,21 @@ pub fn instance(model: Model, batch: usize, depth: u32, n: usize, eps: i64, seed
         data,
         data_labels,
         tree,
+    }
+}
+
+/// Asserts that `assignment` satisfies `program` and that adding 1 to any one public input
+/// makes it fail (`what` names the case in the message).
+pub fn each_public_input_binds(
+    program: &circuits::Program,
+    assignment: &circuits::Assignment<Bn254>,
+    what: &str,
+) {
+    use circuits::field::Field;
+    program.check(assignment).unwrap();
+    for (i, v) in program.public.iter().enumerate() {
+        let mut bad = assignment.clone();
+        bad.values[v.index()] = bad.values[v.index()] + Bn254::from_i128(1);
+        assert!(program.check(&bad).is_err(), "{what}: public input {i}");
     }
 }
