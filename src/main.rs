@@ -39,7 +39,8 @@ enum Command {
     Prove(commands::prove::ProveArgs),
     /// Check proof files, alone or against the run they come from.
     Verify(commands::verify::VerifyArgs),
-    /// Value each provider's contribution to a run (Shapley values) and its share of the escrow.
+    /// Value each provider's contribution to a run of a linear model (softmax, logreg): Shapley
+    /// values of the validation rows each round's coalitions classify, and shares of the escrow.
     Contrib(commands::contrib::ContribArgs),
     /// Keys for the ledger: `zkfl keys new --out FILE` prints the new address.
     Keys {

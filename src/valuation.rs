@@ -19,7 +19,7 @@ use circuits::reference::contribution::{WeightedModel, round_game};
 use circuits::reference::float_step;
 use circuits::relations::contribution::{ContributionShape, ContributionWitness};
 use contribution::exact::values_and_table;
-use contribution::payout::{RoundValues, gains_enough, split, task_values};
+use contribution::payout::{RoundValues, counted, gains_enough, split, task_values};
 use contribution::{FirstOrder, Game, Method, Phi, Round, Values};
 use fl::blob::Digest;
 use fl::data::Dataset;
@@ -81,6 +81,9 @@ pub struct RoundValuation {
     pub paid: bool,
     /// What the estimator found.
     pub values: Values,
+    /// Updates left out of the game (valued 0).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedUpdate>,
     /// `v(S)` keyed by coalition bitmask (exact method only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utilities: Option<BTreeMap<u64, i64>>,
@@ -163,8 +166,7 @@ pub fn value_run(
         round.paid = gains_enough(round.empty, round.full, rows as u64, min_gain_permille);
         valued.push(round);
     }
-    let mut valuation = summarize(method, rows, escrow, valued)?;
-    valuation.min_gain_permille = min_gain_permille;
+    let mut valuation = summarize(method, rows, escrow, min_gain_permille, valued)?;
     let strategy = &federation.config().strategy;
     valuation.strategy = strategy.to_string();
     valuation.fedavg = matches!(
@@ -242,7 +244,15 @@ impl OpenedRun {
             .with_context(|| format!("{} holds no run (no config.json)", dir.display()))?;
         let metrics: Vec<RoundMetrics> = run.read_json("metrics.json")?.unwrap_or_default();
         let federation = Federation::new(config)?;
-        let model = relation_model(federation.spec())?;
+        let spec = federation.spec();
+        ensure!(
+            matches!(
+                spec.kind,
+                fl::model::ModelKind::Softmax | fl::model::ModelKind::LogReg
+            ),
+            "contributions are valued for linear models (softmax, logreg); this run trained {spec}"
+        );
+        let model = relation_model(spec)?;
         Ok(OpenedRun {
             run,
             federation,
@@ -268,6 +278,16 @@ struct RoundInputs {
     global_q: Vec<i64>,
     updates: Vec<Vec<f32>>,
     weighted: Vec<WeightedModel>,
+    refused: Vec<RefusedUpdate>,
+}
+
+/// An update a round could not value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RefusedUpdate {
+    /// The client.
+    pub client: usize,
+    /// Why.
+    pub reason: String,
 }
 
 fn round_inputs(
@@ -291,8 +311,20 @@ fn round_inputs(
         global_q,
         updates: Vec::new(),
         weighted: Vec::new(),
+        refused: Vec::new(),
     };
     for c in &m.clients {
+        ensure!(
+            !inputs.clients.contains(&c.client)
+                && !inputs.refused.iter().any(|r| r.client == c.client),
+            "round {round}: metrics.json lists client {} twice",
+            c.client
+        );
+        ensure!(
+            c.samples > 0,
+            "round {round}: metrics.json says client {} trained on no rows",
+            c.client
+        );
         let digest = c.update.with_context(|| {
             format!(
                 "round {round}: metrics.json names no update of client {}",
@@ -311,15 +343,24 @@ fn round_inputs(
             params.len(),
             inputs.global.len()
         );
+        // An update outside the fixed-point range has no commitment and cannot be proven: a
+        // task refuses it, so it plays no part in the round's game (and is valued 0).
+        let Ok(params_q) = quantize_params(&params) else {
+            inputs.refused.push(RefusedUpdate {
+                client: c.client,
+                reason: "its update is outside the fixed-point range (|w| < 128)".into(),
+            });
+            continue;
+        };
         inputs.weighted.push(WeightedModel {
             samples: c.samples as u64,
-            params: quantize(&params, &format!("the update of client {}", c.client))?,
+            params: params_q,
         });
         inputs.updates.push(params);
         inputs.clients.push(c.client);
     }
     if inputs.clients.is_empty() {
-        bail!("round {round} has no updates to value");
+        bail!("round {round} has no update to value (none sent, or none in the fixed-point range)");
     }
     Ok(inputs)
 }
@@ -340,6 +381,7 @@ fn value_round(
         global_q,
         updates,
         weighted,
+        refused,
     } = inputs;
     let round = *round;
     let deltas: Vec<Vec<f64>> = updates
@@ -387,6 +429,7 @@ fn value_round(
         paid: true,
         clients: clients.clone(),
         values,
+        refused: refused.clone(),
         utilities,
     })
 }
@@ -464,9 +507,19 @@ fn summarize(
     method: Method,
     validation_rows: usize,
     escrow: i128,
+    min_gain_permille: u32,
     rounds: Vec<RoundValuation>,
 ) -> Result<RunValuation> {
-    let mut ids: Vec<usize> = rounds.iter().flat_map(|r| r.clients.clone()).collect();
+    let rows = validation_rows as u64;
+    let mut ids: Vec<usize> = rounds
+        .iter()
+        .flat_map(|r| {
+            r.clients
+                .iter()
+                .copied()
+                .chain(r.refused.iter().map(|x| x.client))
+        })
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let per_round = |client: usize| -> Vec<Option<Value>> {
@@ -489,7 +542,6 @@ fn summarize(
     };
     let exact: Option<Vec<RoundValues<usize>>> = rounds
         .iter()
-        .filter(|r| r.paid)
         .map(|r| match &r.values.phi {
             Phi::Rational {
                 numerators,
@@ -500,7 +552,11 @@ fn summarize(
                     .clients
                     .iter()
                     .copied()
-                    .zip(numerators.iter().copied())
+                    .zip(
+                        numerators
+                            .iter()
+                            .map(|&v| counted(v, *denominator, r.paid, rows, min_gain_permille)),
+                    )
                     .collect(),
             }),
             Phi::Real(_) => None,
@@ -532,8 +588,11 @@ fn summarize(
                     let paid = per_round(c)
                         .iter()
                         .zip(&rounds)
-                        .filter(|(_, r)| r.paid)
-                        .filter_map(|(phi, _)| phi.as_ref().map(Value::to_f64))
+                        .filter_map(|(phi, r)| {
+                            let v = phi.as_ref()?.to_f64();
+                            let harm = f64::from(min_gain_permille) * rows as f64 / 1000.0;
+                            Some(if r.paid || v < -harm { v } else { 0.0 })
+                        })
                         .sum();
                     (c, Value::Real(paid))
                 })
@@ -571,7 +630,7 @@ fn summarize(
         fedavg: true,
         validation_rows,
         escrow,
-        min_gain_permille: 0,
+        min_gain_permille,
         remainder: split.as_ref().map(|s| s.remainder),
         rounds,
         providers,

@@ -68,9 +68,26 @@ fn honest_iid_providers_each_get_between_5_and_15_percent() {
 
 #[test]
 fn free_riders_label_flippers_and_scaling_attackers_are_not_paid() {
-    for (attack, most) in [("freeride@1", 0.01), ("flip@1", 0.0), ("scale:-10@1", 0.0)] {
+    // scale:50 spoils rounds until they gain nothing (not paid): its harm there still counts.
+    // scale:-1000 under the median sends a model outside the fixed-point range (the median
+    // keeps the global model in range): left out of the game, valued 0.
+    for (attack, strategy, most) in [
+        ("freeride@1", "fedavg", 0.01),
+        ("flip@1", "fedavg", 0.0),
+        ("scale:-10@1", "fedavg", 0.0),
+        ("scale:50@1", "fedavg", 0.0),
+        ("scale:-1000@1", "median", 0.0),
+    ] {
         let tmp = tempfile::tempdir().unwrap();
-        train(tmp.path(), &["--partition", "iid", "--attack", attack]);
+        let args = [
+            "--partition",
+            "iid",
+            "--attack",
+            attack,
+            "--strategy",
+            strategy,
+        ];
+        train(tmp.path(), &args);
         let v = contrib(tmp.path(), &[]);
         let (client, share, payout) = shares(&v)[0];
         assert_eq!(client, 0, "the attacker is the lowest id");

@@ -20,7 +20,10 @@
 //! every round paid, 7–13 % with this rule). So a round counts only if its gain is above a
 //! task parameter ([`gains_enough`]), GTG-Shapley's between-round truncation (Liu et al. 2022,
 //! default 1 % of the utility scale), decided on `v(∅)` and `v(P)`, which the contribution
-//! proof checks.
+//! proof checks. In a round that is not paid, a value below minus the same bound still counts
+//! ([`counted`]): a provider that clearly harmed the model is charged for it even when its harm
+//! is what left the round without gain (an attacker must not erase its penalty by spoiling the
+//! round).
 
 use std::collections::BTreeMap;
 
@@ -36,6 +39,26 @@ pub fn gains_enough(empty: i64, full: i64, rows: u64, min_gain_permille: u32) ->
     min_gain_permille == 0
         || 1000 * i128::from(full.abs_diff(empty))
             > i128::from(min_gain_permille) * i128::from(rows)
+}
+
+/// The part of a value `numerator / denominator` that counts towards a provider's task value:
+/// all of it in a paid round; in a round that is not, only a value below
+/// `−min_gain_permille·rows/1000` (a clear harm, not noise), else 0. Integers only.
+pub fn counted(
+    numerator: i128,
+    denominator: i128,
+    paid: bool,
+    rows: u64,
+    min_gain_permille: u32,
+) -> i128 {
+    let harm = i128::from(min_gain_permille)
+        .saturating_mul(i128::from(rows))
+        .saturating_mul(denominator);
+    if paid || numerator.saturating_mul(1000) < -harm {
+        numerator
+    } else {
+        0
+    }
 }
 
 /// One round's exact values: `d_t·φ_{i,t}` per provider over the denominator `d_t`.
@@ -193,6 +216,23 @@ mod tests {
         assert!(gains_enough(100, 100, 145, 0));
         // Exactly at the bound is not above it: 1000·1 = 10·100.
         assert!(!gains_enough(0, 1, 100, 10));
+    }
+
+    #[test]
+    fn an_unpaid_round_still_charges_clear_harm() {
+        // 145 rows, 1 %: the band is 1.45 rows. Denominator 6.
+        assert_eq!(counted(-60, 6, false, 145, 10), -60, "−10 rows: harm");
+        assert_eq!(counted(-6, 6, false, 145, 10), 0, "−1 row: noise");
+        assert_eq!(
+            counted(60, 6, false, 145, 10),
+            0,
+            "a gain in an unpaid round"
+        );
+        assert_eq!(
+            counted(-6, 6, true, 145, 10),
+            -6,
+            "paid rounds count in full"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `zkfl contrib`: how much each provider's updates improved a finished run's model, as Shapley
-//! values (or another estimator's), with each provider's share of the escrow.
+//! values (or another estimator's), with each provider's share of the escrow. Runs of linear
+//! models (softmax, logreg), whose coalition models the game values exactly.
 
 use std::path::PathBuf;
 
@@ -25,7 +26,8 @@ pub struct ContribArgs {
     /// Seed of the sampling estimators (tmc, gtg)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Escrow to split by value (exact and loo values are split in integers)
+    /// Escrow to split by value: exact and loo values are split in integers (payout column);
+    /// the other methods print shares only
     #[arg(long, default_value_t = 1_000_000)]
     pub escrow: i128,
     /// A round is paid only if its gain |v(P) − v(∅)| is above this, per mille of the
@@ -58,19 +60,29 @@ pub fn run(args: ContribArgs) -> Result<()> {
         args.min_gain,
     )?;
     // With --json the plot is drawn only when asked for.
+    let args_plot_default = args.plot.is_none();
     let png = match (args.plot, args.json) {
         (Some(png), _) => Some(png),
         (None, false) => Some(args.run.join("contrib.png")),
         (None, true) => None,
     };
-    if let Some(png) = &png {
-        plot_contributions(&valuation, png)?;
-    }
+    let drawn = match &png {
+        Some(path) => match plot_contributions(&valuation, path) {
+            Ok(()) => true,
+            // The default chart is a convenience: a read-only run still gets its table.
+            Err(e) if args_plot_default => {
+                eprintln!("warning: no bar chart: {e:#}");
+                false
+            }
+            Err(e) => return Err(e),
+        },
+        None => false,
+    };
     if args.json {
         println!("{}", serde_json::to_string(&valuation)?);
     } else {
         print_table(&valuation);
-        if let Some(png) = png {
+        if let (true, Some(png)) = (drawn, png) {
             eprintln!("bar chart: {}", png.display());
         }
     }
@@ -89,10 +101,12 @@ fn print_table(v: &RunValuation) {
     if v.remainder.is_some() {
         header += &format!(" {:>10}", "payout");
     }
-    println!(
-        "{} values over {} validation rows (φ in correctly classified rows)",
-        v.method, v.validation_rows
-    );
+    let unit = match v.method {
+        Method::GradNorm => "φ = ‖Δ_i‖₂".to_string(),
+        Method::ValGrad => "φ in validation loss decrease, first order".to_string(),
+        _ => format!("φ in correctly classified rows of {}", v.validation_rows),
+    };
+    println!("{} values ({unit})", v.method);
     println!("{header}");
     for p in &v.providers {
         let mut line = format!("{:>8}", p.client);
@@ -113,6 +127,14 @@ fn print_table(v: &RunValuation) {
     if let Some(rest) = v.remainder {
         println!("back to the owner: {rest} of {}", v.escrow);
     }
+    for r in &v.rounds {
+        for x in &r.refused {
+            println!(
+                "round {}: client {} not valued: {}",
+                r.round, x.client, x.reason
+            );
+        }
+    }
     let unpaid: Vec<String> = v
         .rounds
         .iter()
@@ -121,7 +143,7 @@ fn print_table(v: &RunValuation) {
         .collect();
     if !unpaid.is_empty() {
         println!(
-            "rounds not paid (gain at most {}‰ of the validation rows): {}",
+            "rounds not paid (gain at most {}‰ of the validation rows; only clear harm counts there): {}",
             v.min_gain_permille,
             unpaid.join(", ")
         );

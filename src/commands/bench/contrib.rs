@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use anyhow::{Result, ensure};
+use circuits::relations::contribution::MAX_PROVEN_PLAYERS;
 use contribution::Method;
 use contribution::accuracy::{relative_l2, spearman};
 use fl::federation::{Federation, FederationConfig, Silent};
@@ -59,7 +60,39 @@ pub fn run(
         providers.iter().all(|&n| (2..=16).contains(&n)),
         "--providers must be between 2 and 16"
     );
+    ensure!(
+        proof_providers
+            .iter()
+            .all(|&n| (2..=MAX_PROVEN_PLAYERS).contains(&n)),
+        "--proof-providers must be between 2 and {MAX_PROVEN_PLAYERS}"
+    );
+    ensure!(repeat >= 1, "--repeat must be at least 1");
+    let mut providers = providers.to_vec();
+    providers.sort_unstable();
+    providers.dedup();
     let scratch = std::env::temp_dir().join(format!("zkfl-bench-contrib-{}", std::process::id()));
+    let result = measure(
+        &scratch,
+        &providers,
+        repeat,
+        proof_providers,
+        prove,
+        drawn,
+        json,
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+fn measure(
+    scratch: &std::path::Path,
+    providers: &[usize],
+    repeat: usize,
+    proof_providers: &[usize],
+    prove: bool,
+    drawn: usize,
+    json: bool,
+) -> Result<()> {
     let mut rows = Vec::new();
     for &n in providers {
         let dir = scratch.join(format!("n{n}"));
@@ -99,7 +132,10 @@ pub fn run(
         }
     }
     let mut proofs = Vec::new();
-    for &n in proof_providers {
+    let mut proof_providers = proof_providers.to_vec();
+    proof_providers.sort_unstable();
+    proof_providers.dedup();
+    for &n in &proof_providers {
         let dir = scratch.join(format!("n{n}"));
         if !dir.join("metrics.json").exists() {
             Federation::new(FederationConfig {
@@ -113,7 +149,6 @@ pub fn run(
         }
         proofs.push(prove_round(&dir, drawn, prove)?);
     }
-    let _ = std::fs::remove_dir_all(&scratch);
     if json {
         println!(
             "{}",
