@@ -47,68 +47,77 @@ struct ProofRow {
     parameters: usize,
 }
 
-/// Runs `zkfl bench contrib`.
-pub fn run(
-    providers: &[usize],
+/// Options of `zkfl bench contrib`.
+#[derive(clap::Args, Debug)]
+pub struct ContribBenchArgs {
+    /// Numbers of providers
+    #[arg(long, value_delimiter = ',', default_value = "4,8,10,12")]
+    providers: Vec<usize>,
+    /// Measurements per cell (the median is reported)
+    #[arg(long, default_value_t = 3)]
     repeat: usize,
-    proof_providers: &[usize],
+    /// Numbers of providers whose contribution proof is built (constraints counted)
+    #[arg(long, value_delimiter = ',', default_value = "4,10")]
+    proof_providers: Vec<usize>,
+    /// Also make Groth16 keys and prove and verify those proofs (minutes, and GBs at N = 10)
+    #[arg(long)]
     prove: bool,
+    /// Coalitions drawn beyond the heavy ones
+    #[arg(long, default_value_t = 8)]
     drawn: usize,
+    /// Print the rows as JSON on stdout
+    #[arg(long)]
     json: bool,
-) -> Result<()> {
+}
+
+/// Runs `zkfl bench contrib`.
+pub fn run(mut args: ContribBenchArgs) -> Result<()> {
     ensure!(
-        providers.iter().all(|&n| (2..=16).contains(&n)),
+        args.providers.iter().all(|&n| (2..=16).contains(&n)),
         "--providers must be between 2 and 16"
     );
     ensure!(
-        proof_providers
+        args.proof_providers
             .iter()
             .all(|&n| (2..=MAX_PROVEN_PLAYERS).contains(&n)),
         "--proof-providers must be between 2 and {MAX_PROVEN_PLAYERS}"
     );
-    ensure!(repeat >= 1, "--repeat must be at least 1");
-    let mut providers = providers.to_vec();
-    providers.sort_unstable();
-    providers.dedup();
+    ensure!(args.repeat >= 1, "--repeat must be at least 1");
+    for list in [&mut args.providers, &mut args.proof_providers] {
+        list.sort_unstable();
+        list.dedup();
+    }
     let scratch = std::env::temp_dir().join(format!("zkfl-bench-contrib-{}", std::process::id()));
-    let result = measure(
-        &scratch,
-        &providers,
-        repeat,
-        proof_providers,
-        prove,
-        drawn,
-        json,
-    );
+    let result = measure(&scratch, &args);
     let _ = std::fs::remove_dir_all(&scratch);
     result
 }
 
-fn measure(
-    scratch: &std::path::Path,
-    providers: &[usize],
-    repeat: usize,
-    proof_providers: &[usize],
-    prove: bool,
-    drawn: usize,
-    json: bool,
-) -> Result<()> {
-    let mut rows = Vec::new();
-    for &n in providers {
-        let dir = scratch.join(format!("n{n}"));
-        let federation = Federation::new(FederationConfig {
+/// A one-round run of `n` providers in `dir` (made once).
+fn round_one_run(scratch: &std::path::Path, n: usize) -> Result<std::path::PathBuf> {
+    let dir = scratch.join(format!("n{n}"));
+    if !dir.join("metrics.json").exists() {
+        Federation::new(FederationConfig {
             model: "softmax".into(),
             clients: n,
             rounds: 1,
             pol_every: 0,
             ..FederationConfig::default()
-        })?;
-        federation.run(&dir, false, &Silent)?;
+        })?
+        .run(&dir, false, &Silent)?;
+    }
+    Ok(dir)
+}
+
+fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
+    let mut rows = Vec::new();
+    for &n in &args.providers {
+        let dir = round_one_run(scratch, n)?;
         let mut exact: Option<(Vec<f64>, f64)> = None;
         for method in [Method::Exact, Method::Tmc, Method::Gtg] {
             let mut times = Vec::new();
             let mut last: Option<RunValuation> = None;
-            for _ in 0..repeat.max(1) {
+            for _ in 0..args.repeat {
                 let started = Instant::now();
                 last = Some(value_run(&dir, method, Rounds::One(1), 0, 1, 0)?);
                 times.push(started.elapsed().as_secs_f64());
@@ -132,24 +141,11 @@ fn measure(
         }
     }
     let mut proofs = Vec::new();
-    let mut proof_providers = proof_providers.to_vec();
-    proof_providers.sort_unstable();
-    proof_providers.dedup();
-    for &n in &proof_providers {
-        let dir = scratch.join(format!("n{n}"));
-        if !dir.join("metrics.json").exists() {
-            Federation::new(FederationConfig {
-                model: "softmax".into(),
-                clients: n,
-                rounds: 1,
-                pol_every: 0,
-                ..FederationConfig::default()
-            })?
-            .run(&dir, false, &Silent)?;
-        }
-        proofs.push(prove_round(&dir, drawn, prove)?);
+    for &n in &args.proof_providers {
+        let dir = round_one_run(scratch, n)?;
+        proofs.push(prove_round(&dir, args.drawn, args.prove)?);
     }
-    if json {
+    if args.json {
         println!(
             "{}",
             serde_json::json!({ "estimators": rows, "proofs": proofs })

@@ -58,26 +58,7 @@ pub enum BenchCommand {
     /// Contribution estimators on real round games: exact, TMC and GTG Shapley values at each
     /// number of providers (time, coalitions evaluated, relative L2 error and Spearman ρ against
     /// the exact values of the same game).
-    Contrib {
-        /// Numbers of providers
-        #[arg(long, value_delimiter = ',', default_value = "4,8,10,12")]
-        providers: Vec<usize>,
-        /// Measurements per cell (the median is reported)
-        #[arg(long, default_value_t = 3)]
-        repeat: usize,
-        /// Numbers of providers whose contribution proof is built (constraints counted)
-        #[arg(long, value_delimiter = ',', default_value = "4,10")]
-        proof_providers: Vec<usize>,
-        /// Also make Groth16 keys and prove and verify those proofs (minutes, and GBs at N = 10)
-        #[arg(long)]
-        prove: bool,
-        /// Coalitions drawn beyond the heavy ones
-        #[arg(long, default_value_t = 8)]
-        drawn: usize,
-        /// Print the rows as JSON on stdout
-        #[arg(long)]
-        json: bool,
-    },
+    Contrib(contrib::ContribBenchArgs),
     /// Ledger throughput: signed transfers per second through the full path (signature check,
     /// rules, state root, one redb commit per block) beside raw ed25519 verification measured in
     /// the same run, the replay check, and 2 shards against 1.
@@ -117,14 +98,7 @@ pub fn run(command: BenchCommand) -> Result<()> {
             per_block,
             json,
         } => ledger(blocks, per_block, json),
-        BenchCommand::Contrib {
-            providers,
-            repeat,
-            proof_providers,
-            prove,
-            drawn,
-            json,
-        } => contrib::run(&providers, repeat, &proof_providers, prove, drawn, json),
+        BenchCommand::Contrib(args) => contrib::run(args),
     }
 }
 
