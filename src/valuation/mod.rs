@@ -10,25 +10,23 @@
 //! is split by it ([`contribution::payout`]). Only the exact Shapley values and leave-one-out are integers the
 //! ledger can pay from; sampled and first-order values are for comparison.
 
+mod inputs;
+mod witness;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail, ensure};
-use circuits::fixed::{quantize_feature, quantize_params};
-use circuits::reference::contribution::{WeightedModel, round_game};
+use anyhow::{Result, ensure};
+use circuits::reference::contribution::round_game;
 use circuits::reference::float_step;
-use circuits::relations::contribution::{ContributionShape, ContributionWitness};
 use contribution::exact::values_and_table;
 use contribution::payout::{RoundValues, counted, gains_enough, split, task_values};
 use contribution::{FirstOrder, Game, Method, Phi, Round, Values};
-use fl::blob::Digest;
-use fl::data::Dataset;
-use fl::federation::{Federation, FederationConfig, RoundMetrics, RunDir};
+use fl::federation::RoundMetrics;
 use serde::Serialize;
 
-use circuits::reference::Model;
-
-use crate::proving::relation_model;
+use self::inputs::{OpenedRun, RoundContext, RoundInputs, Validation, round_inputs};
+pub use self::witness::{AggregateGap, contribution_witness};
 
 /// Which rounds to value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,111 +174,6 @@ pub fn value_run(
     Ok(valuation)
 }
 
-/// What every round of a run is valued against.
-struct RoundContext<'a> {
-    run: &'a RunDir,
-    model: Model,
-    validation: Validation<'a>,
-}
-
-/// The owner's validation rows as floats (for the gradient) and in fixed point (for the game).
-struct Validation<'a> {
-    set: &'a Dataset,
-    float: Vec<Vec<f32>>,
-    fixed: Vec<Vec<i64>>,
-}
-
-impl<'a> Validation<'a> {
-    fn of(set: &'a Dataset) -> Result<Self> {
-        let float: Vec<Vec<f32>> = (0..set.len()).map(|i| set.row(i).to_vec()).collect();
-        let fixed = float
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .map(|&x| quantize_feature(x))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .context("a validation feature is off the fixed-point grid")?;
-        Ok(Validation { set, float, fixed })
-    }
-}
-
-/// The global model round `round` started from, checked against its digest.
-fn global_before(
-    run: &RunDir,
-    federation: &Federation,
-    metrics: &[RoundMetrics],
-    round: u32,
-) -> Result<Vec<f32>> {
-    let previous = round - 1;
-    let digest = if previous == 0 {
-        Digest::of(&fl::blob::f32s_to_bytes(
-            &federation.spec().init_params(federation.config().seed),
-        ))
-    } else {
-        metrics
-            .iter()
-            .find(|m| m.round == previous)
-            .map(|m| m.model)
-            .with_context(|| format!("metrics.json has no round {previous}"))?
-    };
-    Ok(run.load_model(previous, &digest)?)
-}
-
-/// A run directory opened for valuation: its federation (data, validation set) re-derived.
-struct OpenedRun {
-    run: RunDir,
-    federation: Federation,
-    model: Model,
-    metrics: Vec<RoundMetrics>,
-}
-
-impl OpenedRun {
-    fn open(dir: &Path) -> Result<Self> {
-        let run = RunDir::open(dir)?;
-        let config: FederationConfig = run
-            .read_json("config.json")?
-            .with_context(|| format!("{} holds no run (no config.json)", dir.display()))?;
-        let metrics: Vec<RoundMetrics> = run.read_json("metrics.json")?.unwrap_or_default();
-        let federation = Federation::new(config)?;
-        let spec = federation.spec();
-        ensure!(
-            matches!(
-                spec.kind,
-                fl::model::ModelKind::Softmax | fl::model::ModelKind::LogReg
-            ),
-            "contributions are valued for linear models (softmax, logreg); this run trained {spec}"
-        );
-        let model = relation_model(spec)?;
-        Ok(OpenedRun {
-            run,
-            federation,
-            model,
-            metrics,
-        })
-    }
-
-    fn round(&self, round: u32) -> Result<&RoundMetrics> {
-        self.metrics
-            .iter()
-            .find(|m| m.round == round)
-            .with_context(|| format!("the run has no finished round {round}"))
-    }
-}
-
-/// A round's models: the global one it started from and each provider's update, as stored and
-/// in fixed point.
-struct RoundInputs {
-    round: u32,
-    clients: Vec<usize>,
-    global: Vec<f32>,
-    global_q: Vec<i64>,
-    updates: Vec<Vec<f32>>,
-    weighted: Vec<WeightedModel>,
-    refused: Vec<RefusedUpdate>,
-}
-
 /// An update a round could not value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RefusedUpdate {
@@ -288,81 +181,6 @@ pub struct RefusedUpdate {
     pub client: usize,
     /// Why.
     pub reason: String,
-}
-
-fn round_inputs(
-    context: &RoundContext<'_>,
-    federation: &Federation,
-    metrics: &[RoundMetrics],
-    m: &RoundMetrics,
-) -> Result<RoundInputs> {
-    let round = m.round;
-    let global = global_before(context.run, federation, metrics, round)?;
-    let quantize = |params: &[f32], whose: &str| {
-        quantize_params(params).with_context(|| {
-            format!("round {round}: {whose} is outside the fixed-point range and cannot be valued")
-        })
-    };
-    let global_q = quantize(&global, "the global model")?;
-    let mut inputs = RoundInputs {
-        round,
-        clients: Vec::new(),
-        global,
-        global_q,
-        updates: Vec::new(),
-        weighted: Vec::new(),
-        refused: Vec::new(),
-    };
-    for c in &m.clients {
-        ensure!(
-            !inputs.clients.contains(&c.client)
-                && !inputs.refused.iter().any(|r| r.client == c.client),
-            "round {round}: metrics.json lists client {} twice",
-            c.client
-        );
-        ensure!(
-            c.samples > 0,
-            "round {round}: metrics.json says client {} trained on no rows",
-            c.client
-        );
-        let digest = c.update.with_context(|| {
-            format!(
-                "round {round}: metrics.json names no update of client {}",
-                c.client
-            )
-        })?;
-        let params = context
-            .run
-            .blobs()
-            .get_f32s(&digest)
-            .with_context(|| format!("round {round}: the update of client {}", c.client))?;
-        ensure!(
-            params.len() == inputs.global.len(),
-            "round {round}: the update of client {} has {} parameters, not {}",
-            c.client,
-            params.len(),
-            inputs.global.len()
-        );
-        // An update outside the fixed-point range has no commitment and cannot be proven: a
-        // task refuses it, so it plays no part in the round's game (and is valued 0).
-        let Ok(params_q) = quantize_params(&params) else {
-            inputs.refused.push(RefusedUpdate {
-                client: c.client,
-                reason: "its update is outside the fixed-point range (|w| < 128)".into(),
-            });
-            continue;
-        };
-        inputs.weighted.push(WeightedModel {
-            samples: c.samples as u64,
-            params: params_q,
-        });
-        inputs.updates.push(params);
-        inputs.clients.push(c.client);
-    }
-    if inputs.clients.is_empty() {
-        bail!("round {round} has no update to value (none sent, or none in the fixed-point range)");
-    }
-    Ok(inputs)
 }
 
 fn value_round(
@@ -433,75 +251,6 @@ fn value_round(
         utilities,
     })
 }
-
-/// How far the model a run posted after a round is from the exact fixed-point FedAvg that a
-/// contribution proof names as the aggregate (in units of `2^-FW`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct AggregateGap {
-    /// Coordinates that differ.
-    pub differing: usize,
-    /// The largest difference.
-    pub largest: i64,
-}
-
-/// The contribution proof of round `round` of the run in `dir`: its shape, the owner's witness
-/// (the round's models in fixed point, the validation rows, the utility table, the values, the
-/// exact fixed-point FedAvg aggregate and up to `drawn` coalitions drawn by `draw_seed`), and
-/// how far the run's own next model is from that aggregate (a run that aggregates in floating
-/// point is off by a unit in some coordinates: a proven task must aggregate in fixed point).
-///
-/// # Errors
-/// As [`value_run`], and when the round cannot be proven (more players than a proof takes).
-pub fn contribution_witness(
-    dir: &Path,
-    round: u32,
-    drawn: usize,
-    draw_seed: &[u8; 32],
-) -> Result<(ContributionShape, ContributionWitness, AggregateGap)> {
-    let opened = OpenedRun::open(dir)?;
-    let validation = Validation::of(opened.federation.validation_set())?;
-    let context = RoundContext {
-        run: &opened.run,
-        model: opened.model,
-        validation,
-    };
-    let m = opened.round(round)?;
-    let inputs = round_inputs(&context, &opened.federation, &opened.metrics, m)?;
-    let n = inputs.clients.len();
-    let rows = context.validation.set.len();
-    let coalitions = contribution::draw::drawn(draw_seed, n, drawn);
-    let shape = ContributionShape {
-        model: opened.model,
-        players: n,
-        rows,
-        depth: usize::BITS - (rows.max(2) - 1).leading_zeros(),
-        drawn: coalitions.len(),
-    };
-    shape.validate()?;
-    let witness = ContributionWitness::honest(
-        &opened.model,
-        inputs.global_q,
-        inputs.weighted.iter().map(|w| w.params.clone()).collect(),
-        inputs.weighted.iter().map(|w| w.samples).collect(),
-        context.validation.fixed.clone(),
-        context.validation.set.labels.clone(),
-        coalitions,
-    )?;
-    let posted = global_before(&opened.run, &opened.federation, &opened.metrics, round + 1)?;
-    let posted = quantize_params(&posted).context("the run's next model is out of range")?;
-    let gaps: Vec<i64> = posted
-        .iter()
-        .zip(&witness.aggregate)
-        .map(|(a, b)| (a - b).abs())
-        .filter(|&d| d != 0)
-        .collect();
-    let gap = AggregateGap {
-        differing: gaps.len(),
-        largest: gaps.iter().copied().max().unwrap_or(0),
-    };
-    Ok((shape, witness, gap))
-}
-
 /// Sums rounds per provider and splits the escrow.
 fn summarize(
     method: Method,

@@ -1,0 +1,79 @@
+//! The owner's contribution proof of a run's round: its shape and witness from the run
+//! directory.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use circuits::fixed::quantize_params;
+use circuits::relations::contribution::{ContributionShape, ContributionWitness};
+use serde::Serialize;
+
+use super::inputs::{OpenedRun, RoundContext, Validation, global_before, round_inputs};
+
+/// How far the model a run posted after a round is from the exact fixed-point FedAvg that a
+/// contribution proof names as the aggregate (in units of `2^-FW`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct AggregateGap {
+    /// Coordinates that differ.
+    pub differing: usize,
+    /// The largest difference.
+    pub largest: i64,
+}
+
+/// The contribution proof of round `round` of the run in `dir`: its shape, the owner's witness
+/// (the round's models in fixed point, the validation rows, the utility table, the values, the
+/// exact fixed-point FedAvg aggregate and up to `drawn` coalitions drawn by `draw_seed`), and
+/// how far the run's own next model is from that aggregate (a run that aggregates in floating
+/// point is off by a unit in some coordinates: a proven task must aggregate in fixed point).
+///
+/// # Errors
+/// As [`value_run`], and when the round cannot be proven (more players than a proof takes).
+pub fn contribution_witness(
+    dir: &Path,
+    round: u32,
+    drawn: usize,
+    draw_seed: &[u8; 32],
+) -> Result<(ContributionShape, ContributionWitness, AggregateGap)> {
+    let opened = OpenedRun::open(dir)?;
+    let validation = Validation::of(opened.federation.validation_set())?;
+    let context = RoundContext {
+        run: &opened.run,
+        model: opened.model,
+        validation,
+    };
+    let m = opened.round(round)?;
+    let inputs = round_inputs(&context, &opened.federation, &opened.metrics, m)?;
+    let n = inputs.clients.len();
+    let rows = context.validation.set.len();
+    let coalitions = contribution::draw::drawn(draw_seed, n, drawn);
+    let shape = ContributionShape {
+        model: opened.model,
+        players: n,
+        rows,
+        depth: usize::BITS - (rows.max(2) - 1).leading_zeros(),
+        drawn: coalitions.len(),
+    };
+    shape.validate()?;
+    let witness = ContributionWitness::honest(
+        &opened.model,
+        inputs.global_q,
+        inputs.weighted.iter().map(|w| w.params.clone()).collect(),
+        inputs.weighted.iter().map(|w| w.samples).collect(),
+        context.validation.fixed.clone(),
+        context.validation.set.labels.clone(),
+        coalitions,
+    )?;
+    let posted = global_before(&opened.run, &opened.federation, &opened.metrics, round + 1)?;
+    let posted = quantize_params(&posted).context("the run's next model is out of range")?;
+    let gaps: Vec<i64> = posted
+        .iter()
+        .zip(&witness.aggregate)
+        .map(|(a, b)| (a - b).abs())
+        .filter(|&d| d != 0)
+        .collect();
+    let gap = AggregateGap {
+        differing: gaps.len(),
+        largest: gaps.iter().copied().max().unwrap_or(0),
+    };
+    Ok((shape, witness, gap))
+}
