@@ -61,6 +61,13 @@ pub fn counted(
     }
 }
 
+/// [`counted`] for an estimated value in utility units (the same rule, in floats: estimates
+/// are compared, never paid).
+pub fn counted_real(value: f64, paid: bool, rows: u64, min_gain_permille: u32) -> f64 {
+    let harm = f64::from(min_gain_permille) * rows as f64 / 1000.0;
+    if paid || value < -harm { value } else { 0.0 }
+}
+
 /// One round's exact values: `d_t·φ_{i,t}` per provider over the denominator `d_t`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoundValues<K> {

@@ -20,12 +20,12 @@ use anyhow::{Result, ensure};
 use circuits::reference::contribution::round_game;
 use circuits::reference::float_step;
 use contribution::exact::values_and_table;
-use contribution::payout::{RoundValues, counted, gains_enough, split, task_values};
+use contribution::payout::{RoundValues, counted, counted_real, gains_enough, split, task_values};
 use contribution::{FirstOrder, Game, Method, Phi, Round, Values};
 use fl::federation::RoundMetrics;
 use serde::Serialize;
 
-use self::inputs::{OpenedRun, RoundContext, RoundInputs, Validation, round_inputs};
+use self::inputs::{OpenedRun, RoundInputs};
 pub use self::witness::{AggregateGap, contribution_witness};
 
 /// Which rounds to value.
@@ -145,33 +145,35 @@ pub fn value_run(
 ) -> Result<RunValuation> {
     ensure!(escrow >= 0, "the escrow must not be negative");
     let opened = OpenedRun::open(dir)?;
-    let (run, federation, metrics) = (&opened.run, &opened.federation, &opened.metrics);
-    let context = RoundContext {
-        run,
-        model: opened.model,
-        validation: Validation::of(federation.validation_set())?,
-    };
-    let rows = context.validation.set.len();
+    let rows = opened.validation.data.rows.len();
     let chosen: Vec<&RoundMetrics> = match rounds {
-        Rounds::All => metrics.iter().collect(),
+        Rounds::All => opened.metrics.iter().collect(),
         Rounds::One(r) => vec![opened.round(r)?],
     };
     ensure!(!chosen.is_empty(), "the run has no finished round to value");
     let mut valued = Vec::new();
     for m in chosen {
-        let inputs = round_inputs(&context, federation, metrics, m)?;
-        let mut round = value_round(&context, &inputs, method, seed)?;
+        let inputs = opened.round_inputs(m)?;
+        let mut round = value_round(&opened, &inputs, method, seed)?;
         round.paid = gains_enough(round.empty, round.full, rows as u64, min_gain_permille);
         valued.push(round);
     }
-    let mut valuation = summarize(method, rows, escrow, min_gain_permille, valued)?;
-    let strategy = &federation.config().strategy;
-    valuation.strategy = strategy.to_string();
-    valuation.fedavg = matches!(
-        strategy,
-        fl::strategy::StrategySpec::FedAvg | fl::strategy::StrategySpec::FedProx { .. }
-    );
-    Ok(valuation)
+    let (providers, remainder) = summarize(&valued, rows as u64, escrow, min_gain_permille)?;
+    let strategy = &opened.federation.config().strategy;
+    Ok(RunValuation {
+        method,
+        strategy: strategy.to_string(),
+        fedavg: matches!(
+            strategy,
+            fl::strategy::StrategySpec::FedAvg | fl::strategy::StrategySpec::FedProx { .. }
+        ),
+        validation_rows: rows,
+        escrow,
+        min_gain_permille,
+        remainder,
+        rounds: valued,
+        providers,
+    })
 }
 
 /// An update a round could not value.
@@ -184,14 +186,12 @@ pub struct RefusedUpdate {
 }
 
 fn value_round(
-    context: &RoundContext<'_>,
+    opened: &OpenedRun,
     inputs: &RoundInputs,
     method: Method,
     seed: u64,
 ) -> Result<RoundValuation> {
-    let RoundContext {
-        model, validation, ..
-    } = context;
+    let (model, validation) = (&opened.model, &opened.validation);
     let RoundInputs {
         round,
         clients,
@@ -202,41 +202,46 @@ fn value_round(
         refused,
     } = inputs;
     let round = *round;
-    let deltas: Vec<Vec<f64>> = updates
-        .iter()
-        .map(|u| {
-            u.iter()
-                .zip(global)
-                .map(|(w, g)| f64::from(*w) - f64::from(*g))
-                .collect()
-        })
-        .collect();
-    let labels = &validation.set.labels;
-    let game = round_game(model, global_q, weighted, &validation.fixed, labels)?;
-    let gradient: Vec<f64> = float_step::gradient(model, global, &validation.float, labels)?
-        .into_iter()
-        .map(f64::from)
-        .collect();
+    let labels = &validation.data.labels;
+    let game = round_game(model, global_q, weighted, &validation.data.rows, labels)?;
     let (values, utilities) = match method {
         Method::Exact => {
             let (values, table) = values_and_table(&game)?;
             let table = table.into_iter().enumerate().map(|(s, v)| (s as u64, v));
             (values, Some(table.collect()))
         }
+        _ if method.uses_game() => {
+            let estimator = method.estimator(seed ^ u64::from(round));
+            let values = estimator.estimate(&Round {
+                game: &game,
+                first_order: None,
+            })?;
+            (values, None)
+        }
         _ => {
-            let round_in = Round {
+            // Only the first-order methods need the updates and the validation gradient.
+            let deltas: Vec<Vec<f64>> = updates
+                .iter()
+                .map(|u| {
+                    u.iter()
+                        .zip(global)
+                        .map(|(w, g)| f64::from(*w) - f64::from(*g))
+                        .collect()
+                })
+                .collect();
+            let gradient: Vec<f64> =
+                float_step::gradient(model, global, &validation.float, labels)?
+                    .into_iter()
+                    .map(f64::from)
+                    .collect();
+            let values = method.estimator(seed).estimate(&Round {
                 game: &game,
                 first_order: Some(FirstOrder {
                     deltas: &deltas,
                     validation_gradient: &gradient,
                 }),
-            };
-            (
-                method
-                    .estimator(seed ^ u64::from(round))
-                    .estimate(&round_in)?,
-                None,
-            )
+            })?;
+            (values, None)
         }
     };
     Ok(RoundValuation {
@@ -251,15 +256,14 @@ fn value_round(
         utilities,
     })
 }
-/// Sums rounds per provider and splits the escrow.
+/// Sums rounds per provider (see [`counted`]) and splits the escrow: each provider's value,
+/// and what returns to the owner when the values are exact.
 fn summarize(
-    method: Method,
-    validation_rows: usize,
+    rounds: &[RoundValuation],
+    rows: u64,
     escrow: i128,
     min_gain_permille: u32,
-    rounds: Vec<RoundValuation>,
-) -> Result<RunValuation> {
-    let rows = validation_rows as u64;
+) -> Result<(Vec<ProviderValue>, Option<i128>)> {
     let mut ids: Vec<usize> = rounds
         .iter()
         .flat_map(|r| {
@@ -336,11 +340,10 @@ fn summarize(
                 .map(|&c| {
                     let paid = per_round(c)
                         .iter()
-                        .zip(&rounds)
+                        .zip(rounds)
                         .filter_map(|(phi, r)| {
                             let v = phi.as_ref()?.to_f64();
-                            let harm = f64::from(min_gain_permille) * rows as f64 / 1000.0;
-                            Some(if r.paid || v < -harm { v } else { 0.0 })
+                            Some(counted_real(v, r.paid, rows, min_gain_permille))
                         })
                         .sum();
                     (c, Value::Real(paid))
@@ -353,9 +356,9 @@ fn summarize(
     let providers = ids
         .iter()
         .map(|&client| {
-            let total = totals.get(&client).cloned().unwrap_or(match method {
-                Method::Exact | Method::Loo => Value::Rational { num: 0, den: 1 },
-                _ => Value::Real(0.0),
+            let total = totals.get(&client).cloned().unwrap_or(match split {
+                Some(_) => Value::Rational { num: 0, den: 1 },
+                None => Value::Real(0.0),
             });
             let share = if positive > 0.0 {
                 total.to_f64().max(0.0) / positive
@@ -373,15 +376,5 @@ fn summarize(
             }
         })
         .collect();
-    Ok(RunValuation {
-        method,
-        strategy: String::new(),
-        fedavg: true,
-        validation_rows,
-        escrow,
-        min_gain_permille,
-        remainder: split.as_ref().map(|s| s.remainder),
-        rounds,
-        providers,
-    })
+    Ok((providers, split.map(|s| s.remainder)))
 }

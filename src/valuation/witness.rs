@@ -8,7 +8,7 @@ use circuits::fixed::quantize_params;
 use circuits::relations::contribution::{ContributionShape, ContributionWitness};
 use serde::Serialize;
 
-use super::inputs::{OpenedRun, RoundContext, Validation, global_before, round_inputs};
+use super::inputs::OpenedRun;
 
 /// How far the model a run posted after a round is from the exact fixed-point FedAvg that a
 /// contribution proof names as the aggregate (in units of `2^-FW`).
@@ -27,7 +27,7 @@ pub struct AggregateGap {
 /// point is off by a unit in some coordinates: a proven task must aggregate in fixed point).
 ///
 /// # Errors
-/// As [`value_run`], and when the round cannot be proven (more players than a proof takes).
+/// As [`super::value_run`], and when the round cannot be proven (more players than a proof takes).
 pub fn contribution_witness(
     dir: &Path,
     round: u32,
@@ -35,22 +35,15 @@ pub fn contribution_witness(
     draw_seed: &[u8; 32],
 ) -> Result<(ContributionShape, ContributionWitness, AggregateGap)> {
     let opened = OpenedRun::open(dir)?;
-    let validation = Validation::of(opened.federation.validation_set())?;
-    let context = RoundContext {
-        run: &opened.run,
-        model: opened.model,
-        validation,
-    };
-    let m = opened.round(round)?;
-    let inputs = round_inputs(&context, &opened.federation, &opened.metrics, m)?;
+    let inputs = opened.round_inputs(opened.round(round)?)?;
     let n = inputs.clients.len();
-    let rows = context.validation.set.len();
+    let data = &opened.validation.data;
     let coalitions = contribution::draw::drawn(draw_seed, n, drawn);
     let shape = ContributionShape {
         model: opened.model,
         players: n,
-        rows,
-        depth: usize::BITS - (rows.max(2) - 1).leading_zeros(),
+        rows: data.rows.len(),
+        depth: data.depth,
         drawn: coalitions.len(),
     };
     shape.validate()?;
@@ -59,11 +52,11 @@ pub fn contribution_witness(
         inputs.global_q,
         inputs.weighted.iter().map(|w| w.params.clone()).collect(),
         inputs.weighted.iter().map(|w| w.samples).collect(),
-        context.validation.fixed.clone(),
-        context.validation.set.labels.clone(),
+        data.rows.clone(),
+        data.labels.clone(),
         coalitions,
     )?;
-    let posted = global_before(&opened.run, &opened.federation, &opened.metrics, round + 1)?;
+    let posted = opened.global_before(round + 1)?;
     let posted = quantize_params(&posted).context("the run's next model is out of range")?;
     let gaps: Vec<i64> = posted
         .iter()

@@ -111,7 +111,13 @@ pub fn pack_vars<F: Field>(b: &mut Builder<F>, values: &[Var], slot_bits: u32) -
 /// The commitment to a parameter vector.
 pub fn commit_params<F: Field>(params: &[i64]) -> Result<F, CommitError> {
     check_slots("parameter", params, PARAM_SLOT_BITS)?;
-    Ok(sponge(&pack::<F>(params, PARAM_SLOT_BITS)))
+    Ok(claimed_commitment(params))
+}
+
+/// What [`commit_params`] computes, for any values (packing in field arithmetic, no range
+/// check): the commitment a prover claims, so that a relation builds even from a forged witness.
+pub fn claimed_commitment<F: Field>(params: &[i64]) -> F {
+    sponge(&pack::<F>(params, PARAM_SLOT_BITS))
 }
 
 /// In-circuit [`commit_params`]; the caller bounds every parameter to the slot width.
@@ -123,9 +129,14 @@ pub fn commit_params_var<F: Field>(b: &mut Builder<F>, params: &[Var]) -> Var {
 /// The leaf of one data row (features at the [`crate::fixed::FX`] grid, then its label).
 pub fn row_leaf<F: Field>(features: &[i64], label: u32) -> Result<F, CommitError> {
     check_slots("feature", features, FEATURE_SLOT_BITS)?;
+    Ok(claimed_row_leaf(features, label))
+}
+
+/// What [`row_leaf`] computes, for any values (no range check), like [`claimed_commitment`].
+pub fn claimed_row_leaf<F: Field>(features: &[i64], label: u32) -> F {
     let mut inputs = pack::<F>(features, FEATURE_SLOT_BITS);
     inputs.push(F::from_i128(label as i128));
-    Ok(sponge(&inputs))
+    sponge(&inputs)
 }
 
 /// In-circuit [`row_leaf`]; the caller range-checks features and label.

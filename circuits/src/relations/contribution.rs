@@ -315,7 +315,7 @@ pub fn build<F: Field>(
 
     // Public inputs, in order, with the values the prover claims (packed in field arithmetic so
     // that a forged witness still builds).
-    let claim = |v: &[i64]| crate::poseidon::sponge(&commit::pack::<F>(v, commit::PARAM_SLOT_BITS));
+    let claim = commit::claimed_commitment::<F>;
     let c_t = b.public(claim(&w.global));
     let c_i: Vec<Var> = w.updates.iter().map(|u| b.public(claim(u))).collect();
     let c_next = b.public(claim(&w.aggregate));
@@ -328,11 +328,7 @@ pub fn build<F: Field>(
         .rows
         .iter()
         .zip(&w.labels)
-        .map(|(r, &y)| {
-            let mut inputs = commit::pack::<F>(r, commit::FEATURE_SLOT_BITS);
-            inputs.push(F::from_i128(y as i128));
-            crate::poseidon::sponge(&inputs)
-        })
+        .map(|(r, &y)| commit::claimed_row_leaf(r, y))
         .collect();
     let root = b.public(crate::poseidon::MerkleTree::new(&leaves, shape.depth).root());
     let h = b.public(claim(&w.table));

@@ -195,14 +195,10 @@ fn claimed_public_inputs<F: Field>(
     shape: &TrainingStepShape,
     w: &TrainingStepWitness<F>,
 ) -> [F; PUBLIC_INPUTS] {
-    let commit =
-        |p: &[i64]| crate::poseidon::sponge(&commit::pack::<F>(p, commit::PARAM_SLOT_BITS));
-    let mut leaf_inputs = commit::pack::<F>(&w.rows[0], commit::FEATURE_SLOT_BITS);
-    leaf_inputs.push(F::from_i128(w.labels[0] as i128));
-    let leaf = crate::poseidon::sponge(&leaf_inputs);
+    let leaf = commit::claimed_row_leaf(&w.rows[0], w.labels[0]);
     [
-        commit(&w.params_t),
-        commit(&w.params_t1),
+        commit::claimed_commitment(&w.params_t),
+        commit::claimed_commitment(&w.params_t1),
         merkle_root_from_path(leaf, w.indices[0], &w.paths[0]),
         F::from_i128(w.lr as i128),
         F::from_i128(shape.eps as i128),
