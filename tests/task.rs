@@ -20,7 +20,7 @@ use zkfl::proving::{client_data, federation_shape, row_positions};
 use zkfl::task::clock::SimClock;
 use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask, demo_key};
 use zkfl::task::ledger::{EmbeddedLedger, LedgerClient};
-use zkfl::task::{Quiet, Step, TaskTerms};
+use zkfl::task::{ContributionTerms, Quiet, Step, TaskTerms};
 
 const TASK: &str = "bc";
 const ESCROW: i128 = 1000;
@@ -60,6 +60,7 @@ fn terms() -> TaskTerms {
             rule: ChallengeRule { q: 1, audit: 1000 },
             deadline: 4,
         },
+        contribution: ContributionTerms::default(),
         timeout: Duration::from_secs(30),
     }
 }
@@ -343,4 +344,78 @@ fn a_proof_of_an_unchallenged_step_is_refused_and_changes_nothing() {
         .map(|p| (p.client, p.credited))
         .collect();
     assert!(payouts.values().all(|c| *c == 2));
+}
+
+#[test]
+fn a_shapley_task_proves_each_rounds_values_and_pays_by_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut terms = terms();
+    terms.reward = RewardRule::Shapley;
+    terms.contribution.min_gain = 0;
+    let mut task = EmbeddedTask::open(EmbeddedConfig {
+        dir: dir.path().to_path_buf(),
+        federation: federation(),
+        terms,
+        keys: keys(),
+        clock: Arc::new(SimClock::new(1_700_000_000_000)),
+        silent: vec![],
+    })
+    .unwrap();
+    task.driver.run(&Quiet, None).unwrap();
+    let ledger = &*task.ledger;
+    let writes = writes(ledger);
+    let height = |p: String| writes.iter().find(|(_, w)| *w == p).map(|(h, _)| *h);
+    let mut rounds = Vec::new();
+    for round in 1..=2u32 {
+        assert_eq!(
+            at(ledger, &format!("rounds/{round}/contribution/verified")),
+            Value::Bool(true),
+            "round {round}'s values are proven"
+        );
+        let valuation = height(format!("/tasks/{TASK}/rounds/{round}/valuation"));
+        let seal = height(format!("/tasks/{TASK}/rounds/{round}/aggregate"));
+        assert!(
+            valuation.is_some() && valuation == seal,
+            "valued with the seal"
+        );
+        // The values the ledger verified are the owner's exact game of the round.
+        let inputs = zkfl::valuation::contribution_witness(dir.path(), round, 0, &[0; 32]).unwrap();
+        assert_eq!(
+            inputs.gap.differing, 0,
+            "the next model is the proven FedAvg"
+        );
+        let numerators: std::collections::BTreeMap<String, i128> = inputs
+            .clients
+            .iter()
+            .zip(&inputs.witness.numerators)
+            .map(|(c, v)| (task.driver.payouts()[*c].address.clone(), *v))
+            .collect();
+        for (addr, v) in &numerators {
+            assert_eq!(
+                at(
+                    ledger,
+                    &format!("rounds/{round}/contribution/values/{addr}")
+                ),
+                Value::Int(*v)
+            );
+        }
+        rounds.push(contribution::payout::RoundValues {
+            denominator: 6,
+            numerators,
+        });
+    }
+    assert_eq!(task.driver.paid_by().as_deref(), Some("shapley"));
+    let values = contribution::payout::task_values(&rounds).unwrap();
+    let split = contribution::payout::split(ESCROW, &values.numerators).unwrap();
+    let payouts = task.driver.payouts();
+    for p in &payouts {
+        assert_eq!(p.payout, split.payouts[&p.address], "client {}", p.client);
+        let expected = values.numerators[&p.address] as f64 / values.denominator as f64;
+        assert_eq!(p.value, Some(expected));
+    }
+    let refund = at(ledger, "refund").as_int().unwrap_or(0);
+    assert_eq!(
+        payouts.iter().map(|p| p.payout).sum::<i128>() + refund,
+        ESCROW
+    );
 }

@@ -457,6 +457,7 @@ fn spec(id: &str) -> TaskSpec {
         id: id.to_owned(),
         reward: RewardRule::Even,
         verifier: common::zk::proof_config(),
+        contribution: None,
         challenge: chain::task::ChallengeParams {
             rule: pol::ChallengeRule { q: 1, audit: 1000 },
             deadline: 10,
@@ -513,7 +514,7 @@ fn tasks_are_created_joined_and_read() {
         1,
         0,
         1,
-        provider_join_op("t1", &provider, 0, &commitment, 10, "k0").unwrap(),
+        provider_join_op("t1", &provider, 0, &commitment, 50, 10, "k0").unwrap(),
     );
     assert_eq!(
         field(&include(&node, "/api/tx", &join), "ok"),
@@ -523,7 +524,7 @@ fn tasks_are_created_joined_and_read() {
         2,
         0,
         1,
-        provider_join_op("t1", &poor, 1, &[8u8; 32], 5, "k0").unwrap(),
+        provider_join_op("t1", &poor, 1, &[8u8; 32], 50, 5, "k0").unwrap(),
     );
     let denied = include(&node, "/api/tx", &short);
     assert_eq!(field(&denied, "ok"), &Json::Bool(false));

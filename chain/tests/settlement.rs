@@ -180,7 +180,10 @@ impl World {
     fn seal_and_draw(&mut self, round: u32) {
         self.block();
         let sealed = self.height;
-        self.ok(0, seal_round_op(TASK, round.into(), &[0xcc; 32]).unwrap());
+        self.ok(
+            0,
+            seal_round_op(TASK, round.into(), &[0xcc; 32], None).unwrap(),
+        );
         self.block();
         self.block();
         self.ok(
@@ -247,6 +250,7 @@ fn world(reward: RewardRule, q: u32) -> World {
         id: TASK.to_owned(),
         reward,
         verifier: proof_config(),
+        contribution: None,
         challenge: ChallengeParams {
             rule: ChallengeRule { q, audit: 1000 },
             deadline: DEADLINE,
@@ -263,6 +267,7 @@ fn world(reward: RewardRule, q: u32) -> World {
             &w.addr(p),
             p as u32 - 1,
             &w.data[p - 1].root(),
+            50,
             STAKE,
             "s",
         );
@@ -430,7 +435,7 @@ fn a_round_cannot_start_before_the_last_is_sealed_nor_logs_come_after_the_seal()
     ));
     assert!(!fresh.send(0, skip).is_ok(), "round 1 is not sealed");
     fresh.block();
-    fresh.ok(0, seal_round_op(TASK, 1, &[0xcc; 32]).unwrap());
+    fresh.ok(0, seal_round_op(TASK, 1, &[0xcc; 32], None).unwrap());
     // Drawing from the seal's own block, or before the next block exists, is refused.
     let sealed = fresh.height;
     for block in [sealed, sealed + 1] {
@@ -566,7 +571,7 @@ fn a_copied_log_and_proof_fail_on_the_data_root() {
     w.ok(2, post_log_op(TASK, 1, &copier, &victim.post()).unwrap());
     w.block();
     let sealed = w.height;
-    w.ok(0, seal_round_op(TASK, 1, &[0xcc; 32]).unwrap());
+    w.ok(0, seal_round_op(TASK, 1, &[0xcc; 32], None).unwrap());
     w.block();
     w.block();
     w.ok(0, draw_challenge_op(TASK, 1, sealed + 1).unwrap());

@@ -16,6 +16,7 @@ fn spec() -> TaskSpec {
         id: "mnist-1".to_owned(),
         reward: RewardRule::Proportional,
         verifier: common::zk::proof_config(),
+        contribution: None,
         challenge: chain::task::ChallengeParams {
             rule: pol::ChallengeRule { q: 1, audit: 1000 },
             deadline: 10,
@@ -235,18 +236,23 @@ fn providers_register_themselves_with_enough_stake_while_open() {
     let mut state = created(&owner);
     let root = [0x11; 32];
     // Too little stake (the whole SET fails, the stake too).
-    let short = provider_join_op("mnist-1", &provider, 0, &root, 9, "a").unwrap();
+    let short = provider_join_op("mnist-1", &provider, 0, &root, 50, 9, "a").unwrap();
     assert!(denied(apply(&mut state, &provider, &short)));
     assert_eq!(common::balance(&state, &provider.to_string()), 1000);
     // Registering someone else.
-    let Op::Set(ops) = provider_join_op("mnist-1", &other, 0, &root, 0, "a").unwrap() else {
+    let Op::Set(ops) = provider_join_op("mnist-1", &other, 0, &root, 50, 0, "a").unwrap() else {
         panic!("join is a SET");
     };
     for op in &ops {
         assert!(denied(apply(&mut state, &provider, op)));
     }
+    // No rows, or more than a contribution proof weighs (2^20).
+    for samples in [0, 1 << 20] {
+        let bad = provider_join_op("mnist-1", &provider, 0, &root, samples, 10, "a").unwrap();
+        assert!(denied(apply(&mut state, &provider, &bad)), "{samples} rows");
+    }
     // Enough stake.
-    let join = provider_join_op("mnist-1", &provider, 0, &root, 10, "a").unwrap();
+    let join = provider_join_op("mnist-1", &provider, 0, &root, 50, 10, "a").unwrap();
     apply(&mut state, &provider, &join).unwrap();
     assert_eq!(
         state.get_value(&path(&format!("/tasks/mnist-1/stakes/{provider}"))),
@@ -265,11 +271,14 @@ fn providers_register_themselves_with_enough_stake_while_open() {
         &provider,
         &set(
             &reg,
-            &format!(r#"{{"client":0,"data_root":"{}"}}"#, "22".repeat(32))
+            &format!(
+                r#"{{"client":0,"data_root":"{}","samples":50}}"#,
+                "22".repeat(32)
+            )
         )
     )));
     for (client, data_root) in [(0, [0x33; 32]), (1, root)] {
-        let copy = provider_join_op("mnist-1", &other, client, &data_root, 10, "b").unwrap();
+        let copy = provider_join_op("mnist-1", &other, client, &data_root, 50, 10, "b").unwrap();
         assert!(denied(apply(&mut state, &other, &copy)));
     }
     // A registration whose claims are not the writer's own.
@@ -279,7 +288,10 @@ fn providers_register_themselves_with_enough_stake_while_open() {
         &other,
         &set(
             &theirs,
-            &format!(r#"{{"client":0,"data_root":"{}"}}"#, hex::encode(root))
+            &format!(
+                r#"{{"client":0,"data_root":"{}","samples":50}}"#,
+                hex::encode(root)
+            )
         )
     )));
     apply(
@@ -288,6 +300,6 @@ fn providers_register_themselves_with_enough_stake_while_open() {
         &set("/tasks/mnist-1/status", "\"running\""),
     )
     .unwrap();
-    let late = provider_join_op("mnist-1", &other, 1, &[0x44; 32], 10, "a").unwrap();
+    let late = provider_join_op("mnist-1", &other, 1, &[0x44; 32], 50, 10, "a").unwrap();
     assert!(denied(apply(&mut state, &other, &late)));
 }

@@ -294,6 +294,112 @@ impl StepEvidence {
     }
 }
 
+/// Magic bytes of encoded log ends.
+pub const ENDS_MAGIC: &[u8; 7] = b"ZKFLEND";
+
+/// The two ends of a posted log: its header (record 0) and its last record (the entry holding
+/// the checkpoint the provider sent), each with its path to the posted record root. They show,
+/// in `O(log n)`, which global model a log started from and which model it ended at: the
+/// owner checks an update with them, and the ledger opens a contribution proof's commitments
+/// with them.
+///
+/// **Encoding**, version 1: magic `ZKFLEND`, version `0x01`, the header's record *proof*, the
+/// last record's *proof* (as in [`StepEvidence`]); nothing may follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEnds {
+    /// Record 0, the header.
+    pub first: RecordProof,
+    /// The last record.
+    pub last: RecordProof,
+}
+
+/// What the ends of a log say, once they check out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenedEnds {
+    /// The log's header.
+    pub header: LogHeader,
+    /// Its last entry.
+    pub last: LogEntry,
+}
+
+impl LogEnds {
+    /// The ends of `log` (whose record tree is `tree`); `None` for a log with no entry.
+    pub fn of(log: &CheckpointLog, tree: &RecordTree) -> Option<LogEnds> {
+        let last = log.entries.len();
+        if last == 0 {
+            return None;
+        }
+        Some(LogEnds {
+            first: RecordProof::of(log, tree, 0)?,
+            last: RecordProof::of(log, tree, last)?,
+        })
+    }
+
+    /// Opens both records against a posted record root and checks that they are the header
+    /// and the last entry of a log of `steps` steps logged one step per entry (what proofs
+    /// need): record `steps`, an entry ending at step `steps`.
+    ///
+    /// # Errors
+    /// A record that does not decode or is not in the log ([`EvidenceError::NotInLog`]), or
+    /// records that are not the ends ([`EvidenceError::WrongStep`] about step `steps`).
+    pub fn open(&self, root: &Digest, steps: u64) -> Result<OpenedEnds, EvidenceError> {
+        let wrong = |reason: String| EvidenceError::WrongStep {
+            step: steps,
+            reason,
+        };
+        let Record::Header(header) = self.first.open(root)? else {
+            return Err(wrong("the first record is not the header".into()));
+        };
+        if self.first.index != 0 {
+            return Err(wrong(format!("the header is record {}", self.first.index)));
+        }
+        let Record::Entry(last) = self.last.open(root)? else {
+            return Err(wrong(
+                "the last record is the header: the log has no step".into(),
+            ));
+        };
+        if last.step != steps || self.last.index != steps {
+            return Err(wrong(format!(
+                "record {} ends at step {}, not the last record of a log of {steps} steps",
+                self.last.index, last.step
+            )));
+        }
+        Ok(OpenedEnds { header, last })
+    }
+
+    /// The encoding (see the type's docs).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = ENDS_MAGIC.to_vec();
+        out.push(VERSION);
+        self.first.encode(&mut out);
+        self.last.encode(&mut out);
+        out
+    }
+
+    /// Decodes untrusted bytes; never panics.
+    pub fn decode(bytes: &[u8]) -> Result<LogEnds, EvidenceError> {
+        let mut r = Reader { bytes, pos: 0 };
+        if r.take(ENDS_MAGIC.len(), "magic")? != ENDS_MAGIC {
+            return Err(EvidenceError::Format("log ends: bad magic bytes".into()));
+        }
+        let version = r.take(1, "version")?[0];
+        if version != VERSION {
+            return Err(EvidenceError::Format(format!(
+                "log ends version {version} is not supported (this build reads {VERSION})"
+            )));
+        }
+        let first = RecordProof::decode(&mut r, "first record")?;
+        let last = RecordProof::decode(&mut r, "last record")?;
+        if r.pos != bytes.len() {
+            return Err(EvidenceError::Format(format!(
+                "log ends: {} trailing bytes",
+                bytes.len() - r.pos
+            )));
+        }
+        Ok(LogEnds { first, last })
+    }
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -398,6 +504,50 @@ mod tests {
             bad.verify(&root),
             Err(EvidenceError::WrongStep { .. })
         ));
+    }
+
+    #[test]
+    fn log_ends_open_to_the_header_and_the_last_entry_and_nothing_else() {
+        let log = log(9);
+        let tree = log.record_tree();
+        let root = tree.root();
+        let ends = LogEnds::of(&log, &tree).unwrap();
+        let decoded = LogEnds::decode(&ends.encode()).unwrap();
+        assert_eq!(decoded, ends);
+        let opened = decoded.open(&root, 9).unwrap();
+        assert_eq!(opened.header, log.header);
+        assert_eq!(opened.last.commitment, commitment(9));
+        // Another step count, another root, a middle record, a swapped pair: refused.
+        assert!(matches!(
+            ends.open(&root, 8),
+            Err(EvidenceError::WrongStep { .. })
+        ));
+        assert!(matches!(
+            ends.open(&Digest::of(b"other"), 9),
+            Err(EvidenceError::NotInLog { .. })
+        ));
+        let middle = LogEnds {
+            first: ends.first.clone(),
+            last: RecordProof::of(&log, &tree, 5).unwrap(),
+        };
+        assert!(matches!(
+            middle.open(&root, 9),
+            Err(EvidenceError::WrongStep { .. })
+        ));
+        let swapped = LogEnds {
+            first: ends.last.clone(),
+            last: ends.first.clone(),
+        };
+        assert!(swapped.open(&root, 9).is_err());
+        assert!(LogEnds::of(&CheckpointLog::new(sample_header()), &tree).is_none());
+        // Truncated or extended bytes: an error, never a panic.
+        let bytes = ends.encode();
+        for cut in 0..bytes.len() {
+            assert!(LogEnds::decode(&bytes[..cut]).is_err());
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(LogEnds::decode(&longer).is_err());
     }
 
     #[test]

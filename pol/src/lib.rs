@@ -50,7 +50,7 @@ pub use challenge::ChallengeRule;
 pub use commitment::{CheckpointCommitment, CheckpointCommitter};
 pub use digest::Digest;
 pub use encoding::PolError;
-pub use evidence::{EvidenceError, LoggedStep, StepEvidence};
+pub use evidence::{EvidenceError, LogEnds, LoggedStep, OpenedEnds, StepEvidence};
 pub use log::{CheckpointLog, LogEntry, LogHeader, StepRecord};
 pub use terms::{RunTerms, TermsError, check_terms};
 pub use tree::RecordTree;

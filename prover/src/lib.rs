@@ -7,16 +7,19 @@
 //! - [`prove`]: [`StepProver`] makes (or loads) keys once per relation shape, proves with
 //!   Groth16 or halo2 (generic over [`circuits::ProofSystem`]), proves many steps in
 //!   parallel, and writes [`verifier::ProofFile`]s.
+//! - [`contribution`]: the owner's contribution proofs (Groth16), keys per contribution shape.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod commit;
+pub mod contribution;
 pub mod instance;
 pub mod prove;
 
 pub use commit::{
     DataCommitment, PoseidonCommitter, commit_checkpoint, commit_data, committed_data, task_depth,
 };
+pub use contribution::contribution_program;
 pub use instance::{CommittedData, InstanceError, StepInstance};
 pub use prove::{ProveError, StepProver};

@@ -187,7 +187,10 @@ impl StepProver {
         })
     }
 
-    fn keys_for<S: StoredKeys>(&self, program: &Program) -> Result<ProgramKeys<S>, ProveError> {
+    pub(crate) fn keys_for<S: StoredKeys>(
+        &self,
+        program: &Program,
+    ) -> Result<ProgramKeys<S>, ProveError> {
         let digest = program.digest();
         let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(keys) = cache.get(&digest).and_then(|k| k.clone().downcast().ok()) {

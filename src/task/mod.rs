@@ -39,11 +39,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use chain::settlement::ProofConfig;
+use chain::settlement::{ContributionConfig, ProofConfig};
 use chain::store::Hash;
 use chain::task::{
-    ChallengeParams, LogPost, RewardRule, TaskSpec, draw_challenge_op, post_model_op,
-    seal_round_op, task_path,
+    ChallengeParams, LogPost, RewardRule, RoundValuation, TaskSpec, draw_challenge_op,
+    post_model_op, seal_round_op, submit_contribution_op, task_path,
 };
 use chain::{Address, Keypair, Op, TxOutcome, Value};
 use circuits::fixed::quantize_lr;
@@ -51,7 +51,6 @@ use circuits::relations::training_step::TrainingStepShape;
 use fl::federation::{ClientMetrics, Federation, RoundMetrics, RunDir};
 use fl::strategy::{ClientUpdate, Strategy};
 use pol::Digest;
-use pol::evidence::Record;
 use prover::StepProver;
 use serde::{Deserialize, Serialize};
 
@@ -72,8 +71,30 @@ pub struct TaskTerms {
     pub reward: RewardRule,
     /// How rounds are challenged.
     pub challenge: ChallengeParams,
+    /// How contributions are proven (used when the reward is `shapley`).
+    pub contribution: ContributionTerms,
     /// How long the owner waits for a provider's answer.
     pub timeout: Duration,
+}
+
+/// How a `shapley` task's contributions are proven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContributionTerms {
+    /// Coalitions each proof checks beyond the heavy ones, drawn from a later block's hash
+    /// (fewer when fewer exist).
+    pub drawn: usize,
+    /// The least gain of a paid round, per mille of the validation rows
+    /// (`contribution::payout::gains_enough`).
+    pub min_gain: u32,
+}
+
+impl Default for ContributionTerms {
+    fn default() -> Self {
+        ContributionTerms {
+            drawn: 8,
+            min_gain: contribution::payout::DEFAULT_MIN_GAIN_PERMILLE,
+        }
+    }
 }
 
 /// One step of the protocol (see the module docs).
@@ -127,6 +148,9 @@ pub struct ProviderPayout {
     pub slashed: i128,
     /// Paid from escrow at closing.
     pub payout: i128,
+    /// Its proven Shapley value over the task, in validation rows (`shapley` tasks that were
+    /// paid by value).
+    pub value: Option<f64>,
     /// Balance after settlement.
     pub balance: i128,
 }
@@ -139,6 +163,8 @@ pub trait Events: Sync {
     fn round(&self, _metrics: &RoundMetrics) {}
     /// The proofs of a round were judged.
     fn proofs(&self, _round: u32, _proofs: &[ProofRecord]) {}
+    /// The owner's contribution proof of a round: seconds spent, or why there is none.
+    fn contribution(&self, _round: u32, _outcome: &std::result::Result<f64, String>) {}
 }
 
 /// Reports nothing.
@@ -341,16 +367,49 @@ impl TaskDriver {
         let digest = self.prover.prepare(&self.shape)?;
         let vk = self.prover.store().groth16_vk(&digest)?;
         let lr = quantize_lr(self.federation.config().train.lr)?;
+        let contribution = match self.terms.reward {
+            RewardRule::Shapley => Some(self.contribution_config()?),
+            _ => None,
+        };
         let spec = TaskSpec {
             id: self.terms.id.clone(),
             reward: self.terms.reward,
             verifier: ProofConfig::new(self.shape, digest, &vk, [lr])?,
+            contribution,
             challenge: self.terms.challenge,
             rounds: u64::from(self.federation.config().rounds),
             min_stake: self.terms.stake,
             escrow: self.terms.escrow,
         };
         self.owner_block(spec.create_op(&Address::of(&self.owner.public()))?)
+    }
+
+    /// The contribution config of a `shapley` task: FedAvg only, one player per provider,
+    /// keys made (or loaded) for the shape.
+    fn contribution_config(&self) -> Result<ContributionConfig> {
+        ensure!(
+            self.federation.config().strategy == fl::strategy::StrategySpec::FedAvg,
+            "only FedAvg rounds are proven: a shapley task needs the fedavg strategy \
+             (`zkfl contrib` still values runs of the others, unproven)"
+        );
+        let terms = self.terms.contribution;
+        let (shape, root) = crate::valuation::contribution_shape(
+            self.dir.root(),
+            self.providers.len(),
+            terms.drawn,
+        )?;
+        let (digest, vk) = self.prover.prepare_contribution(&shape)?;
+        Ok(ContributionConfig::new(
+            shape,
+            digest,
+            &vk,
+            root,
+            terms.min_gain,
+        )?)
+    }
+
+    fn shapley(&self) -> bool {
+        self.terms.reward == RewardRule::Shapley
     }
 
     fn join(&mut self) -> Result<()> {
@@ -421,6 +480,7 @@ impl TaskDriver {
             .unwrap_or_default();
         let mut updates = Vec::new();
         let mut clients = Vec::new();
+        let mut ends = BTreeMap::new();
         for (client, reply) in sampled.iter().zip(replies) {
             let update = match reply {
                 Some(Reply::Trained(update)) => update,
@@ -450,6 +510,10 @@ impl TaskDriver {
                 pol_head: Some(Digest(update.post.head)),
                 update: Some(Digest(update.post.update)),
             });
+            ends.insert(
+                joined[client].to_string(),
+                hex::encode(update.ends.encode()),
+            );
             updates.push(ClientUpdate {
                 client: *client,
                 params: update.params,
@@ -457,6 +521,9 @@ impl TaskDriver {
             });
         }
         let (evaluation, kept_previous) = if updates.is_empty() {
+            (self.federation.evaluate(&self.global)?, None)
+        } else if self.shapley() {
+            self.global = proven_fedavg(&self.global, &updates)?;
             (self.federation.evaluate(&self.global)?, None)
         } else {
             let next = self.federation.next_global(
@@ -488,7 +555,14 @@ impl TaskDriver {
                 strategy: self.strategy.state(),
             },
         )?;
-        self.owner_block(seal_round_op(&self.terms.id, u64::from(round), &digest.0)?)?;
+        self.dir.write_json(&format!("ends-{round}.json"), &ends)?;
+        let valuation = self.shapley().then(|| self.valuation(round));
+        self.owner_block(seal_round_op(
+            &self.terms.id,
+            u64::from(round),
+            &digest.0,
+            valuation.as_ref(),
+        )?)?;
         if let Some(last) = self.history.last() {
             events.round(last);
         }
@@ -512,20 +586,18 @@ impl TaskDriver {
             posted == update.post,
             "the update is not the one its log posted"
         );
-        let root = Digest(posted.root);
-        let Record::Header(header) = update.ends.0.open(&root)? else {
-            bail!("the first record is not a header");
-        };
+        let opened = update.ends.open(&Digest(posted.root), posted.steps)?;
+        let header = &opened.header;
         ensure!(
             header.round == round && header.client as usize == client && header.global == *global,
             "the log is not of this round, provider and global model"
         );
-        let Record::Entry(last) = update.ends.1.open(&root)? else {
-            bail!("the log has no step");
-        };
+        let last = &opened.last;
+        let registered = self.value(&["providers", &addr.to_string(), "samples"]);
         ensure!(
-            update.ends.1.index == posted.steps && last.step == posted.steps,
-            "the last record is not at the posted step count"
+            registered.as_int() == Some(update.samples as i128),
+            "it trained on {} rows, it registered {registered:?}",
+            update.samples
         );
         let params = Digest::of(&fl::blob::f32s_to_bytes(&update.params));
         ensure!(
@@ -601,11 +673,101 @@ impl TaskDriver {
         }
         events.proofs(round, &judged);
         self.proofs.extend(judged);
+        if self.shapley() && self.round_value(round, "contribution").is_absent() {
+            let started = std::time::Instant::now();
+            let outcome = self
+                .prove_contribution(round)
+                .map(|()| started.elapsed().as_secs_f64())
+                .map_err(|e| format!("{e:#}"));
+            if let Err(why) = &outcome {
+                tracing::warn!("round {round}: the contributions are not proven: {why}");
+            }
+            events.contribution(round, &outcome);
+        }
         if round < self.federation.config().rounds {
             self.start(round + 1)
         } else {
             self.close()
         }
+    }
+
+    /// The valuation of a sealed round's models, fixed with its seal: the commitments of the
+    /// exact fixed-point aggregate and of the utility table. A round that cannot be valued
+    /// (no update, or one a proof cannot take) gets zero commitments: it will not be proven.
+    fn valuation(&self, round: u32) -> RoundValuation {
+        use circuits::field::{Bn254, Field};
+        use circuits::gadgets::commit::commit_params;
+        let valued = crate::valuation::contribution_witness(self.dir.root(), round, 0, &[0; 32])
+            .and_then(|p| {
+                let commit = |v: &[i64]| -> Result<[u8; 32]> {
+                    Ok(commit_params::<Bn254>(v)?.to_le_bytes())
+                };
+                Ok(RoundValuation {
+                    aggregate: commit(&p.witness.aggregate)?,
+                    table: commit(&p.witness.table)?,
+                })
+            });
+        valued.unwrap_or_else(|e| {
+            tracing::warn!("round {round} cannot be valued: {e:#}");
+            RoundValuation {
+                aggregate: [0; 32],
+                table: [0; 32],
+            }
+        })
+    }
+
+    /// Proves round `round`'s Shapley values and submits the proof, with the coalitions drawn
+    /// from the seed of the round's challenge.
+    fn prove_contribution(&self, round: u32) -> Result<()> {
+        let config = ContributionConfig::from_value(&self.value(&["config", "contribution"]))?;
+        let seed = self
+            .round_value(round, "challenge")
+            .child("seed")
+            .as_str()
+            .and_then(chain::settlement::config::hex32)
+            .context("the round's challenge is not drawn")?;
+        let inputs = crate::valuation::contribution_witness(
+            self.dir.root(),
+            round,
+            config.shape.drawn,
+            &seed,
+        )?;
+        ensure!(
+            inputs.shape == config.shape,
+            "the round has {} valued providers; the task's key proves rounds of {}",
+            inputs.shape.players,
+            config.shape.players
+        );
+        ensure!(
+            inputs.gap.differing == 0,
+            "the round's model is not the exact fixed-point FedAvg"
+        );
+        let ends: BTreeMap<String, String> = self
+            .dir
+            .read_json(&format!("ends-{round}.json"))?
+            .context("the round's log ends are not in the cache")?;
+        let joined = self.joined();
+        let mut values = BTreeMap::new();
+        for (client, value) in inputs.clients.iter().zip(&inputs.witness.numerators) {
+            let addr = joined
+                .get(client)
+                .with_context(|| format!("provider {client} is not registered"))?;
+            values.insert(addr.to_string(), *value);
+        }
+        let ends = ends
+            .into_iter()
+            .map(|(a, e)| Ok((a, hex::decode(e)?)))
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        let proof = self
+            .prover
+            .prove_contribution(&inputs.shape, &inputs.witness)?;
+        self.owner_block(submit_contribution_op(
+            &self.terms.id,
+            u64::from(round),
+            &proof,
+            &values,
+            &ends,
+        )?)
     }
 
     /// `None` if the ledger applied the transaction, else its reason.
@@ -695,9 +857,16 @@ impl TaskDriver {
         &self.global
     }
 
+    /// How the closed task's escrow was split, as the ledger recorded it: `"shapley"`, or the
+    /// rule it fell back to and why.
+    pub fn paid_by(&self) -> Option<String> {
+        self.value(&["paid_by"]).as_str().map(str::to_owned)
+    }
+
     /// Every provider's standing, read from the ledger.
     pub fn payouts(&self) -> Vec<ProviderPayout> {
         let int = |leaf: &[&str]| self.value(leaf).as_int().unwrap_or(0);
+        let denominator = self.value(&["values", "denominator"]).as_int();
         self.providers
             .iter()
             .map(|(client, addr)| {
@@ -709,11 +878,40 @@ impl TaskDriver {
                     verified: int(&["verified", &me]),
                     slashed: int(&["slashed", &me]),
                     payout: int(&["payouts", &me]),
+                    value: denominator.and_then(|d| {
+                        let v = self.value(&["values", "values", &me]).as_int()?;
+                        Some(v as f64 / d as f64)
+                    }),
                     balance: self.ledger.balance(addr),
                 }
             })
             .collect()
     }
+}
+
+/// The exact fixed-point FedAvg of the updates (`circuits::relations::contribution::fedavg`),
+/// back in floats: what a `shapley` task's contribution proof shows is the next global model.
+fn proven_fedavg(global: &[f32], updates: &[ClientUpdate]) -> Result<Vec<f32>> {
+    use circuits::fixed::{FW, dequantize, quantize_params};
+    let mut quantized = Vec::new();
+    let mut samples = Vec::new();
+    for u in updates {
+        match quantize_params(&u.params) {
+            Ok(q) => {
+                quantized.push(q);
+                samples.push(u.n_samples as u64);
+            }
+            Err(e) => tracing::warn!(
+                "the update of provider {} is outside the fixed-point range and is left out: {e}",
+                u.client
+            ),
+        }
+    }
+    if quantized.is_empty() {
+        return Ok(global.to_vec());
+    }
+    let aggregate = circuits::relations::contribution::fedavg(&quantized, &samples);
+    Ok(aggregate.iter().map(|&q| dequantize(q, FW)).collect())
 }
 
 /// The initial global model of a federation.

@@ -12,7 +12,7 @@ use chain::task::{LogPost, post_log_op, provider_join_op, submit_proof_op, task_
 use chain::{Address, Keypair, Value};
 use circuits::relations::training_step::TrainingStepShape;
 use fl::federation::{Federation, RunDir};
-use pol::evidence::RecordProof;
+use pol::LogEnds;
 use pol::{CheckpointLog, Digest, RecordTree, StepEvidence};
 use prover::{CommittedData, DataCommitment, StepInstance, StepProver};
 use sha2::{Digest as _, Sha256};
@@ -136,6 +136,7 @@ impl Provider {
             &self.address(),
             self.client as u32,
             &root,
+            self.positions.len() as u64,
             self.ctx.stake,
             "join",
         )?;
@@ -161,11 +162,7 @@ impl Provider {
             steps: log.total_steps(),
             update: Digest::of(&fl::blob::f32s_to_bytes(&trained.outcome.params)).0,
         };
-        let last = tree.len() - 1;
-        let ends = (
-            RecordProof::of(&log, &tree, 0).context("the log has a header")?,
-            RecordProof::of(&log, &tree, last).context("the log has a last record")?,
-        );
+        let ends = LogEnds::of(&log, &tree).context("the log has no step")?;
         let me = self.address().to_string();
         let posted = self
             .ctx

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chain::store::Hash;
 use chain::task::LogPost;
-use pol::evidence::RecordProof;
+use pol::LogEnds;
 use rayon::prelude::*;
 
 use super::clock::Clock;
@@ -50,7 +50,7 @@ pub struct Update {
     pub post: LogPost,
     /// The log's first record (the header) and last record (the entry holding the update's
     /// checkpoint), each with its path to the posted record root.
-    pub ends: (RecordProof, RecordProof),
+    pub ends: LogEnds,
 }
 
 /// A proof a provider submitted for a challenged step.

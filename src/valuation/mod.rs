@@ -26,7 +26,7 @@ use fl::federation::RoundMetrics;
 use serde::Serialize;
 
 use self::inputs::{OpenedRun, RoundInputs};
-pub use self::witness::{AggregateGap, contribution_witness};
+pub use self::witness::{AggregateGap, RoundProofInputs, contribution_shape, contribution_witness};
 
 /// Which rounds to value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -20,6 +20,19 @@ pub struct AggregateGap {
     pub largest: i64,
 }
 
+/// What the owner proves of a round: the shape, the witness, the players' client indices (in
+/// the witness's order) and how far the run's own next model is from the proven aggregate.
+pub struct RoundProofInputs {
+    /// The relation's shape.
+    pub shape: ContributionShape,
+    /// The owner's witness.
+    pub witness: ContributionWitness,
+    /// The client index of each player, in the witness's order.
+    pub clients: Vec<usize>,
+    /// The run's next model against the exact fixed-point FedAvg.
+    pub gap: AggregateGap,
+}
+
 /// The contribution proof of round `round` of the run in `dir`: its shape, the owner's witness
 /// (the round's models in fixed point, the validation rows, the utility table, the values, the
 /// exact fixed-point FedAvg aggregate and up to `drawn` coalitions drawn by `draw_seed`), and
@@ -33,7 +46,7 @@ pub fn contribution_witness(
     round: u32,
     drawn: usize,
     draw_seed: &[u8; 32],
-) -> Result<(ContributionShape, ContributionWitness, AggregateGap)> {
+) -> Result<RoundProofInputs> {
     let opened = OpenedRun::open(dir)?;
     let inputs = opened.round_inputs(opened.round(round)?)?;
     let n = inputs.clients.len();
@@ -68,5 +81,42 @@ pub fn contribution_witness(
         differing: gaps.len(),
         largest: gaps.iter().copied().max().unwrap_or(0),
     };
-    Ok((shape, witness, gap))
+    Ok(RoundProofInputs {
+        shape,
+        witness,
+        clients: inputs.clients,
+        gap,
+    })
+}
+
+/// The contribution shape of a task run in `dir` (its config.json written) with `players`
+/// providers and up to `drawn` drawn coalitions, and the root of the owner's validation set
+/// (BN254, canonical little-endian).
+///
+/// # Errors
+/// A run that cannot be opened or valued (a model that is not linear), or a shape a proof
+/// cannot take (more than `MAX_PROVEN_PLAYERS` providers).
+pub fn contribution_shape(
+    dir: &Path,
+    players: usize,
+    drawn: usize,
+) -> Result<(ContributionShape, [u8; 32])> {
+    use circuits::field::{Bn254, Field};
+    let opened = OpenedRun::open(dir)?;
+    let data = &opened.validation.data;
+    let heavy = contribution::draw::fixed(players).len();
+    let shape = ContributionShape {
+        model: opened.model,
+        players,
+        rows: data.rows.len(),
+        depth: data.depth,
+        drawn: drawn.min((1usize << players.min(20)).saturating_sub(heavy)),
+    };
+    shape.validate()?;
+    let root = data
+        .tree::<Bn254>()
+        .context("the validation set cannot be committed")?
+        .root()
+        .to_le_bytes();
+    Ok((shape, root))
 }

@@ -17,7 +17,9 @@
 //! Task functions ([`crate::settlement`]): `_sealRound` at `/tasks/$task/rounds/$r/aggregate`
 //! seals a round, `_drawChallenge` at `/tasks/$task/rounds/$r/draw` draws its challenge,
 //! `_verifyTrainingProof` at `/tasks/$task/proofs/$proof` checks a provider's training proof,
-//! `_settle` at `/tasks/$task/status` pays the escrow out when the task closes. `_verifyTrainingProof` is an extension point: [`Builtins::new`] uses
+//! `_verifyContributionProof` at `/tasks/$task/rounds/$r/contribution` checks the owner's proof
+//! of a round's Shapley values, `_settle` at `/tasks/$task/status` pays the escrow out when
+//! the task closes. `_verifyTrainingProof` is an extension point: [`Builtins::new`] uses
 //! the ledger's Groth16 verifier ([`crate::settlement::Groth16TaskVerifier`]);
 //! [`Builtins::with_proof_verifier`] installs another [`TrainingProofVerifier`].
 
@@ -47,6 +49,8 @@ pub const SETTLE: &str = "_settle";
 pub const SEAL_ROUND: &str = "_sealRound";
 /// Id of the function drawing a task round's challenge.
 pub const DRAW_CHALLENGE: &str = "_drawChallenge";
+/// Id of the contribution-proof verifier.
+pub const VERIFY_CONTRIBUTION_PROOF: &str = "_verifyContributionProof";
 
 /// The proof verifier behind `_verifyTrainingProof` (the ledger's own is
 /// [`crate::settlement::Groth16TaskVerifier`]; it reads the task's committed key and records
@@ -98,6 +102,7 @@ impl NativeFunctions for Builtins {
                 | SETTLE
                 | SEAL_ROUND
                 | DRAW_CHALLENGE
+                | VERIFY_CONTRIBUTION_PROOF
         )
     }
 
@@ -111,6 +116,7 @@ impl NativeFunctions for Builtins {
             SETTLE => crate::settlement::settle(call, state),
             SEAL_ROUND => crate::settlement::challenge::seal_round(call, state),
             DRAW_CHALLENGE => crate::settlement::challenge::draw_challenge(call, state),
+            VERIFY_CONTRIBUTION_PROOF => crate::settlement::contribution::verify(call, state),
             other => Err(FunctionError::Unknown(other.to_owned())),
         }
     }
@@ -285,6 +291,10 @@ pub const GENESIS_FUNCTIONS: &[(&str, &str)] = &[
     ("/tasks/$task/status", SETTLE),
     ("/tasks/$task/rounds/$r/aggregate", SEAL_ROUND),
     ("/tasks/$task/rounds/$r/draw", DRAW_CHALLENGE),
+    (
+        "/tasks/$task/rounds/$r/contribution",
+        VERIFY_CONTRIBUTION_PROOF,
+    ),
 ];
 
 /// Genesis config: `root_owner` owns `/`, plus [`GENESIS_RULES`], the task rules

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use circuits::fixed::LR_BITS;
 use circuits::r1cs::{self, Encoding, VerifyingKey};
+use circuits::relations::contribution::ContributionShape;
 use circuits::relations::training_step::{PUBLIC_INPUTS, TrainingStepShape};
 use verifier::TRAINING_STEP;
 
@@ -180,6 +181,140 @@ impl ProofConfig {
                 format!(
                     "the key takes {} public inputs, the relation has {PUBLIC_INPUTS}",
                     r1cs::public_input_count(&key)
+                ),
+            ));
+        }
+        Ok(config)
+    }
+}
+
+/// The contribution part of a `shapley` task's config, `/tasks/<id>/config/contribution`: how
+/// the owner proves each round's Shapley values (see [`super::contribution`]).
+///
+/// ```text
+/// {"shape": "<circuits::relations::contribution::ContributionShape as JSON>",
+///  "program_digest": "<64 hex>", "vk": "<hex of the Groth16 verifying key>",
+///  "validation_root": "<64 hex: the owner's validation set, BN254 Poseidon Merkle root>",
+///  "min_gain": <per mille of the validation rows, 0..=1000>}
+/// ```
+/// `shape.players` is the number of providers a provable round has; `shape.drawn` how many
+/// coalitions beyond the heavy ones each proof checks; `min_gain` the least gain
+/// `|v(P) − v(∅)|` of a paid round (`contribution::payout::gains_enough`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContributionConfig {
+    /// The relation's shape.
+    pub shape: ContributionShape,
+    /// Digest of its constraint program.
+    pub program_digest: [u8; 32],
+    /// The Groth16 verifying key, compressed (validated: decodes, the shape's input count).
+    pub vk: Vec<u8>,
+    /// The root of the owner's validation set, committed at creation.
+    pub validation_root: [u8; 32],
+    /// The least gain of a paid round, per mille of the validation rows.
+    pub min_gain: u32,
+}
+
+impl ContributionConfig {
+    /// A config, checked like a stored one.
+    pub fn new(
+        shape: ContributionShape,
+        program_digest: [u8; 32],
+        vk: &VerifyingKey,
+        validation_root: [u8; 32],
+        min_gain: u32,
+    ) -> Result<ContributionConfig, ProofConfigError> {
+        let config = ContributionConfig {
+            shape,
+            program_digest,
+            vk: vk.to_bytes(),
+            validation_root,
+            min_gain,
+        };
+        ContributionConfig::from_value(&config.to_value())
+    }
+
+    /// The decoded verifying key.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, ProofConfigError> {
+        VerifyingKey::from_bytes(&self.vk).map_err(|e| bad("vk", e.to_string()))
+    }
+
+    /// The value stored at `/tasks/<id>/config/contribution`.
+    pub fn to_value(&self) -> Value {
+        let shape = serde_json::to_string(&self.shape)
+            .expect("invariant: a contribution shape always serializes");
+        Value::Object(BTreeMap::from([
+            ("min_gain".to_owned(), Value::Int(i128::from(self.min_gain))),
+            (
+                "program_digest".to_owned(),
+                Value::Str(hex::encode(self.program_digest)),
+            ),
+            ("shape".to_owned(), Value::Str(shape)),
+            (
+                "validation_root".to_owned(),
+                Value::Str(hex::encode(self.validation_root)),
+            ),
+            ("vk".to_owned(), Value::Str(hex::encode(&self.vk))),
+        ]))
+    }
+
+    /// Reads and fully checks a stored contribution config.
+    pub fn from_value(value: &Value) -> Result<ContributionConfig, ProofConfigError> {
+        const FIELDS: [&str; 5] = [
+            "min_gain",
+            "program_digest",
+            "shape",
+            "validation_root",
+            "vk",
+        ];
+        let Value::Object(fields) = value else {
+            return Err(bad("contribution", "must be an object"));
+        };
+        if let Some(extra) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(bad("contribution", format!("unknown field {extra:?}")));
+        }
+        let text = |name: &'static str| {
+            value
+                .child(name)
+                .as_str()
+                .ok_or_else(|| bad(name, "must be a string"))
+        };
+        let shape_text = text("shape")?;
+        let shape: ContributionShape =
+            serde_json::from_str(shape_text).map_err(|e| bad("shape", e.to_string()))?;
+        shape.validate().map_err(|e| bad("shape", e.to_string()))?;
+        let program_digest =
+            hex32(text("program_digest")?).ok_or_else(|| bad("program_digest", "not 64 hex"))?;
+        let validation_root =
+            hex32(text("validation_root")?).ok_or_else(|| bad("validation_root", "not 64 hex"))?;
+        let min_gain = value
+            .child("min_gain")
+            .as_int()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|&n| n <= 1000)
+            .ok_or_else(|| bad("min_gain", "must be 0 to 1000 (per mille)"))?;
+        let vk_text = text("vk")?;
+        if vk_text.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(bad("vk", "hex must be lowercase"));
+        }
+        let vk = hex::decode(vk_text).map_err(|e| bad("vk", e.to_string()))?;
+        let config = ContributionConfig {
+            shape,
+            program_digest,
+            vk,
+            validation_root,
+            min_gain,
+        };
+        if serde_json::to_string(&config.shape).ok().as_deref() != Some(shape_text) {
+            return Err(bad("shape", "not in its canonical form"));
+        }
+        let key = config.verifying_key()?;
+        if r1cs::public_input_count(&key) != shape.public_count() {
+            return Err(bad(
+                "vk",
+                format!(
+                    "the key takes {} public inputs, the shape has {}",
+                    r1cs::public_input_count(&key),
+                    shape.public_count()
                 ),
             ));
         }

@@ -35,13 +35,25 @@
 //!    `statements/<sha256 of the inputs>` with the proof id, and adds 1 to `verified/<addr>`.
 //!    Any failure is a [`crate::FunctionError`] with a one-line reason: the transaction's op
 //!    rolls back and only its fee and nonce remain ([`crate::execute`]).
-//! 5. **Settlement.** The owner sets `status` to `closed`; `_settle` ([`payout::settle`]), in
+//! 6. **Contributions** (`shapley` tasks, status `running`). The owner seals each round with
+//!    its `valuation` (the commitments of the exact fixed-point FedAvg aggregate and of the
+//!    round's utility table) and, once the challenge is drawn, writes its proof of the round's
+//!    Shapley values at `rounds/<r>/contribution`; `_verifyContributionProof`
+//!    ([`contribution::verify`]) assembles the statement from the ledger alone (the players'
+//!    logs opened at both ends, their registered sample counts, the task's validation root,
+//!    the valuation, the coalitions drawn from the challenge's seed) and verifies it under the
+//!    task's contribution key ([`config::ContributionConfig`]).
+//! 7. **Settlement.** The owner sets `status` to `closed`; `_settle` ([`payout::settle`]), in
 //!    the same transaction, refuses while a challenge is open or a round with logs has none;
 //!    credits each provider with every round in which it posted a log and proved each step
 //!    drawn for it; slashes every provider that left a challenge unanswered past its due
 //!    block (its stake moves to the escrow, `slashed/<addr>`, and it is credited nothing);
 //!    splits the whole escrow by the reward rule ([`payout::split`]) among credited providers:
-//!    `even` equal shares, `proportional` by credited rounds, each rounded down; the remainder
+//!    `even` equal shares, `proportional` by credited rounds, `shapley` by each provider's
+//!    proven task value `max(Σ_t φ_t, 0)` (rounds below the task's `min_gain` counted only for
+//!    harm, `contribution::payout`; values recorded at `values`), each rounded down; a
+//!    `shapley` task with a round left unproven pays `proportional` instead, and `paid_by`
+//!    says which rule paid and why; the remainder
 //!    (all of it when nobody is credited) goes back to the owner. It records `credited/<addr>`,
 //!    `payouts/<addr>` and `refund`, pays through [`crate::functions::builtin::escrow_payout`]
 //!    and returns every other stake.
@@ -55,9 +67,10 @@
 
 pub mod challenge;
 pub mod config;
+pub mod contribution;
 pub mod payout;
 pub mod verify_proof;
 
-pub use config::{ProofConfig, ProofConfigError};
+pub use config::{ContributionConfig, ProofConfig, ProofConfigError};
 pub use payout::{Split, settle, split};
 pub use verify_proof::Groth16TaskVerifier;

@@ -36,7 +36,7 @@ pub fn split(
     let overflow = || FunctionError::BadInput("settlement amounts overflow".to_owned());
     let total = match rule {
         RewardRule::Even => eligible.len() as i128,
-        RewardRule::Proportional => eligible
+        RewardRule::Proportional | RewardRule::Shapley => eligible
             .values()
             .try_fold(0i128, |acc, n| acc.checked_add(*n))
             .ok_or_else(overflow)?,
@@ -46,7 +46,7 @@ pub fn split(
         for (addr, count) in eligible {
             let weight = match rule {
                 RewardRule::Even => 1,
-                RewardRule::Proportional => count,
+                RewardRule::Proportional | RewardRule::Shapley => count,
             };
             let share = amount.checked_mul(weight).ok_or_else(overflow)? / total;
             if share > 0 {
@@ -104,7 +104,11 @@ pub fn settle(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
     for (addr, rounds) in &credited {
         state.set_value(&at(task, &["credited", addr])?, Value::Int(*rounds))?;
     }
-    let split = split(rule, amount, &credited)?;
+    let (split, paid_by) = match rule {
+        RewardRule::Shapley => shapley_split(state, task, amount, &credited, &failed)?,
+        rule => (split(rule, amount, &credited)?, rule.name().to_owned()),
+    };
+    state.set_value(&at(task, &["paid_by"])?, Value::Str(paid_by))?;
 
     let mut payments = split.shares.clone();
     if split.remainder > 0 {
@@ -125,6 +129,62 @@ pub fn settle(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
         state.set_value(&at(task, &["stakes", &addr])?, Value::Null)?;
     }
     Ok(())
+}
+
+/// A `shapley` task's split: by the task values of its proven rounds among the providers not
+/// slashed (recorded at `values`), with `"shapley"`; or, when a round with logs has no
+/// verified contribution proof, by credited rounds, with `"proportional: <why>"` (an owner
+/// that does not prove cannot keep the escrow, nor leave a provider unpaid by its values).
+fn shapley_split(
+    state: &mut StateTxn<'_>,
+    task: &str,
+    amount: i128,
+    credited: &BTreeMap<String, i128>,
+    failed: &BTreeSet<String>,
+) -> Result<(Split, String), FunctionError> {
+    let rounds = state
+        .get_value(&at(task, &["round"])?)
+        .as_int()
+        .unwrap_or(0)
+        .max(0);
+    let contribution::payout::TaskValues {
+        numerators: mut values,
+        denominator,
+    } = match super::contribution::task_value(state, task, rounds)? {
+        Ok(values) => values,
+        Err(why) => {
+            let split = split(RewardRule::Proportional, amount, credited)?;
+            return Ok((split, format!("proportional: {why}")));
+        }
+    };
+    values.retain(|addr, _| !failed.contains(addr));
+    let record = Value::Object(BTreeMap::from([
+        ("denominator".to_owned(), Value::Int(denominator)),
+        (
+            "values".to_owned(),
+            Value::Object(
+                values
+                    .iter()
+                    .map(|(a, v)| (a.clone(), Value::Int(*v)))
+                    .collect(),
+            ),
+        ),
+    ]));
+    state.set_value(&at(task, &["values"])?, record)?;
+    let by_value = contribution::payout::split(amount, &values)
+        .map_err(|e| FunctionError::BadInput(format!("settlement: {e}")))?;
+    let shares = by_value
+        .payouts
+        .into_iter()
+        .filter(|(_, pay)| *pay > 0)
+        .collect();
+    Ok((
+        Split {
+            shares,
+            remainder: by_value.remainder,
+        },
+        "shapley".to_owned(),
+    ))
 }
 
 /// Every provider's credited rounds (a round in which it posted a log and proved every step

@@ -5,8 +5,9 @@
 //! ```text
 //! /tasks/<id>/owner              = "<address>"   the creator; written once
 //! /tasks/<id>/config             = {"challenge": {…}, "min_stake": n ≥ 0,
-//!                                   "reward": "even" | "proportional", "rounds": n ≥ 1,
-//!                                   "verifier": {…}}
+//!                                   "reward": "even" | "proportional" | "shapley",
+//!                                   "rounds": n ≥ 1, "verifier": {…},
+//!                                   "contribution": {…}}   (only, and always, with shapley)
 //! /tasks/<id>/config/challenge   = {"q": n ≥ 1, "audit": 0..=1000, "deadline": n ≥ 1}
 //!                                  steps drawn per audited provider-round, the chance (per
 //!                                  mille) that a provider-round is audited, and the blocks a
@@ -14,10 +15,16 @@
 //! /tasks/<id>/config/verifier    = {"system": "groth16", "relation": "training-step",
 //!                                   "shape": json, "program_digest": hex, "vk": hex,
 //!                                   "lrs": {"<lr>": true, …}}   (crate::settlement::ProofConfig)
+//! /tasks/<id>/config/contribution = {"shape": json, "program_digest": hex, "vk": hex,
+//!                                   "validation_root": hex, "min_gain": 0..=1000}
+//!                                  how each round's Shapley values are proven
+//!                                  (crate::settlement::ContributionConfig)
 //! /tasks/<id>/status             = "open" → "running" → "closed" (or "open" → "closed")
 //! /tasks/<id>/round              = the current round: 0 at creation (not started), then +1
 //!                                  up to rounds, each once the previous round is sealed
-//! /tasks/<id>/providers/<addr>   = {"client": n, "data_root": "<64 hex digits>"}   a registration
+//! /tasks/<id>/providers/<addr>   = {"client": n, "data_root": "<64 hex digits>", "samples": n}
+//!                                  a registration; samples (1 ≤ n < 2^20) is the provider's
+//!                                  training rows, its FedAvg weight
 //! /tasks/<id>/clients/<n>        = "<addr>"      client index n claimed by addr (once)
 //! /tasks/<id>/data_roots/<root>  = "<addr>"      data root claimed by addr (once)
 //! /tasks/<id>/stakes/<addr>      = n   written only by the built-in `_stake`
@@ -26,6 +33,10 @@
 //!                                  addr's proof-of-learning log of round r: its head, the root
 //!                                  of its record tree, its step count, and the SHA-256 of the
 //!                                  update it trained (see the `pol` crate)
+//! /tasks/<id>/rounds/<r>/valuation = {"aggregate": hex, "table": hex}   (shapley tasks) the
+//!                                  BN254 Poseidon commitments of the aggregate and of the
+//!                                  round's utility table, fixed with the seal (same SET, before
+//!                                  the aggregate), so before the seed of the draw exists
 //! /tasks/<id>/rounds/<r>/aggregate = "<64 hex>"  SHA-256 of the aggregated model; seals round r
 //! /tasks/<id>/rounds/<r>/sealed  = n   the height of the block that sealed it (`_sealRound`)
 //! /tasks/<id>/rounds/<r>/draw    = s + 1   asks `_drawChallenge` to draw the challenge
@@ -33,11 +44,18 @@
 //!                                     "steps": {"<addr>": {"<t>": true, …}, …}}
 //!                                  drawn from the hash of block s + 1 (the block after the seal)
 //! /tasks/<id>/rounds/<r>/proven/<addr>/<t> = proof id   a challenged step, proven
+//! /tasks/<id>/rounds/<r>/contribution = the owner's contribution proof of round r, replaced by
+//!                                  {"denominator": N!, "values": {"<addr>": N!·φ, …},
+//!                                   "verified": true} when `_verifyContributionProof` accepts it
 //! /tasks/<id>/proofs/<proof id>  = a submission, replaced by {"provider", "round", "step",
 //!                                  "verified": true} when `_verifyTrainingProof` accepts it
 //! /tasks/<id>/statements/<hash>  = proof id      (replay guard)
 //! /tasks/<id>/verified/<addr>    = n   proofs of addr the ledger verified
 //! /tasks/<id>/credited/<addr>, /slashed/<addr>, /payouts/<addr>, /refund   what closing decided
+//! /tasks/<id>/paid_by            = "shapley" | "proportional" | "even", with why for a shapley
+//!                                  task that falls back (closing)
+//! /tasks/<id>/values             = {"denominator": L, "values": {"<addr>": L·φ, …}}   the task
+//!                                  values a shapley task was paid by (closing)
 //! /escrow/<id>/admin, /balance   the task's escrow (built-in escrow functions); admin = owner
 //! ```
 //! `<id>` is one data path segment (see [`crate::path`]). Data roots are the provider's BN254
@@ -47,15 +65,17 @@
 //! # Rules (installed at genesis by [`crate::functions::builtin::genesis_ops`])
 //! - `owner`: may be written once, with the writer's own address;
 //! - `config`: only the owner, only while the status is absent or `open`, and only a
-//!   well-formed config (the five fields above, nothing else; the verifier object's six
-//!   fields with `system` `groth16` and `relation` `training-step`; the challenge's three);
+//!   well-formed config (the five fields above, plus `contribution` exactly when the reward is
+//!   `shapley`, nothing else; the verifier object's six fields with `system` `groth16` and
+//!   `relation` `training-step`; the challenge's three);
 //! - `status`: only the owner, only along `open → running → closed` or `open → closed`;
 //! - `round`: only the owner, `0` first, then one more each time once the current round is
 //!   sealed, at most `config.rounds`;
 //! - `clients/<n>`, `data_roots/<root>`: once, with the writer's own address, while `open`
 //!   (`<root>` 64 characters);
 //! - `providers/<addr>`: only `<addr>` itself, once, only while the task is `open`, only
-//!   `{"client": n, "data_root": <64 chars>}` with `n` a `u32` and both claimed by `<addr>`,
+//!   `{"client": n, "data_root": <64 chars>, "samples": 1..2^20}` with `n` a `u32` and both
+//!   claimed by `<addr>`,
 //!   and only with a stake of at least `config.min_stake` already at `stakes/<addr>` (any stake
 //!   when `min_stake` is 0);
 //! - `rounds/<r>/model`: only the owner, once, while `running`, for the current round (≥ 1),
@@ -65,13 +85,17 @@
 //!   fields above with at least one step (a record that is not exactly these, which only its
 //!   provider can cause, counts as no log);
 //! - `rounds/<r>/aggregate`: only the owner, once, while `running`, for the current round once
-//!   its model is posted, 64 characters;
+//!   its model is posted, 64 characters; in a `shapley` task only once `valuation` is there;
+//! - `rounds/<r>/valuation`: only the owner, once, while `running`, for the current round once
+//!   its model is posted and before it is sealed, two 64-character strings;
+//! - `rounds/<r>/contribution`: only the owner, once, an object, while `running` (the function
+//!   checks the rest);
 //! - `rounds/<r>/draw`: anyone, once, after the round is sealed, an integer (the function
 //!   checks it is the block after the seal and writes `rounds/<r>/challenge`); nothing below it;
 //! - `proofs/<proof id>`: a fresh id, an object, while `running` (the function checks the rest);
 //! - `stakes`, `rounds/<r>/sealed`, `rounds/<r>/challenge`, `rounds/<r>/proven`, `statements`,
 //!   `verified`, `credited`,
-//!   `slashed`, `payouts`, `refund`: `false` (functions only);
+//!   `slashed`, `payouts`, `refund`, `paid_by`, `values`: `false` (functions only);
 //! - everything else under `/tasks/<id>` has no rule and is denied (default deny).
 //!
 //! The rules check lengths, not hex digits: [`TaskSpec::from_create_op`] (what a node checks
@@ -90,20 +114,20 @@ use std::collections::BTreeMap;
 use crate::account::Address;
 use crate::ops::Op;
 use crate::path::{Path, PathError, check_data_segment};
-use crate::settlement::ProofConfig;
+use crate::settlement::{ContributionConfig, ProofConfig};
 use crate::value::Value;
 
 pub mod ops;
 pub mod rules;
 
 pub use ops::{
-    LogPost, draw_challenge_op, post_log_op, post_model_op, posted_log, provider_join_op,
-    seal_round_op, submit_proof_op,
+    LogPost, RoundValuation, draw_challenge_op, post_log_op, post_model_op, posted_log,
+    provider_join_op, seal_round_op, submit_contribution_op, submit_proof_op,
 };
 pub use rules::TASK_RULES;
 
 /// The reward rule names a config may carry.
-pub const REWARD_RULES: [&str; 2] = ["even", "proportional"];
+pub const REWARD_RULES: [&str; 3] = ["even", "proportional", "shapley"];
 
 /// Why a task description or a creation op is not acceptable.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -131,6 +155,10 @@ pub enum RewardRule {
     Even,
     /// Shares proportional to each provider's credited rounds.
     Proportional,
+    /// Shares proportional to each provider's proven Shapley value over the task's rounds
+    /// (`contribution::payout`), among the providers not slashed; proportional when a round
+    /// with logs has no verified contribution proof (see [`crate::settlement`]).
+    Shapley,
 }
 
 impl RewardRule {
@@ -139,6 +167,7 @@ impl RewardRule {
         match self {
             RewardRule::Even => "even",
             RewardRule::Proportional => "proportional",
+            RewardRule::Shapley => "shapley",
         }
     }
 
@@ -147,6 +176,7 @@ impl RewardRule {
         match name {
             "even" => Some(RewardRule::Even),
             "proportional" => Some(RewardRule::Proportional),
+            "shapley" => Some(RewardRule::Shapley),
             _ => None,
         }
     }
@@ -211,6 +241,8 @@ pub struct TaskSpec {
     pub reward: RewardRule,
     /// Which proofs the task pays for.
     pub verifier: ProofConfig,
+    /// How contributions are proven: `Some` exactly when the reward is `shapley`.
+    pub contribution: Option<ContributionConfig>,
     /// How rounds are challenged.
     pub challenge: ChallengeParams,
     /// Number of training rounds (at least 1).
@@ -269,18 +301,27 @@ impl TaskSpec {
             )));
         }
         ChallengeParams::from_value(&self.challenge.to_value())?;
+        if (self.reward == RewardRule::Shapley) != self.contribution.is_some() {
+            return Err(TaskError::BadConfig(
+                "a contribution config comes with the shapley reward, and only with it".into(),
+            ));
+        }
         Ok(())
     }
 
     /// The value stored at `/tasks/<id>/config`.
     pub fn config_value(&self) -> Value {
-        Value::Object(BTreeMap::from([
+        let mut fields = BTreeMap::from([
             ("challenge".to_owned(), self.challenge.to_value()),
             ("min_stake".to_owned(), Value::Int(self.min_stake)),
             ("reward".to_owned(), Value::from(self.reward.name())),
             ("rounds".to_owned(), Value::Int(i128::from(self.rounds))),
             ("verifier".to_owned(), self.verifier.to_value()),
-        ]))
+        ]);
+        if let Some(contribution) = &self.contribution {
+            fields.insert("contribution".to_owned(), contribution.to_value());
+        }
+        Value::Object(fields)
     }
 
     /// The `SET` that creates this task with `owner` as creator (see the module docs).
@@ -343,7 +384,15 @@ impl TaskSpec {
             return Err(bad("the config must be an object".to_owned()));
         };
         if let Some(extra) = fields.keys().find(|k| {
-            !["challenge", "min_stake", "reward", "rounds", "verifier"].contains(&k.as_str())
+            ![
+                "challenge",
+                "contribution",
+                "min_stake",
+                "reward",
+                "rounds",
+                "verifier",
+            ]
+            .contains(&k.as_str())
         }) {
             return Err(bad(format!("unknown field {extra:?}")));
         }
@@ -362,10 +411,15 @@ impl TaskSpec {
             .as_int()
             .ok_or_else(|| bad("min_stake must be an integer".to_owned()))?;
         let challenge = ChallengeParams::from_value(field("challenge"))?;
+        let contribution = match field("contribution") {
+            v if v.is_absent() => None,
+            v => Some(ContributionConfig::from_value(v).map_err(|e| bad(e.to_string()))?),
+        };
         let spec = TaskSpec {
             id: id.to_owned(),
             reward,
             verifier,
+            contribution,
             challenge,
             rounds,
             min_stake,

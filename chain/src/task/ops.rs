@@ -63,14 +63,15 @@ pub fn posted_log(
     Ok(LogPost::from_value(&post))
 }
 
-/// The `SET` by which `provider` joins task `id` as client `client`: stake `stake` (skipped
-/// when 0) through the built-in `_stake` (request key `key`, which must be fresh), claim the
-/// client index and the data root, and register.
+/// The `SET` by which `provider` joins task `id` as client `client` with `samples` training
+/// rows: stake `stake` (skipped when 0) through the built-in `_stake` (request key `key`, which
+/// must be fresh), claim the client index and the data root, and register.
 pub fn provider_join_op(
     id: &str,
     provider: &Address,
     client: u32,
     data_root: &[u8; 32],
+    samples: u64,
     stake: i128,
     key: &str,
 ) -> Result<Op, TaskError> {
@@ -94,6 +95,7 @@ pub fn provider_join_op(
     let registration = Value::Object(BTreeMap::from([
         ("client".to_owned(), Value::Int(i128::from(client))),
         ("data_root".to_owned(), Value::Str(root)),
+        ("samples".to_owned(), Value::Int(i128::from(samples))),
     ]));
     ops.push(set(task_path(id, &["providers", &me])?, registration));
     Ok(Op::Set(ops))
@@ -129,10 +131,95 @@ pub fn post_log_op(
     Ok(set(path, log.to_value()))
 }
 
-/// The owner's op sealing round `round` with the digest of the aggregated model.
-pub fn seal_round_op(id: &str, round: u64, aggregate: &[u8; 32]) -> Result<Op, TaskError> {
-    let path = task_path(id, &["rounds", &round.to_string(), "aggregate"])?;
-    Ok(set(path, Value::Str(hex::encode(aggregate))))
+/// What the owner of a `shapley` task fixes with a round's seal: the BN254 Poseidon
+/// commitments (canonical little-endian) of the aggregate and of the round's utility table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoundValuation {
+    /// `C_{t+1}`, the aggregate's commitment.
+    pub aggregate: [u8; 32],
+    /// `H`, the utility table's commitment.
+    pub table: [u8; 32],
+}
+
+impl RoundValuation {
+    /// The value stored at `/tasks/<id>/rounds/<r>/valuation`.
+    pub fn to_value(&self) -> Value {
+        Value::Object(BTreeMap::from([
+            (
+                "aggregate".to_owned(),
+                Value::Str(hex::encode(self.aggregate)),
+            ),
+            ("table".to_owned(), Value::Str(hex::encode(self.table))),
+        ]))
+    }
+
+    /// Reads a stored valuation; `None` unless both fields are 64 lowercase hex digits.
+    pub fn from_value(value: &Value) -> Option<RoundValuation> {
+        let hex32 = |name: &str| crate::settlement::config::hex32(value.child(name).as_str()?);
+        Some(RoundValuation {
+            aggregate: hex32("aggregate")?,
+            table: hex32("table")?,
+        })
+    }
+}
+
+/// The owner's op sealing round `round` with the digest of the aggregated model, and in a
+/// `shapley` task the round's valuation (written first, in the same `SET`).
+pub fn seal_round_op(
+    id: &str,
+    round: u64,
+    aggregate: &[u8; 32],
+    valuation: Option<&RoundValuation>,
+) -> Result<Op, TaskError> {
+    let r = round.to_string();
+    let mut ops = Vec::new();
+    if let Some(valuation) = valuation {
+        ops.push(set(
+            task_path(id, &["rounds", &r, "valuation"])?,
+            valuation.to_value(),
+        ));
+    }
+    let path = task_path(id, &["rounds", &r, "aggregate"])?;
+    ops.push(set(path, Value::Str(hex::encode(aggregate))));
+    Ok(if ops.len() == 1 {
+        ops.remove(0)
+    } else {
+        Op::Set(ops)
+    })
+}
+
+/// The owner's contribution proof of round `round` at `/tasks/<id>/rounds/<r>/contribution`:
+/// the Groth16 proof (compressed), each provider's `N!·φ` by address, and each provider's log
+/// ends (`pol::LogEnds::encode`) by address.
+pub fn submit_contribution_op(
+    id: &str,
+    round: u64,
+    proof: &[u8],
+    values: &BTreeMap<String, i128>,
+    ends: &BTreeMap<String, Vec<u8>>,
+) -> Result<Op, TaskError> {
+    let value = Value::Object(BTreeMap::from([
+        (
+            "ends".to_owned(),
+            Value::Object(
+                ends.iter()
+                    .map(|(a, e)| (a.clone(), Value::Str(hex::encode(e))))
+                    .collect(),
+            ),
+        ),
+        ("proof".to_owned(), Value::Str(hex::encode(proof))),
+        (
+            "values".to_owned(),
+            Value::Object(
+                values
+                    .iter()
+                    .map(|(a, v)| (a.clone(), Value::Int(*v)))
+                    .collect(),
+            ),
+        ),
+    ]));
+    let path = task_path(id, &["rounds", &round.to_string(), "contribution"])?;
+    Ok(set(path, value))
 }
 
 /// The op (anyone's) drawing round `round`'s challenge from the hash of block `block`, which

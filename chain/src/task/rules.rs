@@ -20,8 +20,11 @@ pub const TASK_RULES: &[(&str, &str)] = &[
             " == null || ",
             task_value!("/status"),
             " == 'open') \
-             && util.isObject(newData) && util.length(newData) == 5 \
-             && (newData.reward == 'even' || newData.reward == 'proportional') \
+             && util.isObject(newData) \
+             && ((util.length(newData) == 5 \
+                  && (newData.reward == 'even' || newData.reward == 'proportional')) \
+                 || (util.length(newData) == 6 && newData.reward == 'shapley' \
+                     && util.isObject(newData.contribution))) \
              && util.isInt(newData.rounds) && newData.rounds > 0 \
              && util.isInt(newData.min_stake) && newData.min_stake >= 0 \
              && util.isObject(newData.challenge) && util.length(newData.challenge) == 3 \
@@ -86,7 +89,9 @@ pub const TASK_RULES: &[(&str, &str)] = &[
             "auth.addr == $addr && data == null && ",
             task_value!("/status"),
             " == 'open' \
-             && util.isObject(newData) && util.length(newData) == 2 \
+             && util.isObject(newData) && util.length(newData) == 3 \
+             && util.isInt(newData.samples) && newData.samples >= 1 \
+             && newData.samples < 1048576 \
              && util.isInt(newData.client) && newData.client >= 0 \
              && newData.client <= 4294967295 \
              && getValue('/tasks/' + $task + '/clients/' + newData.client) == $addr \
@@ -144,7 +149,38 @@ pub const TASK_RULES: &[(&str, &str)] = &[
             task_value!("/round"),
             " == $r \
              && getValue('/tasks/' + $task + '/rounds/' + $r + '/model') != null \
-             && util.isString(newData) && util.length(newData) == 64"
+             && util.isString(newData) && util.length(newData) == 64 \
+             && (",
+            task_value!("/config"),
+            ".reward != 'shapley' \
+                 || getValue('/tasks/' + $task + '/rounds/' + $r + '/valuation') != null)"
+        ),
+    ),
+    (
+        "/tasks/$task/rounds/$r/valuation",
+        concat!(
+            "auth.addr == ",
+            task_value!("/owner"),
+            " && data == null && ",
+            task_value!("/status"),
+            " == 'running' && '' + ",
+            task_value!("/round"),
+            " == $r \
+             && getValue('/tasks/' + $task + '/rounds/' + $r + '/model') != null \
+             && getValue('/tasks/' + $task + '/rounds/' + $r + '/aggregate') == null \
+             && util.isObject(newData) && util.length(newData) == 2 \
+             && util.isString(newData.aggregate) && util.length(newData.aggregate) == 64 \
+             && util.isString(newData.table) && util.length(newData.table) == 64"
+        ),
+    ),
+    (
+        "/tasks/$task/rounds/$r/contribution",
+        concat!(
+            "auth.addr == ",
+            task_value!("/owner"),
+            " && data == null && util.isObject(newData) && ",
+            task_value!("/status"),
+            " == 'running'"
         ),
     ),
     (
@@ -171,4 +207,6 @@ pub const TASK_RULES: &[(&str, &str)] = &[
     ("/tasks/$task/slashed", "false"),
     ("/tasks/$task/payouts", "false"),
     ("/tasks/$task/refund", "false"),
+    ("/tasks/$task/paid_by", "false"),
+    ("/tasks/$task/values", "false"),
 ];

@@ -1,0 +1,512 @@
+//! A `shapley` task on the ledger with real Groth16 contribution proofs of a tiny game
+//! (softmax 2→2, three providers, six validation rows): each round's valuation fixed with the
+//! seal, the proof checked against the posted logs, registrations, validation root and seed,
+//! every tampered submission refused with only nonce and fee changed, and the escrow paid by
+//! the proven Shapley values (or by credited rounds when a round is left unproven).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use chain::account::Address;
+use chain::execute::{BlockEnv, Receipt, TxOutcome, apply_tx};
+use chain::settlement::ContributionConfig;
+use chain::task::{
+    ChallengeParams, RewardRule, RoundValuation, TaskSpec, draw_challenge_op, post_log_op,
+    post_model_op, provider_join_op, seal_round_op, submit_contribution_op,
+};
+use chain::{Builtins, Keypair, Op, RecentBlocks, StateTree, Value};
+use circuits::field::{Bn254, Field};
+use circuits::gadgets::commit::{DataTree, commit_params};
+use circuits::r1cs::{self, Encoding, ProvingKey, VerifyingKey};
+use circuits::reference::Model;
+use circuits::relations::contribution::{ContributionShape, ContributionWitness, build};
+use common::pol::Log;
+use common::zk::proof_config;
+use common::{genesis, op, path};
+use contribution::payout::{RoundValues, counted, gains_enough, split, task_values};
+use pol::{ChallengeRule, LogEnds};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const TASK: &str = "t1";
+const FEE: u128 = 1;
+const START: i128 = 10_000;
+const ESCROW: i128 = 1000;
+const STAKE: i128 = 10;
+const MODEL: [u8; 32] = [1; 32];
+const SAMPLES: [u64; 3] = [40, 90, 25];
+
+fn block_hash(h: u64) -> [u8; 32] {
+    let mut out = [0xb0; 32];
+    out[..8].copy_from_slice(&h.to_le_bytes());
+    out
+}
+
+fn shape() -> ContributionShape {
+    ContributionShape {
+        model: Model::Softmax {
+            inputs: 2,
+            classes: 2,
+        },
+        players: 3,
+        rows: 6,
+        depth: 3,
+        drawn: 0,
+    }
+}
+
+/// The owner's validation rows and labels.
+fn validation() -> (Vec<Vec<i64>>, Vec<u32>) {
+    let rows = vec![
+        vec![300, -200],
+        vec![-150, 250],
+        vec![220, 40],
+        vec![-90, -310],
+        vec![10, 180],
+        vec![260, -60],
+    ];
+    (rows, vec![0, 1, 0, 1, 1, 0])
+}
+
+/// The honest witness of a round starting from `global` (updates drawn by `seed`), with
+/// `samples` as the sample counts.
+fn witness(global: &[i64], seed: u64, samples: &[u64]) -> ContributionWitness {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let updates = (0..3)
+        .map(|_| {
+            global
+                .iter()
+                .map(|w| w + rng.gen_range(-90_000..90_000))
+                .collect()
+        })
+        .collect();
+    let (rows, labels) = validation();
+    ContributionWitness::honest(
+        &shape().model,
+        global.to_vec(),
+        updates,
+        samples.to_vec(),
+        rows,
+        labels,
+        Vec::new(),
+    )
+    .expect("an in-range round")
+}
+
+fn contribution_keys() -> &'static (ProvingKey, VerifyingKey, [u8; 32]) {
+    static KEYS: OnceLock<(ProvingKey, VerifyingKey, [u8; 32])> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let w = witness(&[0; 6], 0, &SAMPLES);
+        let (program, _) = build::<Bn254>(&shape(), &w).unwrap();
+        let (pk, vk) = r1cs::setup(&program, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
+        (pk, vk, program.digest())
+    })
+}
+
+fn prove(w: &ContributionWitness) -> Vec<u8> {
+    let (program, assignment) = build::<Bn254>(&shape(), w).unwrap();
+    program.check(&assignment).expect("an honest witness");
+    r1cs::prove(
+        &contribution_keys().0,
+        &program,
+        &assignment,
+        &mut ChaCha8Rng::seed_from_u64(5),
+    )
+    .unwrap()
+    .to_bytes()
+}
+
+fn commitment(params: &[i64]) -> [u8; 32] {
+    commit_params::<Bn254>(params).unwrap().to_le_bytes()
+}
+
+/// A contribution submission: proof, values and log ends by address.
+type Submission = (Vec<u8>, BTreeMap<String, i128>, BTreeMap<String, Vec<u8>>);
+
+struct World {
+    state: StateTree,
+    natives: Builtins,
+    keys: Vec<Keypair>,
+    nonces: Vec<u64>,
+    proposer: Address,
+    height: u64,
+    /// Each round's witness and the providers' logs.
+    rounds: Vec<(ContributionWitness, Vec<Log>)>,
+}
+
+impl World {
+    fn addr(&self, i: usize) -> Address {
+        Address::of(&self.keys[i].public())
+    }
+
+    fn send(&mut self, who: usize, ops: Op) -> Receipt {
+        let tx = chain::Transaction::new(
+            "test",
+            &self.keys[who].public(),
+            self.nonces[who],
+            FEE,
+            0,
+            ops,
+        )
+        .sign(&self.keys[who])
+        .verify("test")
+        .unwrap();
+        let env = BlockEnv {
+            height: self.height,
+            time: 5,
+            proposer: self.proposer,
+            recent: RecentBlocks::new(0, (0..self.height).map(block_hash)),
+        };
+        let mut txn = self.state.begin();
+        let receipt = apply_tx(&mut txn, &tx, &env, &self.natives).unwrap();
+        txn.commit();
+        self.nonces[who] += 1;
+        self.height += 1;
+        receipt
+    }
+
+    fn ok(&mut self, who: usize, ops: Op) {
+        let receipt = self.send(who, ops);
+        assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+    }
+
+    fn at(&self, p: &str) -> Value {
+        self.state.get_value(&path(&format!("/tasks/{TASK}/{p}")))
+    }
+
+    /// Round `round` from the previous round's aggregate: model, logs, seal with the
+    /// valuation, draw.
+    fn round(&mut self, round: u32) {
+        let global = self
+            .rounds
+            .last()
+            .map_or(vec![0; 6], |(w, _)| w.aggregate.clone());
+        let w = witness(&global, u64::from(round), &SAMPLES);
+        let logs: Vec<Log> = (0..3)
+            .map(|c| {
+                Log::new(
+                    c,
+                    round,
+                    &[commitment(&w.global), commitment(&w.updates[c as usize])],
+                )
+            })
+            .collect();
+        self.ok(
+            0,
+            post_model_op(TASK, round.into(), &MODEL, round == 1).unwrap(),
+        );
+        for (p, log) in logs.iter().enumerate() {
+            let post = post_log_op(TASK, round.into(), &self.addr(p + 1), &log.post()).unwrap();
+            self.ok(p + 1, post);
+        }
+        let valuation = RoundValuation {
+            aggregate: commitment(&w.aggregate),
+            table: commitment(&w.table),
+        };
+        let sealed = self.height;
+        self.ok(
+            0,
+            seal_round_op(TASK, round.into(), &[0xcc; 32], Some(&valuation)).unwrap(),
+        );
+        self.height += 1;
+        self.ok(
+            0,
+            draw_challenge_op(TASK, round.into(), sealed + 1).unwrap(),
+        );
+        self.rounds.push((w, logs));
+    }
+
+    /// The honest submission of round `round`: proof, values and ends by address.
+    fn submission(&self, round: u32) -> Submission {
+        let (w, logs) = &self.rounds[round as usize - 1];
+        let values = (0..3)
+            .map(|i| (self.addr(i + 1).to_string(), w.numerators[i]))
+            .collect();
+        let ends = logs
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let ends = LogEnds::of(&l.log, &l.tree).unwrap();
+                (self.addr(i + 1).to_string(), ends.encode())
+            })
+            .collect();
+        (prove(w), values, ends)
+    }
+
+    fn submit(
+        &mut self,
+        round: u32,
+        proof: &[u8],
+        values: &BTreeMap<String, i128>,
+        ends: &BTreeMap<String, Vec<u8>>,
+    ) -> Receipt {
+        let op = submit_contribution_op(TASK, round.into(), proof, values, ends).unwrap();
+        self.send(0, op)
+    }
+
+    fn close(&mut self) -> Receipt {
+        self.send(
+            0,
+            op(&format!(
+                r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/status","value":"closed"}}"#
+            )),
+        )
+    }
+}
+
+fn world() -> World {
+    let keys: Vec<Keypair> = (1..=4).map(|i| Keypair::from_secret([i; 32])).collect();
+    let addrs: Vec<String> = keys
+        .iter()
+        .map(|k| Address::of(&k.public()).to_string())
+        .collect();
+    let balances: Vec<(&str, i128)> = addrs.iter().map(|a| (a.as_str(), START)).collect();
+    let mut w = World {
+        state: genesis(&balances),
+        natives: Builtins::new(),
+        keys,
+        nonces: vec![0; 4],
+        proposer: Address::of(&Keypair::from_secret([99; 32]).public()),
+        height: 1,
+        rounds: Vec::new(),
+    };
+    let (rows, labels) = validation();
+    let root = DataTree::<Bn254>::new(&rows, &labels, shape().depth)
+        .unwrap()
+        .root()
+        .to_le_bytes();
+    let (_, vk, digest) = contribution_keys();
+    let spec = TaskSpec {
+        id: TASK.to_owned(),
+        reward: RewardRule::Shapley,
+        verifier: proof_config(),
+        contribution: Some(ContributionConfig::new(shape(), *digest, vk, root, 0).unwrap()),
+        // No training step is audited: this test is about contributions.
+        challenge: ChallengeParams {
+            rule: ChallengeRule { q: 1, audit: 0 },
+            deadline: 5,
+        },
+        rounds: 2,
+        min_stake: STAKE,
+        escrow: ESCROW,
+    };
+    let owner = w.addr(0);
+    let create = spec.create_op(&owner).unwrap();
+    assert_eq!(TaskSpec::from_create_op(&create, &owner).unwrap(), spec);
+    w.ok(0, create);
+    for p in 1..=3 {
+        let join = provider_join_op(
+            TASK,
+            &w.addr(p),
+            p as u32 - 1,
+            &[p as u8; 32],
+            SAMPLES[p - 1],
+            STAKE,
+            "s",
+        );
+        w.ok(p, join.unwrap());
+    }
+    w
+}
+
+/// Sends round `round`'s submission as `edit` changes it; checks that it is refused with
+/// `reason` and that only nonce and fee changed.
+fn refused(
+    w: &mut World,
+    round: u32,
+    reason: &str,
+    edit: impl FnOnce(&mut Vec<u8>, &mut BTreeMap<String, i128>, &mut BTreeMap<String, Vec<u8>>),
+) {
+    let (mut proof, mut values, mut ends) = w.submission(round);
+    edit(&mut proof, &mut values, &mut ends);
+    let before = w.state.export();
+    let owner = w.addr(0).to_string();
+    let balance = common::balance(&w.state, &owner);
+    let receipt = w.submit(round, &proof, &values, &ends);
+    let TxOutcome::Failed(why) = &receipt.outcome else {
+        panic!("accepted, expected {reason} (values {values:?})");
+    };
+    assert!(why.contains(reason), "expected {reason:?} in {why:?}");
+    assert_eq!(common::balance(&w.state, &owner), balance - FEE as i128);
+    let strip = |mut v: Value| {
+        if let Value::Object(m) = &mut v
+            && let Some(Value::Object(accounts)) = m.get_mut("values").and_then(|v| match v {
+                Value::Object(m) => m.get_mut("accounts"),
+                _ => None,
+            })
+        {
+            accounts.clear();
+        }
+        v
+    };
+    assert!(
+        strip(w.state.export()) == strip(before),
+        "{reason}: only the owner's nonce and fee, and the proposer's fee, may change"
+    );
+}
+
+#[test]
+fn proven_shapley_values_pay_the_escrow_and_every_tampering_is_refused() {
+    let mut w = world();
+    assert_eq!(w.at("config/reward"), Value::from("shapley"));
+    w.round(1);
+    let p1 = w.addr(1).to_string();
+    let p2 = w.addr(2).to_string();
+
+    refused(
+        &mut w,
+        1,
+        "contribution proof of round 1",
+        |_, values, _| {
+            *values.get_mut(&p1).unwrap() += 1;
+        },
+    );
+    // Two providers' values swapped (two that differ).
+    refused(
+        &mut w,
+        1,
+        "contribution proof of round 1",
+        |_, values, _| {
+            let mut sorted: Vec<(String, i128)> = values.clone().into_iter().collect();
+            sorted.sort_by_key(|(_, v)| *v);
+            let (low, high) = (sorted[0].clone(), sorted[2].clone());
+            assert_ne!(low.1, high.1, "the game gives different values");
+            values.insert(low.0, high.1);
+            values.insert(high.0, low.1);
+        },
+    );
+    refused(&mut w, 1, "is not in the posted log", |_, _, ends| {
+        let a = ends[&p1].clone();
+        let b = ends[&p2].clone();
+        ends.insert(p1.clone(), b);
+        ends.insert(p2.clone(), a);
+    });
+    refused(&mut w, 1, "must name exactly", |_, values, _| {
+        values.remove(&p1);
+    });
+    // A flipped bit (it may leave a point off the curve instead: either is a refusal).
+    refused(&mut w, 1, "contribution proof of round 1", |proof, _, _| {
+        proof[40] ^= 1;
+    });
+    // A proof of another statement: the sample counts the owner did not register.
+    let forged = {
+        let (w1, _) = &w.rounds[0];
+        let mut samples = SAMPLES;
+        samples[0] += 1;
+        let other = witness(&w1.global, 1, &samples);
+        prove(&other)
+    };
+    refused(&mut w, 1, "contribution proof of round 1", |proof, _, _| {
+        *proof = forged;
+    });
+
+    let (proof, values, ends) = w.submission(1);
+    let receipt = w.submit(1, &proof, &values, &ends);
+    assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+    assert_eq!(w.at("rounds/1/contribution/verified"), Value::Bool(true));
+    assert_eq!(w.at("rounds/1/contribution/denominator"), Value::Int(6));
+    // Once verified, the round's proof cannot be replaced.
+    assert!(!w.submit(1, &proof, &values, &ends).is_ok());
+
+    w.round(2);
+    let (proof, values, ends) = w.submission(2);
+    let receipt = w.submit(2, &proof, &values, &ends);
+    assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+
+    let receipt = w.close();
+    assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+    assert_eq!(w.at("paid_by"), Value::from("shapley"));
+    // The ledger's split is contribution::payout's over the proven values.
+    let rounds: Vec<RoundValues<String>> = w
+        .rounds
+        .iter()
+        .map(|(r, _)| {
+            let gain = r.table[7] - r.table[0];
+            let paid = gains_enough(0, gain, 6, 0);
+            RoundValues {
+                denominator: 6,
+                numerators: (0..3)
+                    .map(|i| {
+                        let v = counted(r.numerators[i], 6, paid, 6, 0);
+                        (w.addr(i + 1).to_string(), v)
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let values = task_values(&rounds).unwrap();
+    let expected = split(ESCROW, &values.numerators).unwrap();
+    let mut paid = 0;
+    for p in 1..=3 {
+        let me = w.addr(p).to_string();
+        let pay = w.at(&format!("payouts/{me}")).as_int().unwrap_or(0);
+        assert_eq!(pay, expected.payouts[&me], "provider {p}");
+        assert_eq!(
+            w.at(&format!("values/values/{me}")),
+            Value::Int(values.numerators[&me])
+        );
+        paid += pay;
+    }
+    assert_eq!(paid + expected.remainder, ESCROW);
+    assert!(
+        expected.payouts.values().any(|&p| p > 0),
+        "the game pays someone"
+    );
+}
+
+#[test]
+fn an_unproven_round_pays_by_credited_rounds_and_a_proof_needs_its_seal_and_draw() {
+    let mut w = world();
+    w.round(1);
+    let (proof, values, ends) = w.submission(1);
+    assert!(w.submit(1, &proof, &values, &ends).is_ok());
+    // Round 2 without its valuation cannot even be sealed.
+    w.ok(0, post_model_op(TASK, 2, &MODEL, false).unwrap());
+    assert!(
+        !w.send(0, seal_round_op(TASK, 2, &[0xcc; 32], None).unwrap())
+            .is_ok()
+    );
+    let valuation = RoundValuation {
+        aggregate: [3; 32],
+        table: [4; 32],
+    };
+    let log = Log::new(0, 2, &[[5; 32], [6; 32]]);
+    let post = post_log_op(TASK, 2, &w.addr(1), &log.post()).unwrap();
+    w.ok(1, post);
+    let sealed = w.height;
+    w.ok(
+        0,
+        seal_round_op(TASK, 2, &[0xcc; 32], Some(&valuation)).unwrap(),
+    );
+    // Before the draw there is no seed, so no proof.
+    let receipt = w.submit(2, &proof, &values, &ends);
+    let TxOutcome::Failed(why) = &receipt.outcome else {
+        panic!("accepted before the draw");
+    };
+    assert!(why.contains("not drawn"), "{why}");
+    w.height += 1;
+    w.ok(0, draw_challenge_op(TASK, 2, sealed + 1).unwrap());
+    // One provider posted: the task's key proves rounds of three.
+    let receipt = w.submit(2, &proof, &values, &ends);
+    let TxOutcome::Failed(why) = &receipt.outcome else {
+        panic!("accepted a round of one provider");
+    };
+    assert!(why.contains("proves rounds of 3"), "{why}");
+    assert!(w.close().is_ok());
+    let paid_by = w.at("paid_by");
+    assert!(
+        paid_by
+            .as_str()
+            .is_some_and(|s| s.starts_with("proportional: round 2")),
+        "{paid_by:?}"
+    );
+    // Proportional to credited rounds: provider 1 posted two rounds, the others one.
+    let pay = |p: usize| {
+        w.at(&format!("payouts/{}", w.addr(p)))
+            .as_int()
+            .unwrap_or(0)
+    };
+    assert_eq!((pay(1), pay(2), pay(3)), (500, 250, 250));
+}
