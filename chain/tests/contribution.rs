@@ -405,10 +405,20 @@ fn proven_shapley_values_pay_the_escrow_and_every_tampering_is_refused() {
     let (proof, values, ends) = w.submission(1);
     let receipt = w.submit(1, &proof, &values, &ends);
     assert!(receipt.is_ok(), "{:?}", receipt.outcome);
-    assert_eq!(w.at("rounds/1/contribution/verified"), Value::Bool(true));
-    assert_eq!(w.at("rounds/1/contribution/denominator"), Value::Int(6));
-    // Once verified, the round's proof cannot be replaced.
+    assert_eq!(w.at("rounds/1/contribution"), Value::Bool(true));
+    assert_eq!(w.at("rounds/1/shapley/denominator"), Value::Int(6));
+    // Once verified, the round's proof cannot be replaced, and its values cannot be edited:
+    // only functions write below `shapley` (a write below the spent submission changes nothing
+    // settlement reads).
     assert!(!w.submit(1, &proof, &values, &ends).is_ok());
+    let edit = |leaf: &str| {
+        op(&format!(
+            r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/rounds/1/{leaf}","value":{{}}}}"#
+        ))
+    };
+    assert!(!w.send(0, edit(&format!("shapley/values/{p1}/x"))).is_ok());
+    assert!(!w.send(0, edit("shapley/denominator")).is_ok());
+    let _ = w.send(0, edit("contribution/x"));
 
     w.round(2);
     let (proof, values, ends) = w.submission(2);
@@ -453,6 +463,31 @@ fn proven_shapley_values_pay_the_escrow_and_every_tampering_is_refused() {
     assert!(
         expected.payouts.values().any(|&p| p > 0),
         "the game pays someone"
+    );
+}
+
+#[test]
+fn junk_below_a_registration_blocks_no_settlement() {
+    let mut w = world();
+    let me = w.addr(3);
+    let junk = format!(
+        r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/providers/{me}/samples/x","value":{{"client":2,"data_root":"{}","samples":25}}}}"#,
+        hex::encode([3u8; 32])
+    );
+    // The registration rule judges a write below the registration too, and it passes: the
+    // ledger must not trust that a registration stays well formed.
+    let receipt = w.send(3, op(&junk));
+    assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+    w.round(1);
+    w.round(2);
+    let receipt = w.close();
+    assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+    assert!(
+        w.at("paid_by")
+            .as_str()
+            .is_some_and(|s| s.starts_with("proportional")),
+        "{:?}",
+        w.at("paid_by")
     );
 }
 

@@ -392,6 +392,10 @@ impl TaskDriver {
             "only FedAvg rounds are proven: a shapley task needs the fedavg strategy \
              (`zkfl contrib` still values runs of the others, unproven)"
         );
+        ensure!(
+            self.federation.config().fraction >= 1.0,
+            "a shapley task proves rounds in which every provider takes part (--fraction 1)"
+        );
         let terms = self.terms.contribution;
         let (shape, root) = crate::valuation::contribution_shape(
             self.dir.root(),
@@ -673,7 +677,10 @@ impl TaskDriver {
         }
         events.proofs(round, &judged);
         self.proofs.extend(judged);
-        if self.shapley() && self.round_value(round, "contribution").is_absent() {
+        if self.shapley()
+            && self.round_value(round, "contribution").is_absent()
+            && !self.round_value(round, "logs").is_absent()
+        {
             let started = std::time::Instant::now();
             let outcome = self
                 .prove_contribution(round)
@@ -693,7 +700,8 @@ impl TaskDriver {
 
     /// The valuation of a sealed round's models, fixed with its seal: the commitments of the
     /// exact fixed-point aggregate and of the utility table. A round that cannot be valued
-    /// (no update, or one a proof cannot take) gets zero commitments: it will not be proven.
+    /// (no update, or one a proof cannot take) gets the commitment of the model it keeps and a
+    /// zero table: it will not be proven, and the next round still starts from that aggregate.
     fn valuation(&self, round: u32) -> RoundValuation {
         use circuits::field::{Bn254, Field};
         use circuits::gadgets::commit::commit_params;
@@ -709,8 +717,11 @@ impl TaskDriver {
             });
         valued.unwrap_or_else(|e| {
             tracing::warn!("round {round} cannot be valued: {e:#}");
+            let kept = circuits::fixed::quantize_params(&self.global)
+                .ok()
+                .and_then(|q| commit_params::<Bn254>(&q).ok());
             RoundValuation {
-                aggregate: [0; 32],
+                aggregate: kept.map_or([0; 32], |c| c.to_le_bytes()),
                 table: [0; 32],
             }
         })

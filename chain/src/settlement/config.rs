@@ -188,6 +188,10 @@ impl ProofConfig {
     }
 }
 
+/// The largest `min_gain` a task may set (10% of the validation rows): a higher bar would let
+/// an owner declare every round unpaid and keep the escrow.
+pub const MAX_MIN_GAIN: u32 = 100;
+
 /// The contribution part of a `shapley` task's config, `/tasks/<id>/config/contribution`: how
 /// the owner proves each round's Shapley values (see [`super::contribution`]).
 ///
@@ -195,7 +199,7 @@ impl ProofConfig {
 /// {"shape": "<circuits::relations::contribution::ContributionShape as JSON>",
 ///  "program_digest": "<64 hex>", "vk": "<hex of the Groth16 verifying key>",
 ///  "validation_root": "<64 hex: the owner's validation set, BN254 Poseidon Merkle root>",
-///  "min_gain": <per mille of the validation rows, 0..=1000>}
+///  "min_gain": <per mille of the validation rows, 0..=MAX_MIN_GAIN>}
 /// ```
 /// `shape.players` is the number of providers a provable round has; `shape.drawn` how many
 /// coalitions beyond the heavy ones each proof checks; `min_gain` the least gain
@@ -290,8 +294,13 @@ impl ContributionConfig {
             .child("min_gain")
             .as_int()
             .and_then(|n| u32::try_from(n).ok())
-            .filter(|&n| n <= 1000)
-            .ok_or_else(|| bad("min_gain", "must be 0 to 1000 (per mille)"))?;
+            .filter(|&n| n <= MAX_MIN_GAIN)
+            .ok_or_else(|| {
+                bad(
+                    "min_gain",
+                    format!("must be 0 to {MAX_MIN_GAIN} (per mille)"),
+                )
+            })?;
         let vk_text = text("vk")?;
         if vk_text.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(bad("vk", "hex must be lowercase"));

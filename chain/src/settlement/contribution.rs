@@ -19,8 +19,15 @@
 //!   the block after the seal): the owner could not know them when it fixed `H`.
 //!
 //! Then the Groth16 proof must verify under the task's contribution key. On success the
-//! submission is replaced by `{"denominator": N!, "values": {…}, "verified": true}`; any
-//! failure is a [`FunctionError`] with a one-line reason, and the op rolls back.
+//! verified values go to `rounds/<r>/shapley` = `{"denominator": N!, "values": {…}}`, a path
+//! only functions write (settlement reads nothing else), and the submission is replaced by
+//! `true`; any failure is a [`FunctionError`] with a one-line reason, and the op rolls back.
+//!
+//! **Players.** A provider whose registration is malformed (only it can write below its own
+//! registration) counts as having posted no log. A provider with a well-formed log that cannot
+//! be valued (its ends do not open, its update is outside the fixed-point range) makes the
+//! round unprovable, and the task then pays by credited rounds: a griefing provider can force
+//! that fallback, which the closing note of the issue records as open.
 
 use std::collections::BTreeMap;
 
@@ -66,7 +73,7 @@ fn players(state: &StateTxn<'_>, task: &str, round: &str) -> Result<Vec<Player>,
             .as_int()
             .and_then(|n| u64::try_from(n).ok());
         let (Some(client), Some(samples)) = (client, samples) else {
-            return Err(reject(format!("the registration of {addr} is malformed")));
+            continue;
         };
         out.push(Player {
             addr: addr.clone(),
@@ -235,9 +242,12 @@ pub fn verify(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
                     .collect(),
             ),
         ),
-        ("verified".to_owned(), Value::Bool(true)),
     ]));
-    state.set_value(&at(task, &["rounds", round_text, "contribution"])?, record)?;
+    state.set_value(&at(task, &["rounds", round_text, "shapley"])?, record)?;
+    state.set_value(
+        &at(task, &["rounds", round_text, "contribution"])?,
+        Value::Bool(true),
+    )?;
     Ok(())
 }
 
@@ -266,20 +276,21 @@ pub(crate) fn task_value(
         if players(state, task, &round)?.is_empty() {
             continue;
         }
-        let record = state.get_value(&at(task, &["rounds", &round, "contribution"])?);
+        let record = state.get_value(&at(task, &["rounds", &round, "shapley"])?);
         let denominator = record.child("denominator").as_int().filter(|&d| d > 0);
-        let (true, Some(denominator), Value::Object(values)) = (
-            record.child("verified") == &Value::Bool(true),
-            denominator,
-            record.child("values"),
-        ) else {
+        let (Some(denominator), Value::Object(values)) = (denominator, record.child("values"))
+        else {
             return Ok(Err(format!("round {r} has no verified contribution proof")));
         };
         let numerators: BTreeMap<String, i128> = values
             .iter()
             .filter_map(|(a, v)| Some((a.clone(), v.as_int()?)))
             .collect();
-        let gain = numerators.values().sum::<i128>() / denominator;
+        let gain = numerators
+            .values()
+            .try_fold(0i128, |a, v| a.checked_add(*v))
+            .ok_or_else(|| FunctionError::BadInput(format!("round {r}'s values overflow")))?
+            / denominator;
         let gain = i64::try_from(gain).unwrap_or(i64::MAX);
         let paid = gains_enough(0, gain, rows, config.min_gain);
         per_round.push(RoundValues {

@@ -16,7 +16,7 @@
 //!                                   "shape": json, "program_digest": hex, "vk": hex,
 //!                                   "lrs": {"<lr>": true, …}}   (crate::settlement::ProofConfig)
 //! /tasks/<id>/config/contribution = {"shape": json, "program_digest": hex, "vk": hex,
-//!                                   "validation_root": hex, "min_gain": 0..=1000}
+//!                                   "validation_root": hex, "min_gain": 0..=100}
 //!                                  how each round's Shapley values are proven
 //!                                  (crate::settlement::ContributionConfig)
 //! /tasks/<id>/status             = "open" → "running" → "closed" (or "open" → "closed")
@@ -45,8 +45,9 @@
 //!                                  drawn from the hash of block s + 1 (the block after the seal)
 //! /tasks/<id>/rounds/<r>/proven/<addr>/<t> = proof id   a challenged step, proven
 //! /tasks/<id>/rounds/<r>/contribution = the owner's contribution proof of round r, replaced by
-//!                                  {"denominator": N!, "values": {"<addr>": N!·φ, …},
-//!                                   "verified": true} when `_verifyContributionProof` accepts it
+//!                                  true when `_verifyContributionProof` accepts it
+//! /tasks/<id>/rounds/<r>/shapley = {"denominator": N!, "values": {"<addr>": N!·φ, …}}   the
+//!                                  verified values (written by the function alone)
 //! /tasks/<id>/proofs/<proof id>  = a submission, replaced by {"provider", "round", "step",
 //!                                  "verified": true} when `_verifyTrainingProof` accepts it
 //! /tasks/<id>/statements/<hash>  = proof id      (replay guard)
@@ -64,7 +65,8 @@
 //!
 //! # Rules (installed at genesis by [`crate::functions::builtin::genesis_ops`])
 //! - `owner`: may be written once, with the writer's own address;
-//! - `config`: only the owner, only while the status is absent or `open`, and only a
+//! - `config`: only the owner, only while the status is absent or `open` and no provider has
+//!   registered, and only a
 //!   well-formed config (the five fields above, plus `contribution` exactly when the reward is
 //!   `shapley`, nothing else; the verifier object's six fields with `system` `groth16` and
 //!   `relation` `training-step`; the challenge's three);
@@ -95,7 +97,8 @@
 //! - `proofs/<proof id>`: a fresh id, an object, while `running` (the function checks the rest);
 //! - `stakes`, `rounds/<r>/sealed`, `rounds/<r>/challenge`, `rounds/<r>/proven`, `statements`,
 //!   `verified`, `credited`,
-//!   `slashed`, `payouts`, `refund`, `paid_by`, `values`: `false` (functions only);
+//!   `slashed`, `payouts`, `refund`, `paid_by`, `values`, `rounds/<r>/shapley`: `false`
+//!   (functions only);
 //! - everything else under `/tasks/<id>` has no rule and is denied (default deny).
 //!
 //! The rules check lengths, not hex digits: [`TaskSpec::from_create_op`] (what a node checks

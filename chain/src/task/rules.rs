@@ -20,6 +20,7 @@ pub const TASK_RULES: &[(&str, &str)] = &[
             " == null || ",
             task_value!("/status"),
             " == 'open') \
+             && getValue('/tasks/' + $task + '/providers') == null \
              && util.isObject(newData) \
              && ((util.length(newData) == 5 \
                   && (newData.reward == 'even' || newData.reward == 'proportional')) \
@@ -193,6 +194,7 @@ pub const TASK_RULES: &[(&str, &str)] = &[
     ("/tasks/$task/rounds/$r/sealed", "false"),
     ("/tasks/$task/rounds/$r/challenge", "false"),
     ("/tasks/$task/rounds/$r/proven", "false"),
+    ("/tasks/$task/rounds/$r/shapley", "false"),
     (
         "/tasks/$task/proofs/$proof",
         concat!(
