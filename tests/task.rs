@@ -392,10 +392,7 @@ fn a_shapley_task_proves_each_rounds_values_and_pays_by_them() {
             .collect();
         for (addr, v) in &numerators {
             assert_eq!(
-                at(
-                    ledger,
-                    &format!("rounds/{round}/contribution/values/{addr}")
-                ),
+                at(ledger, &format!("rounds/{round}/shapley/values/{addr}")),
                 Value::Int(*v)
             );
         }
