@@ -346,22 +346,50 @@ fn a_proof_of_an_unchallenged_step_is_refused_and_changes_nothing() {
     assert!(payouts.values().all(|c| *c == 2));
 }
 
-#[test]
-fn a_shapley_task_proves_each_rounds_values_and_pays_by_them() {
-    let dir = tempfile::tempdir().unwrap();
+/// A finished task paid by proven Shapley values (every round paid: min gain 0).
+fn shapley_task(dir: &Path, silent: Vec<(usize, u32)>) -> EmbeddedTask {
     let mut terms = terms();
     terms.reward = RewardRule::Shapley;
     terms.contribution.min_gain = 0;
     let mut task = EmbeddedTask::open(EmbeddedConfig {
-        dir: dir.path().to_path_buf(),
+        dir: dir.to_path_buf(),
         federation: federation(),
         terms,
         keys: keys(),
         clock: Arc::new(SimClock::new(1_700_000_000_000)),
-        silent: vec![],
+        silent,
     })
     .unwrap();
     task.driver.run(&Quiet, None).unwrap();
+    task
+}
+
+#[test]
+fn a_provider_that_drops_out_of_a_shapley_task_is_a_null_player_of_that_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = shapley_task(dir.path(), vec![(2, 2)]);
+    let ledger = &*task.ledger;
+    assert_eq!(task.driver.paid_by().as_deref(), Some("shapley"));
+    let gone = task.driver.payouts()[2].address.clone();
+    for round in 1..=2u32 {
+        assert_eq!(
+            at(ledger, &format!("rounds/{round}/contribution")),
+            Value::Bool(true),
+            "round {round} is proven with or without provider 2"
+        );
+    }
+    assert!(at(ledger, &format!("rounds/2/logs/{gone}")).is_absent());
+    assert_eq!(
+        at(ledger, &format!("rounds/2/shapley/values/{gone}")),
+        Value::Int(0),
+        "absent, so null"
+    );
+}
+
+#[test]
+fn a_shapley_task_proves_each_rounds_values_and_pays_by_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = shapley_task(dir.path(), vec![]);
     let ledger = &*task.ledger;
     let writes = writes(ledger);
     let height = |p: String| writes.iter().find(|(_, w)| *w == p).map(|(h, _)| *h);
@@ -379,7 +407,8 @@ fn a_shapley_task_proves_each_rounds_values_and_pays_by_them() {
             "valued with the seal"
         );
         // The values the ledger verified are the owner's exact game of the round.
-        let inputs = zkfl::valuation::contribution_witness(dir.path(), round, 0, &[0; 32]).unwrap();
+        let inputs =
+            zkfl::valuation::contribution_witness(dir.path(), round, None, 0, &[0; 32]).unwrap();
         assert_eq!(
             inputs.gap.differing, 0,
             "the next model is the proven FedAvg"

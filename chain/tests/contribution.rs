@@ -71,15 +71,17 @@ fn validation() -> (Vec<Vec<i64>>, Vec<u32>) {
 }
 
 /// The honest witness of a round starting from `global` (updates drawn by `seed`), with
-/// `samples` as the sample counts.
+/// `samples` as the sample counts (0: an absent provider, whose update is the global model).
 fn witness(global: &[i64], seed: u64, samples: &[u64]) -> ContributionWitness {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let updates = (0..3)
-        .map(|_| {
-            global
+    let updates = samples
+        .iter()
+        .map(|&n| {
+            let update: Vec<i64> = global
                 .iter()
                 .map(|w| w + rng.gen_range(-90_000..90_000))
-                .collect()
+                .collect();
+            if n == 0 { global.to_vec() } else { update }
         })
         .collect();
     let (rows, labels) = validation();
@@ -132,8 +134,8 @@ struct World {
     nonces: Vec<u64>,
     proposer: Address,
     height: u64,
-    /// Each round's witness and the providers' logs.
-    rounds: Vec<(ContributionWitness, Vec<Log>)>,
+    /// Each round's witness and the providers' logs (`None`: it took no part).
+    rounds: Vec<(ContributionWitness, Vec<Option<Log>>)>,
 }
 
 impl World {
@@ -179,18 +181,50 @@ impl World {
     /// Round `round` from the previous round's aggregate: model, logs, seal with the
     /// valuation, draw.
     fn round(&mut self, round: u32) {
+        self.round_without(round, &[]);
+    }
+
+    /// The providers (1 to 3) in the ledger's player order: by address.
+    fn order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (1..=3).collect();
+        order.sort_by_key(|&p| self.addr(p).to_string());
+        order
+    }
+
+    /// The registered sample counts in player order.
+    fn samples(&self) -> Vec<u64> {
+        self.order().iter().map(|&p| SAMPLES[p - 1]).collect()
+    }
+
+    /// [`World::round`] in which the providers `absent` (1 to 3) post no log.
+    fn round_without(&mut self, round: u32, absent: &[usize]) {
+        let order = self.order();
         let global = self
             .rounds
             .last()
             .map_or(vec![0; 6], |(w, _)| w.aggregate.clone());
-        let w = witness(&global, u64::from(round), &SAMPLES);
-        let logs: Vec<Log> = (0..3)
-            .map(|c| {
-                Log::new(
-                    c,
-                    round,
-                    &[commitment(&w.global), commitment(&w.updates[c as usize])],
-                )
+        let samples: Vec<u64> = order
+            .iter()
+            .map(|p| {
+                if absent.contains(p) {
+                    0
+                } else {
+                    SAMPLES[p - 1]
+                }
+            })
+            .collect();
+        let w = witness(&global, u64::from(round), &samples);
+        // Logs by provider (index p − 1); the witness is in player order.
+        let logs: Vec<Option<Log>> = (1..=3)
+            .map(|p| {
+                let k = order.iter().position(|&q| q == p).unwrap();
+                (!absent.contains(&p)).then(|| {
+                    Log::new(
+                        p as u32 - 1,
+                        round,
+                        &[commitment(&w.global), commitment(&w.updates[k])],
+                    )
+                })
             })
             .collect();
         self.ok(
@@ -198,6 +232,7 @@ impl World {
             post_model_op(TASK, round.into(), &MODEL, round == 1).unwrap(),
         );
         for (p, log) in logs.iter().enumerate() {
+            let Some(log) = log else { continue };
             let post = post_log_op(TASK, round.into(), &self.addr(p + 1), &log.post()).unwrap();
             self.ok(p + 1, post);
         }
@@ -222,14 +257,15 @@ impl World {
     fn submission(&self, round: u32) -> Submission {
         let (w, logs) = &self.rounds[round as usize - 1];
         let values = (0..3)
-            .map(|i| (self.addr(i + 1).to_string(), w.numerators[i]))
+            .map(|i| (self.addr(self.order()[i]).to_string(), w.numerators[i]))
             .collect();
         let ends = logs
             .iter()
             .enumerate()
-            .map(|(i, l)| {
+            .filter_map(|(i, l)| {
+                let l = l.as_ref()?;
                 let ends = LogEnds::of(&l.log, &l.tree).unwrap();
-                (self.addr(i + 1).to_string(), ends.encode())
+                Some((self.addr(i + 1).to_string(), ends.encode()))
             })
             .collect();
         (prove(w), values, ends)
@@ -393,7 +429,7 @@ fn proven_shapley_values_pay_the_escrow_and_every_tampering_is_refused() {
     // A proof of another statement: the sample counts the owner did not register.
     let forged = {
         let (w1, _) = &w.rounds[0];
-        let mut samples = SAMPLES;
+        let mut samples = w.samples();
         samples[0] += 1;
         let other = witness(&w1.global, 1, &samples);
         prove(&other)
@@ -440,7 +476,7 @@ fn proven_shapley_values_pay_the_escrow_and_every_tampering_is_refused() {
                 numerators: (0..3)
                     .map(|i| {
                         let v = counted(r.numerators[i], 6, paid, 6, 0);
-                        (w.addr(i + 1).to_string(), v)
+                        (w.addr(w.order()[i]).to_string(), v)
                     })
                     .collect(),
             }
@@ -467,7 +503,33 @@ fn proven_shapley_values_pay_the_escrow_and_every_tampering_is_refused() {
 }
 
 #[test]
-fn junk_below_a_registration_blocks_no_settlement() {
+fn a_provider_that_sits_a_round_out_is_a_null_player_and_the_round_is_still_proven() {
+    let mut w = world();
+    w.round_without(1, &[2]);
+    let (proof, values, ends) = w.submission(1);
+    assert_eq!(values[&w.addr(2).to_string()], 0, "a null player");
+    assert_eq!(ends.len(), 2, "ends of the two logs");
+    // Claiming the absent provider contributed (value moved to it from another) is refused.
+    let mut moved = values.clone();
+    let (p1, p2) = (w.addr(1).to_string(), w.addr(2).to_string());
+    *moved.get_mut(&p1).unwrap() -= 6;
+    *moved.get_mut(&p2).unwrap() += 6;
+    let receipt = w.submit(1, &proof, &moved, &ends);
+    assert!(
+        !receipt.is_ok(),
+        "a value for a provider that sat the round out"
+    );
+    let receipt = w.submit(1, &proof, &values, &ends);
+    assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+    w.round(2);
+    let (proof, values, ends) = w.submission(2);
+    assert!(w.submit(2, &proof, &values, &ends).is_ok());
+    assert!(w.close().is_ok());
+    assert_eq!(w.at("paid_by"), Value::from("shapley"));
+}
+
+#[test]
+fn junk_below_a_registration_blocks_nothing_and_pays_its_writer_nothing() {
     let mut w = world();
     let me = w.addr(3);
     let junk = format!(
@@ -478,17 +540,17 @@ fn junk_below_a_registration_blocks_no_settlement() {
     // ledger must not trust that a registration stays well formed.
     let receipt = w.send(3, op(&junk));
     assert!(receipt.is_ok(), "{:?}", receipt.outcome);
-    w.round(1);
-    w.round(2);
+    // Its provider stays a player, absent in every round: the rounds are still proven.
+    for round in 1..=2 {
+        w.round_without(round, &[3]);
+        let (proof, values, ends) = w.submission(round);
+        let receipt = w.submit(round, &proof, &values, &ends);
+        assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+    }
     let receipt = w.close();
     assert!(receipt.is_ok(), "{:?}", receipt.outcome);
-    assert!(
-        w.at("paid_by")
-            .as_str()
-            .is_some_and(|s| s.starts_with("proportional")),
-        "{:?}",
-        w.at("paid_by")
-    );
+    assert_eq!(w.at("paid_by"), Value::from("shapley"));
+    assert!(w.at(&format!("payouts/{me}")).as_int().unwrap_or(0) == 0);
 }
 
 #[test]
@@ -524,11 +586,23 @@ fn an_unproven_round_pays_by_credited_rounds_and_a_proof_needs_its_seal_and_draw
     w.height += 1;
     w.ok(0, draw_challenge_op(TASK, 2, sealed + 1).unwrap());
     // One provider posted: the task's key proves rounds of three.
+    // Provider 1's log starts from another model than round 1's aggregate and the others
+    // posted none: nobody in the round can be valued, so no proof of it can be made.
     let receipt = w.submit(2, &proof, &values, &ends);
     let TxOutcome::Failed(why) = &receipt.outcome else {
-        panic!("accepted a round of one provider");
+        panic!("accepted a round nobody in it can be valued");
     };
-    assert!(why.contains("proves rounds of 3"), "{why}");
+    assert!(why.contains("must name exactly"), "{why}");
+    let mut ends_1 = BTreeMap::new();
+    ends_1.insert(
+        w.addr(1).to_string(),
+        LogEnds::of(&log.log, &log.tree).unwrap().encode(),
+    );
+    let receipt = w.submit(2, &proof, &values, &ends_1);
+    let TxOutcome::Failed(why) = &receipt.outcome else {
+        panic!("accepted a round nobody in it can be valued");
+    };
+    assert!(why.contains("contribution proof of round 2"), "{why}");
     assert!(w.close().is_ok());
     let paid_by = w.at("paid_by");
     assert!(

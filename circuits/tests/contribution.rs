@@ -46,7 +46,16 @@ fn instance(
                 .collect()
         })
         .collect();
-    let samples: Vec<u64> = (0..n).map(|_| rng.gen_range(1..200)).collect();
+    // A quarter of the players absent (weight 0), the first always present.
+    let samples: Vec<u64> = (0..n)
+        .map(|i| {
+            if i > 0 && rng.gen_ratio(1, 4) {
+                0
+            } else {
+                rng.gen_range(1..200)
+            }
+        })
+        .collect();
     let x: Vec<Vec<i64>> = (0..rows)
         .map(|_| {
             (0..model.inputs())
@@ -101,6 +110,40 @@ proptest! {
         let game = round_game(&shape.model, &w.global, &weighted, &w.rows, &w.labels).unwrap();
         prop_assert_eq!(&w.table, &(0..16).map(|s| game.utility(s)).collect::<Vec<_>>());
         prop_assert_eq!(&w.aggregate, &fedavg(&w.updates, &w.samples));
+    }
+}
+
+#[test]
+fn an_absent_player_is_null_and_every_coalition_of_absent_players_scores_the_global_model() {
+    for model in models() {
+        // Four players, all sixteen coalitions checked, players 1 and 3 absent.
+        let (shape, w) = instance(model, 4, 7, 6, 11);
+        let samples = vec![w.samples[0].max(1), 0, 57, 0];
+        let w = ContributionWitness::honest(
+            &model,
+            w.global.clone(),
+            w.updates.clone(),
+            samples,
+            w.rows.clone(),
+            w.labels.clone(),
+            w.drawn.clone(),
+        )
+        .unwrap();
+        check(&shape, &w).unwrap();
+        assert_eq!((w.numerators[1], w.numerators[3]), (0, 0), "{model:?}");
+        assert_eq!(w.table[0b1010], w.table[0], "absent players only: v(∅)");
+        // An owner that scores a coalition of absent players with anything but the global
+        // model is refused: the table entry moved and the values recomputed.
+        let mut bad = w.clone();
+        bad.table[0b1010] = (bad.table[0] + 1) % (shape.rows as i64 + 1);
+        revalue(&mut bad);
+        assert!(check(&shape, &bad).is_err(), "{model:?}");
+        // Nobody present: no aggregate exists, nothing can be proven.
+        let none = ContributionWitness {
+            samples: vec![0; 4],
+            ..w.clone()
+        };
+        assert!(check(&shape, &none).is_err(), "{model:?}");
     }
 }
 

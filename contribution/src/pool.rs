@@ -14,13 +14,19 @@
 //! integers (the fixed-point logits of `circuits::reference::contribution`), ties broken by the
 //! lowest class index. No division, no rounding: exactly what the contribution proof
 //! constrains. A logistic regression's single logit `z` is the pair `(0, z)`.
+//!
+//! **Absent players.** A player of weight `n_i = 0` sent nothing that can be valued (it dropped
+//! out, or its update is outside the fixed-point range): the FedAvg of a coalition whose
+//! members all weigh 0 is the global model, so such a coalition's utility is `v(∅)`, and an
+//! absent player is a null player (`φ_i = 0`). A task's proof thus has one player per
+//! registered provider whoever takes part in a round.
 
 use crate::{Coalition, ContributionError, Game, MAX_PLAYERS};
 
 /// One provider of a [`PoolGame`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolPlayer {
-    /// Its FedAvg weight `n_i` (its sample count), at least 1.
+    /// Its FedAvg weight `n_i` (its sample count), or 0 for an absent player.
     pub weight: i128,
     /// Its model's logits, row-major `[rows][classes]`.
     pub logits: Vec<i128>,
@@ -41,7 +47,7 @@ impl PoolGame {
     ///
     /// # Errors
     /// [`ContributionError::Shape`] when shapes disagree, a label is out of range, a weight is
-    /// below 1, there are no rows or fewer than 2 classes; [`ContributionError::NoPlayers`] or
+    /// negative, there are no rows or fewer than 2 classes; [`ContributionError::NoPlayers`] or
     /// [`ContributionError::TooManyPlayers`] for the player count; and
     /// [`ContributionError::Overflow`] if a coalition's weighted logit sum could overflow.
     pub fn new(
@@ -74,7 +80,7 @@ impl PoolGame {
         }
         let mut bound: i128 = 0;
         for (i, p) in players.iter().enumerate() {
-            if p.weight < 1 || p.logits.len() != cells {
+            if p.weight < 0 || p.logits.len() != cells {
                 return shape(format!(
                     "player {i}: weight {} and {} logits for {rows}×{classes}",
                     p.weight,
@@ -104,10 +110,15 @@ impl PoolGame {
     }
 
     /// The coalition's pooled logits of one row, `Σ_{i∈S} n_i · z_i[row]` (the base logits
-    /// for `S = ∅`), written into `out`.
+    /// when `Σ_{i∈S} n_i = 0`, as for `S = ∅`), written into `out`.
     pub fn pooled(&self, coalition: Coalition, row: usize, out: &mut [i128]) {
         let cells = row * self.classes..(row + 1) * self.classes;
-        if coalition == 0 {
+        let present = self
+            .players
+            .iter()
+            .enumerate()
+            .any(|(i, p)| coalition >> i & 1 == 1 && p.weight > 0);
+        if !present {
             out.copy_from_slice(&self.base[cells]);
             return;
         }
@@ -194,6 +205,36 @@ mod tests {
     }
 
     #[test]
+    fn an_absent_player_is_null_and_a_coalition_of_absent_players_is_the_global_model() {
+        // The game above with an absent third player whose logits would change everything.
+        let players = vec![
+            PoolPlayer {
+                weight: 3,
+                logits: vec![0, 2, 1, 0],
+            },
+            PoolPlayer {
+                weight: 1,
+                logits: vec![5, 0, 0, 4],
+            },
+            PoolPlayer {
+                weight: 0,
+                logits: vec![0, 9, 9, 0],
+            },
+        ];
+        let game = PoolGame::new(2, vec![1, 0], vec![1, 0, 1, 0], players).unwrap();
+        for s in 0..4 {
+            assert_eq!(
+                game.utility(s | 4),
+                game.utility(s),
+                "coalition {s} with the absent player"
+            );
+        }
+        let phi =
+            crate::exact::shapley_numerators(&crate::exact::utility_table(&game).unwrap()).unwrap();
+        assert_eq!(phi[2], 0);
+    }
+
+    #[test]
     fn misshapen_games_are_refused() {
         let p = |w, n| PoolPlayer {
             weight: w,
@@ -201,7 +242,7 @@ mod tests {
         };
         assert!(PoolGame::new(2, vec![0], vec![0, 0], vec![p(1, 2)]).is_ok());
         assert!(PoolGame::new(2, vec![2], vec![0, 0], vec![p(1, 2)]).is_err());
-        assert!(PoolGame::new(2, vec![0], vec![0, 0], vec![p(0, 2)]).is_err());
+        assert!(PoolGame::new(2, vec![0], vec![0, 0], vec![p(-1, 2)]).is_err());
         assert!(PoolGame::new(2, vec![0], vec![0, 0], vec![p(1, 3)]).is_err());
         assert!(PoolGame::new(2, vec![0], vec![0], vec![p(1, 2)]).is_err());
         assert!(PoolGame::new(2, vec![0], vec![0, 0], vec![]).is_err());

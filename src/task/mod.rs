@@ -392,10 +392,6 @@ impl TaskDriver {
             "only FedAvg rounds are proven: a shapley task needs the fedavg strategy \
              (`zkfl contrib` still values runs of the others, unproven)"
         );
-        ensure!(
-            self.federation.config().fraction >= 1.0,
-            "a shapley task proves rounds in which every provider takes part (--fraction 1)"
-        );
         let terms = self.terms.contribution;
         let (shape, root) = crate::valuation::contribution_shape(
             self.dir.root(),
@@ -410,6 +406,18 @@ impl TaskDriver {
             root,
             terms.min_gain,
         )?)
+    }
+
+    /// The players of a contribution proof: the registered providers' client indices, in the
+    /// ledger's order (by address).
+    fn players(&self) -> Vec<usize> {
+        let mut joined: Vec<(String, usize)> = self
+            .joined()
+            .into_iter()
+            .map(|(c, a)| (a.to_string(), c))
+            .collect();
+        joined.sort();
+        joined.into_iter().map(|(_, c)| c).collect()
     }
 
     fn shapley(&self) -> bool {
@@ -705,16 +713,22 @@ impl TaskDriver {
     fn valuation(&self, round: u32) -> RoundValuation {
         use circuits::field::{Bn254, Field};
         use circuits::gadgets::commit::commit_params;
-        let valued = crate::valuation::contribution_witness(self.dir.root(), round, 0, &[0; 32])
-            .and_then(|p| {
-                let commit = |v: &[i64]| -> Result<[u8; 32]> {
-                    Ok(commit_params::<Bn254>(v)?.to_le_bytes())
-                };
-                Ok(RoundValuation {
-                    aggregate: commit(&p.witness.aggregate)?,
-                    table: commit(&p.witness.table)?,
-                })
-            });
+        let players = self.players();
+        let valued = crate::valuation::contribution_witness(
+            self.dir.root(),
+            round,
+            Some(&players),
+            0,
+            &[0; 32],
+        )
+        .and_then(|p| {
+            let commit =
+                |v: &[i64]| -> Result<[u8; 32]> { Ok(commit_params::<Bn254>(v)?.to_le_bytes()) };
+            Ok(RoundValuation {
+                aggregate: commit(&p.witness.aggregate)?,
+                table: commit(&p.witness.table)?,
+            })
+        });
         valued.unwrap_or_else(|e| {
             tracing::warn!("round {round} cannot be valued: {e:#}");
             let kept = circuits::fixed::quantize_params(&self.global)
@@ -737,15 +751,17 @@ impl TaskDriver {
             .as_str()
             .and_then(chain::settlement::config::hex32)
             .context("the round's challenge is not drawn")?;
+        let players = self.players();
         let inputs = crate::valuation::contribution_witness(
             self.dir.root(),
             round,
+            Some(&players),
             config.shape.drawn,
             &seed,
         )?;
         ensure!(
             inputs.shape == config.shape,
-            "the round has {} valued providers; the task's key proves rounds of {}",
+            "the task has {} registered providers; its key proves rounds of {}",
             inputs.shape.players,
             config.shape.players
         );

@@ -39,17 +39,33 @@ pub struct RoundProofInputs {
 /// how far the run's own next model is from that aggregate (a run that aggregates in floating
 /// point is off by a unit in some coordinates: a proven task must aggregate in fixed point).
 ///
+/// The players are `players` (client indices, in the order a task's ledger takes them), each
+/// absent (weight 0, its model the global one) unless the round valued its update; or, with
+/// `None`, the providers whose updates the round valued.
+///
 /// # Errors
 /// As [`super::value_run`], and when the round cannot be proven (more players than a proof takes).
 pub fn contribution_witness(
     dir: &Path,
     round: u32,
+    players: Option<&[usize]>,
     drawn: usize,
     draw_seed: &[u8; 32],
 ) -> Result<RoundProofInputs> {
     let opened = OpenedRun::open(dir)?;
     let inputs = opened.round_inputs(opened.round(round)?)?;
-    let n = inputs.clients.len();
+    let clients = players.map_or_else(|| inputs.clients.clone(), <[usize]>::to_vec);
+    let (updates, samples): (Vec<Vec<i64>>, Vec<u64>) = clients
+        .iter()
+        .map(|c| match inputs.clients.iter().position(|v| v == c) {
+            Some(k) => (
+                inputs.weighted[k].params.clone(),
+                inputs.weighted[k].samples,
+            ),
+            None => (inputs.global_q.clone(), 0),
+        })
+        .unzip();
+    let n = clients.len();
     let data = &opened.validation.data;
     let coalitions = contribution::draw::drawn(draw_seed, n, drawn);
     let shape = ContributionShape {
@@ -63,8 +79,8 @@ pub fn contribution_witness(
     let witness = ContributionWitness::honest(
         &opened.model,
         inputs.global_q,
-        inputs.weighted.iter().map(|w| w.params.clone()).collect(),
-        inputs.weighted.iter().map(|w| w.samples).collect(),
+        updates,
+        samples,
         data.rows.clone(),
         data.labels.clone(),
         coalitions,
@@ -84,7 +100,7 @@ pub fn contribution_witness(
     Ok(RoundProofInputs {
         shape,
         witness,
-        clients: inputs.clients,
+        clients,
         gap,
     })
 }

@@ -5,13 +5,18 @@
 //! `{"proof": hex, "values": {"<addr>": N!·φ, …}, "ends": {"<addr>": hex(pol::LogEnds), …}}`
 //! once the round's challenge is drawn. The function assembles the statement of
 //! `circuits::relations::contribution` itself, in order:
-//! - the players are the providers with a well-formed log of the round, ordered by client
-//!   index; there must be the config's `shape.players` of them;
-//! - each player's log ends open against its posted record root and step count; the header
-//!   names the player's client index, the round and the round's posted model; every header
-//!   carries the same commitment `C_t`, and from round 2 on it is the previous round's
-//!   posted aggregate commitment (so the aggregation proven last round is the model trained
-//!   on this round); the last entry's commitment is `C_i`;
+//! - the players are the task's registered providers, in address order; there must be the
+//!   config's `shape.players` of them, whoever takes part in the round (a provider whose
+//!   registration is not well formed is a player that is always absent);
+//! - each player with a well-formed log must have its log ends in the submission; they must
+//!   open against its posted record root and step count, and the header must name the
+//!   player's client index, the round and the round's posted model;
+//! - `C_t` is the previous round's sealed aggregate commitment (so the aggregation proven last
+//!   round is the model trained on this round), or in round 1 the start every valued log
+//!   shares; a player whose log starts from `C_t` and commits its update is present, with
+//!   `C_i` its last entry's commitment and `n_i` its registered sample count; any other player
+//!   (no log, a log trained from another model, an update outside the fixed-point range) is
+//!   absent: `n_i = 0`, `C_i = C_t`, a null player of the game;
 //! - `C_{t+1}` and `H` are the round's `valuation`, posted with the seal, so before the seed;
 //! - `n_i` is each player's registered sample count, `R` the task's validation root;
 //! - `N!·φ_i` are the values written;
@@ -23,11 +28,9 @@
 //! only functions write (settlement reads nothing else), and the submission is replaced by
 //! `true`; any failure is a [`FunctionError`] with a one-line reason, and the op rolls back.
 //!
-//! **Players.** A provider whose registration is malformed (only it can write below its own
-//! registration) counts as having posted no log. A provider with a well-formed log that cannot
-//! be valued (its ends do not open, its update is outside the fixed-point range) makes the
-//! round unprovable, and the task then pays by credited rounds: a griefing provider can force
-//! that fallback, which the closing note of the issue records as open.
+//! **What stays open.** A provider that posts a log and withholds its ends from the owner makes
+//! the round unprovable (the owner cannot show its log), and the task then pays by credited
+//! rounds.
 
 use std::collections::BTreeMap;
 
@@ -45,25 +48,23 @@ fn reject(reason: impl Into<String>) -> FunctionError {
     FunctionError::Proof(reason.into())
 }
 
-/// A provider of a round: its address, client index, sample count and posted log.
+/// A registered provider: its address, and in a round the client index, sample count and log
+/// that make it a present player (`None` when its registration is not well formed — only its
+/// provider can cause that — or it posted no well-formed log).
 struct Player {
     addr: String,
-    client: u32,
-    samples: u64,
-    post: LogPost,
+    present: Option<(u32, u64, LogPost)>,
 }
 
-/// The providers with a well-formed log of round `round`, by client index.
+/// The task's registered providers in address order, each with what it posted in round
+/// `round`.
 fn players(state: &StateTxn<'_>, task: &str, round: &str) -> Result<Vec<Player>, FunctionError> {
-    let Value::Object(logs) = state.get_value(&at(task, &["rounds", round, "logs"])?) else {
+    let Value::Object(registered) = state.get_value(&at(task, &["providers"])?) else {
         return Ok(Vec::new());
     };
+    let logs = state.get_value(&at(task, &["rounds", round, "logs"])?);
     let mut out = Vec::new();
-    for (addr, post) in &logs {
-        let Some(post) = LogPost::from_value(post) else {
-            continue;
-        };
-        let reg = state.get_value(&at(task, &["providers", addr])?);
+    for (addr, reg) in &registered {
         let client = reg
             .child("client")
             .as_int()
@@ -72,17 +73,15 @@ fn players(state: &StateTxn<'_>, task: &str, round: &str) -> Result<Vec<Player>,
             .child("samples")
             .as_int()
             .and_then(|n| u64::try_from(n).ok());
-        let (Some(client), Some(samples)) = (client, samples) else {
-            continue;
-        };
+        let post = LogPost::from_value(logs.child(addr));
         out.push(Player {
             addr: addr.clone(),
-            client,
-            samples,
-            post,
+            present: client
+                .zip(samples.filter(|&n| n > 0))
+                .zip(post)
+                .map(|((c, n), p)| (c, n, p)),
         });
     }
-    out.sort_by_key(|p| p.client);
     Ok(out)
 }
 
@@ -145,28 +144,42 @@ pub fn verify(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
     let n = config.shape.players;
     if players.len() != n {
         return Err(reject(format!(
-            "round {round} has {} providers with logs; the task's key proves rounds of {n}",
+            "task {task} has {} registered providers; its key proves rounds of {n}",
             players.len()
         )));
     }
-    let entries = |name: &str| match submission.child(name) {
-        Value::Object(m) if m.len() == n && players.iter().all(|p| m.contains_key(&p.addr)) => {
-            Ok(m)
+    let names = |name: &str, who: &dyn Fn(&Player) -> bool| {
+        let count = players.iter().filter(|p| who(p)).count();
+        match submission.child(name) {
+            Value::Object(m)
+                if m.len() == count
+                    && players
+                        .iter()
+                        .filter(|p| who(p))
+                        .all(|p| m.contains_key(&p.addr)) =>
+            {
+                Ok(m)
+            }
+            _ => Err(FunctionError::BadInput(format!(
+                "the submission's {name} must name exactly the {count} providers {}",
+                if name == "ends" {
+                    "with a log"
+                } else {
+                    "of the task"
+                }
+            ))),
         }
-        _ => Err(FunctionError::BadInput(format!(
-            "the submission's {name} must name exactly the round's {n} providers"
-        ))),
     };
-    let (values, ends) = (entries("values")?, entries("ends")?);
+    let values = names("values", &|_| true)?;
+    let ends = names("ends", &|p| p.present.is_some())?;
 
-    let mut global = None;
-    let mut updates = Vec::with_capacity(n);
-    let mut numerators = Vec::with_capacity(n);
+    // Each player's commitments: (start, end) of a log that can be valued, else absent.
+    let mut opened_logs = Vec::with_capacity(n);
     for p in &players {
-        let numerator = values[&p.addr].as_int().ok_or_else(|| {
-            FunctionError::BadInput(format!("the value of {} is not an integer", p.addr))
-        })?;
-        numerators.push(numerator);
+        let Some((client, _, post)) = &p.present else {
+            opened_logs.push(None);
+            continue;
+        };
         let bytes = ends[&p.addr]
             .as_str()
             .and_then(|h| hex::decode(h).ok())
@@ -174,43 +187,64 @@ pub fn verify(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
                 FunctionError::BadInput(format!("the ends of {} are not hex", p.addr))
             })?;
         let opened = pol::LogEnds::decode(&bytes)
-            .and_then(|e| e.open(&pol::Digest(p.post.root), p.post.steps))
+            .and_then(|e| e.open(&pol::Digest(post.root), post.steps))
             .map_err(|e| reject(format!("the log of {}: {e}", p.addr)))?;
         let h = &opened.header;
-        if h.client != p.client || h.round != round || h.global.0 != model {
+        if h.client != *client || h.round != round || h.global.0 != model {
             return Err(reject(format!(
                 "the log of {} is not of its client, round {round} and the round's model",
                 p.addr
             )));
         }
-        let start = h
-            .initial_commitment
-            .ok_or_else(|| reject(format!("the log of {} commits no start", p.addr)))?
-            .bn254;
-        if *global.get_or_insert(start) != start {
-            return Err(reject(format!(
-                "the logs of round {round} start from different models"
-            )));
-        }
-        let end = opened
-            .last
-            .commitment
-            .ok_or_else(|| reject(format!("the log of {} commits no update", p.addr)))?;
-        updates.push(end.bn254);
+        // A log that commits no start or no update (an update outside the fixed-point range)
+        // cannot be valued: its provider is absent from the game.
+        let start = h.initial_commitment.map(|c| c.bn254);
+        let end = opened.last.commitment.map(|c| c.bn254);
+        opened_logs.push(start.zip(end));
     }
-    let global = global.ok_or_else(|| reject(format!("round {round} has no logs")))?;
-    if previous.is_some_and(|prev| prev != global) {
-        return Err(reject(format!(
-            "round {round} starts from another model than round {}'s proven aggregate",
-            round - 1
-        )));
+    // The round's start: the previous round's proven aggregate, or in round 1 the start all
+    // the valued logs share. From round 2 on, a log that starts elsewhere was trained from
+    // another model than the proven one: it cannot be valued either.
+    let global = match previous {
+        Some(prev) => prev,
+        None => {
+            let mut starts = opened_logs.iter().flatten().map(|(s, _)| *s);
+            let first = starts
+                .next()
+                .ok_or_else(|| reject(format!("round {round} has no log that can be valued")))?;
+            if starts.any(|s| s != first) {
+                return Err(reject(format!(
+                    "the logs of round {round} start from different models"
+                )));
+            }
+            first
+        }
+    };
+    let mut updates = Vec::with_capacity(n);
+    let mut samples = Vec::with_capacity(n);
+    let mut numerators = Vec::with_capacity(n);
+    for (p, log) in players.iter().zip(&opened_logs) {
+        let numerator = values[&p.addr].as_int().ok_or_else(|| {
+            FunctionError::BadInput(format!("the value of {} is not an integer", p.addr))
+        })?;
+        numerators.push(numerator);
+        match (log, &p.present) {
+            (Some((start, end)), Some((_, n, _))) if *start == global => {
+                updates.push(*end);
+                samples.push(*n);
+            }
+            _ => {
+                updates.push(global);
+                samples.push(0);
+            }
+        }
     }
 
     let statement = ContributionStatement {
         global,
         updates,
         aggregate: valuation.aggregate,
-        samples: players.iter().map(|p| p.samples).collect(),
+        samples,
         validation_root: config.validation_root,
         table: valuation.table,
         numerators: numerators.clone(),
@@ -273,7 +307,10 @@ pub(crate) fn task_value(
     let mut per_round = Vec::new();
     for r in 1..=rounds {
         let round = r.to_string();
-        if players(state, task, &round)?.is_empty() {
+        if !players(state, task, &round)?
+            .iter()
+            .any(|p| p.present.is_some())
+        {
             continue;
         }
         let record = state.get_value(&at(task, &["rounds", &round, "shapley"])?);

@@ -10,13 +10,16 @@
 //! `s_S[r] = Σ_{i∈S} n_i z_i[r]` up to the positive factor `1/n_S`, with
 //! `z_i[r][j] = Σ_d x_rd W_i[d,j] + b_ij·2^FX` (a logistic regression's classes score `(0, z)`):
 //! no division. The predicted class is the lowest index among the maxima of `s_S[r]`.
-//! `φ_i` is the Shapley value of `v`; `N!·φ_i` is an integer.
+//! A player with `n_i = 0` is absent (it sent nothing that can be valued): a coalition whose
+//! members all weigh 0 scores with the global model's logits `z_t`, like `∅`, so an absent
+//! player is a null player (`contribution::pool`). `φ_i` is the Shapley value of `v`; `N!·φ_i`
+//! is an integer.
 //!
 //! **Public inputs** (in order; `N` players, `k` drawn coalitions):
 //! 1. `C_t = commit_params(w_t)`;
 //! 2. `C_1 … C_N = commit_params(w_i)` (each the last checkpoint of provider `i`'s posted log);
 //! 3. `C_{t+1} = commit_params(w_{t+1})`, the round's posted aggregate;
-//! 4. `n_1 … n_N`, each `1 <= n_i < 2^SAMPLE_BITS`;
+//! 4. `n_1 … n_N`, each `0 <= n_i < 2^SAMPLE_BITS` (0: absent), at least one not 0;
 //! 5. `R`, the root of the validation set's [`crate::gadgets::commit::DataTree`];
 //! 6. `H = commit_params(v)`, the table of all `2^N` utilities indexed by coalition bitmask;
 //! 7. `N!·φ_1 … N!·φ_N` (signed);
@@ -27,8 +30,9 @@
 //! - **Shapley:** `N!·φ_i = Σ_{S ∌ i} |S|!(N−|S|−1)!·(v[S ∪ {i}] − v[S])` for every `i`;
 //! - **utilities:** `v[S]` is the count of correctly classified rows for every checked `S`:
 //!   the fixed heavy coalitions (`∅`, `P`, each `{i}`, each `P ∖ {i}`:
-//!   `contribution::draw::fixed`) and the drawn ones. The argmax is a one-hot `e` with
-//!   `s* = Σ_j e_j s_j` and `s* − s_j − [j < j*] ∈ [0, 2^score_bits)` for every class `j`;
+//!   `contribution::draw::fixed`) and the drawn ones, scored `s_S = Σ_{i∈S} n_i z_i +
+//!   [n_S = 0]·z_t`. The argmax is a one-hot `e` with `s* = Σ_j e_j s_j` and
+//!   `s* − s_j − [j < j*] ∈ [0, 2^score_bits)` for every class `j`;
 //! - **aggregation:** `w_{t+1} = round(Σ_i n_i w_i / Σ_i n_i)` in every coordinate (half up,
 //!   [`crate::fixed::round_div`]): the posted next global model is the FedAvg of the committed
 //!   updates.
@@ -370,9 +374,6 @@ pub fn build<F: Field>(
     b.assert_eq(commitment, c_next);
     for &s in &n_i {
         b.range(s, SAMPLE_BITS);
-        // n_i >= 1: n_i − 1 in range too.
-        let less = b.linear(&[(Coeff::ONE, s)], Coeff::ONE.negated());
-        b.range(less, SAMPLE_BITS);
     }
 
     // Validation rows: range, one-hot labels, the tree over all 2^depth leaves.
@@ -472,6 +473,13 @@ pub fn build<F: Field>(
     b.section("utilities");
     let score_bits = shape.score_bits();
     for s in fixed(n) {
+        // [n_S = 0]: the coalition's members are all absent (always for ∅).
+        let members: Vec<(Coeff, Var)> = (0..n)
+            .filter(|i| s >> i & 1 == 1)
+            .map(|i| (Coeff::ONE, n_i[i]))
+            .collect();
+        let n_s = b.linear(&members, Coeff::ZERO);
+        let empty = arith::is_zero(&mut b, n_s);
         let scores: Vec<Vec<Var>> = (0..shape.rows)
             .map(|r| {
                 if s == 0 {
@@ -479,10 +487,11 @@ pub fn build<F: Field>(
                 }
                 (0..classes)
                     .map(|j| {
-                        let terms: Vec<(Coeff, Var)> = (0..n)
+                        let mut terms: Vec<(Coeff, Var)> = (0..n)
                             .filter(|i| s >> i & 1 == 1)
                             .map(|i| (Coeff::ONE, weighted[i][r][j]))
                             .collect();
+                        terms.push((Coeff::ONE, b.mul(empty, logits[0][r][j])));
                         b.linear(&terms, Coeff::ZERO)
                     })
                     .collect()
@@ -493,12 +502,17 @@ pub fn build<F: Field>(
     }
     for &d in &drawn {
         let bits = b.bits(d, n);
+        let members: Vec<Var> = (0..n).map(|i| b.mul(bits[i], n_i[i])).collect();
+        let members: Vec<(Coeff, Var)> = members.iter().map(|&v| (Coeff::ONE, v)).collect();
+        let n_s = b.linear(&members, Coeff::ZERO);
+        let empty = arith::is_zero(&mut b, n_s);
         let scores: Vec<Vec<Var>> = (0..shape.rows)
             .map(|r| {
                 (0..classes)
                     .map(|j| {
-                        let parts: Vec<Var> =
+                        let mut parts: Vec<Var> =
                             (0..n).map(|i| b.mul(bits[i], weighted[i][r][j])).collect();
+                        parts.push(b.mul(empty, logits[0][r][j]));
                         let terms: Vec<(Coeff, Var)> =
                             parts.iter().map(|&v| (Coeff::ONE, v)).collect();
                         b.linear(&terms, Coeff::ZERO)

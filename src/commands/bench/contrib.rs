@@ -209,7 +209,7 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool) -> Result<Proof
         witness,
         gap,
         ..
-    } = zkfl::valuation::contribution_witness(dir, 1, drawn, &[7; 32])?;
+    } = zkfl::valuation::contribution_witness(dir, 1, None, drawn, &[7; 32])?;
     let (program, assignment) = build::<Bn254>(&shape, &witness)?;
     program.check(&assignment).map_err(|e| {
         anyhow::anyhow!("the honest contribution witness does not satisfy the relation: {e}")
