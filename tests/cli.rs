@@ -74,6 +74,31 @@ fn bad_input_gives_one_error_line_and_writes_nothing() {
 }
 
 #[test]
+fn run_refuses_a_bad_reward_or_provider_count_in_one_line_before_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (&["--reward", "bogus"], "bogus"),
+        (&["--providers", "0"], "providers"),
+        (&["--reward", "shapley", "--providers", "13"], "at most 12"),
+    ];
+    for (i, (extra, needle)) in cases.into_iter().enumerate() {
+        let out = tmp.path().join(format!("run-{i}"));
+        let out_arg = out.display().to_string();
+        let mut args = vec!["run", "--rounds", "1", "--out", &out_arg];
+        args.extend(extra.iter().copied());
+        let output = zkfl(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} should fail");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error:") && stderr.contains(needle),
+            "{stderr}"
+        );
+        assert!(!out.exists(), "{args:?} wrote {}", out.display());
+    }
+}
+
+#[test]
 fn a_killed_run_resumes_to_the_same_model() {
     let tmp = tempfile::tempdir().unwrap();
     let rounds = ["--rounds", "12", "--pol-every", "0"];

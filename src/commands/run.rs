@@ -77,7 +77,7 @@ pub struct RunArgs {
     /// or shapley (to each provider's proven Shapley value: the owner proves every round's
     /// values with Groth16, about 45 s a round for 4 providers and 90 s for 10 on 2 cores,
     /// plus its keys once per shape; the task needs 12 providers or fewer)
-    #[arg(long, default_value = "proportional", value_parser = ["proportional", "even", "shapley"])]
+    #[arg(long, default_value = "proportional")]
     pub reward: String,
     /// Providers in the task
     #[arg(long, default_value_t = 10)]
@@ -96,10 +96,21 @@ pub fn run(args: RunArgs) -> Result<()> {
         .map(str::parse::<fl::attack::AttackSpec>)
         .transpose()
         .context("--attack")?;
-    let reward = RewardRule::from_name(&args.reward)
-        .with_context(|| format!("--reward {}: not a reward rule", args.reward))?;
+    let reward = RewardRule::from_name(&args.reward).with_context(|| {
+        format!(
+            "--reward {}: not a reward rule (proportional, even or shapley)",
+            args.reward
+        )
+    })?;
     if args.providers == 0 {
         bail!("--providers must be at least 1");
+    }
+    let most = circuits::relations::contribution::MAX_PROVEN_PLAYERS;
+    if reward == RewardRule::Shapley && args.providers > most {
+        bail!(
+            "--reward shapley proves every round's values over all providers: at most {most} (got {})",
+            args.providers
+        );
     }
     let config = FederationConfig {
         model: "softmax".into(),

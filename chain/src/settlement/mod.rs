@@ -6,11 +6,13 @@
 //!    the deadline in blocks) and the verifier config ([`config::ProofConfig`]: Groth16, the
 //!    training-step shape with its ε, the program digest, the verifying key, the allowed
 //!    learning rates) at `/tasks/<id>/config`, and funds the escrow.
-//! 2. **Joining** (status `open`). A provider stakes and registers
-//!    `/tasks/<id>/providers/<addr>` = `{"client": n, "data_root": hex}`, claiming the client
-//!    index at `clients/<n>` and the data root at `data_roots/<root>` (each once per task, so
-//!    no one else can register the same root and be paid for a proof about it).
-//! 3. **Rounds** (status `running`, config frozen). The owner starts round `r` by posting the
+//! 2. **Joining** (status `open`; the config is frozen from the first registration on). A
+//!    provider stakes and registers `/tasks/<id>/providers/<addr>` =
+//!    `{"client": n, "data_root": hex, "samples": n}` (its training rows: its FedAvg weight),
+//!    claiming the client index at `clients/<n>` and the data root at `data_roots/<root>` (each
+//!    once per task, so no one else can register the same root and be paid for a proof about
+//!    it).
+//! 3. **Rounds** (status `running`). The owner starts round `r` by posting the
 //!    global model's digest at `rounds/<r>/model`; each provider trains and posts its log at
 //!    `rounds/<r>/logs/<addr>` (head, record root, step count, update digest); the owner
 //!    aggregates and seals the round with `rounds/<r>/aggregate`, and `_sealRound`

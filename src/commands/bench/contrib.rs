@@ -1,6 +1,8 @@
 //! `zkfl bench contrib`: the cost and accuracy of the contribution estimators on real round
-//! games (digits, softmax regression, Dirichlet(0.5) providers, round 1: the round whose values
-//! carry the most signal), each sampled estimator beside the exact values of the same game.
+//! games (digits with softmax regression, or breast cancer with logistic regression;
+//! Dirichlet(0.5) providers; round 1, the round whose values carry the most signal), each
+//! sampled estimator beside the exact values of the same game; and the contribution proof of
+//! that round in both proof systems: Groth16 (a trusted setup) and halo2 (none).
 
 use std::time::Instant;
 
@@ -41,6 +43,15 @@ struct ProofRow {
     keygen_seconds: Option<f64>,
     prove_seconds: Option<f64>,
     verify_ms: Option<f64>,
+    /// halo2: rows of the layout and the `k` of its `2^k`-row domain.
+    halo2_rows: usize,
+    halo2_k: u32,
+    /// halo2 IPA parameters (made once per `k`, then read), keys, proving and verifying,
+    /// seconds (when proven with `--halo2`).
+    halo2_params_seconds: Option<f64>,
+    halo2_keygen_seconds: Option<f64>,
+    halo2_prove_seconds: Option<f64>,
+    halo2_verify_ms: Option<f64>,
     /// Coordinates where the run's float FedAvg differs from the exact fixed-point one.
     aggregate_differing: usize,
     /// Parameters.
@@ -62,6 +73,14 @@ pub struct ContribBenchArgs {
     /// Also make Groth16 keys and prove and verify those proofs (minutes, and GBs at N = 10)
     #[arg(long)]
     prove: bool,
+    /// Also prove and verify with halo2 (no trusted setup); its IPA parameters are made once
+    /// per domain size and kept with the keys (about 5 min at 2^18 rows, twice that per
+    /// doubling, on 2 cores)
+    #[arg(long)]
+    halo2: bool,
+    /// Round games of: digits (softmax regression) | breast-cancer (logistic regression)
+    #[arg(long, default_value = "digits", value_parser = ["digits", "breast-cancer"])]
+    dataset: String,
     /// Coalitions drawn beyond the heavy ones
     #[arg(long, default_value_t = 8)]
     drawn: usize,
@@ -94,11 +113,16 @@ pub fn run(mut args: ContribBenchArgs) -> Result<()> {
 }
 
 /// A one-round run of `n` providers in `dir` (made once).
-fn round_one_run(scratch: &std::path::Path, n: usize) -> Result<std::path::PathBuf> {
-    let dir = scratch.join(format!("n{n}"));
+fn round_one_run(scratch: &std::path::Path, n: usize, dataset: &str) -> Result<std::path::PathBuf> {
+    let dir = scratch.join(format!("{dataset}-n{n}"));
     if !dir.join("metrics.json").exists() {
+        let (source, model) = match dataset {
+            "breast-cancer" => (fl::data::DatasetSource::BreastCancer, "logreg"),
+            _ => (fl::data::DatasetSource::Digits, "softmax"),
+        };
         Federation::new(FederationConfig {
-            model: "softmax".into(),
+            dataset: source,
+            model: model.into(),
             clients: n,
             rounds: 1,
             pol_every: 0,
@@ -112,7 +136,7 @@ fn round_one_run(scratch: &std::path::Path, n: usize) -> Result<std::path::PathB
 fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
     let mut rows = Vec::new();
     for &n in &args.providers {
-        let dir = round_one_run(scratch, n)?;
+        let dir = round_one_run(scratch, n, &args.dataset)?;
         let mut exact: Option<(Vec<f64>, f64)> = None;
         for method in [Method::Exact, Method::Tmc, Method::Gtg] {
             let mut times = Vec::new();
@@ -142,8 +166,8 @@ fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
     }
     let mut proofs = Vec::new();
     for &n in &args.proof_providers {
-        let dir = round_one_run(scratch, n)?;
-        proofs.push(prove_round(&dir, args.drawn, args.prove)?);
+        let dir = round_one_run(scratch, n, &args.dataset)?;
+        proofs.push(prove_round(&dir, args.drawn, args.prove, args.halo2)?);
     }
     if args.json {
         println!(
@@ -183,6 +207,16 @@ fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
                 .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
         );
         println!(
+            "  halo2: {} rows, 2^{}; params {}, keys {}, prove {}, verify {}",
+            p.halo2_rows,
+            p.halo2_k,
+            secs(p.halo2_params_seconds),
+            secs(p.halo2_keygen_seconds),
+            secs(p.halo2_prove_seconds),
+            p.halo2_verify_ms
+                .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
+        );
+        println!(
             "  the run's float FedAvg differs from the exact fixed-point one in {} of {} coordinates",
             p.aggregate_differing, p.parameters
         );
@@ -197,8 +231,9 @@ fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Builds (and with `prove`, proves with Groth16) the contribution proof of round 1 of `dir`.
-fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool) -> Result<ProofRow> {
+/// Builds (and with `prove`, proves with Groth16; with `halo2`, with halo2) the contribution
+/// proof of round 1 of `dir`.
+fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool, halo2: bool) -> Result<ProofRow> {
     use circuits::field::Bn254;
     use circuits::relations::contribution::build;
     use circuits::system::{Groth16, ProofSystem};
@@ -214,6 +249,8 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool) -> Result<Proof
     program.check(&assignment).map_err(|e| {
         anyhow::anyhow!("the honest contribution witness does not satisfy the relation: {e}")
     })?;
+    let layout = circuits::halo2::Layout::new(&program)?;
+    let k = circuits::halo2::required_k(&layout);
     let mut row = ProofRow {
         providers: shape.players,
         validation_rows: shape.rows,
@@ -222,6 +259,12 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool) -> Result<Proof
         keygen_seconds: None,
         prove_seconds: None,
         verify_ms: None,
+        halo2_rows: layout.rows(),
+        halo2_k: k,
+        halo2_params_seconds: None,
+        halo2_keygen_seconds: None,
+        halo2_prove_seconds: None,
+        halo2_verify_ms: None,
         aggregate_differing: gap.differing,
         parameters: witness.aggregate.len(),
     };
@@ -237,6 +280,26 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool) -> Result<Proof
         let started = Instant::now();
         Groth16::verify(&(), &vk, &public, &proof)?;
         row.verify_ms = Some(1000.0 * started.elapsed().as_secs_f64());
+    }
+    if halo2 {
+        use circuits::Halo2;
+        use circuits::halo2::Fp;
+        let (program, assignment) = build::<Fp>(&shape, &witness)?;
+        let store = crate::commands::prove::key_store(None);
+        let started = Instant::now();
+        let params = store.halo2_params(k)?;
+        row.halo2_params_seconds = Some(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let keys = circuits::halo2::keygen(&params, &program)?;
+        row.halo2_keygen_seconds = Some(started.elapsed().as_secs_f64());
+        let mut rng = rand::rngs::OsRng;
+        let started = Instant::now();
+        let proof = Halo2::prove(&params, &keys, &program, &assignment, &mut rng)?;
+        row.halo2_prove_seconds = Some(started.elapsed().as_secs_f64());
+        let public = assignment.public_inputs(&program);
+        let started = Instant::now();
+        circuits::halo2::verify(&params, keys.verifier(), &public, &proof)?;
+        row.halo2_verify_ms = Some(1000.0 * started.elapsed().as_secs_f64());
     }
     Ok(row)
 }
