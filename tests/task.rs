@@ -445,3 +445,37 @@ fn a_shapley_task_proves_each_rounds_values_and_pays_by_them() {
         ESCROW
     );
 }
+
+#[test]
+fn a_provider_refuses_to_train_a_shapley_round_on_a_model_that_is_not_the_sealed_aggregate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut terms = terms();
+    terms.reward = RewardRule::Shapley;
+    let mut task = EmbeddedTask::open(EmbeddedConfig {
+        dir: dir.path().to_path_buf(),
+        federation: federation(),
+        terms,
+        keys: keys(),
+        clock: Arc::new(SimClock::new(1_700_000_000_000)),
+        silent: vec![],
+    })
+    .unwrap();
+    // Create, join, start, train and seal round 1.
+    task.driver.run(&Quiet, Some(4)).unwrap();
+    assert_eq!(task.driver.next_step(), Step::Draw(1));
+    // The owner sends round 2 a model one fixed-point unit off its sealed aggregate.
+    let mut other = task.driver.global().to_vec();
+    other[0] += 1.0 / 65536.0;
+    let request = zkfl::task::transport::Request::Train {
+        round: 2,
+        model: Arc::new(other),
+    };
+    let reply = task
+        .transport
+        .with_provider(0, |p| p.handle(&request))
+        .unwrap();
+    let zkfl::task::transport::Reply::Failed(why) = reply else {
+        panic!("trained on a model that is not the sealed aggregate");
+    };
+    assert!(why.contains("not round 1's sealed aggregate"), "{why}");
+}

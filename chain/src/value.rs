@@ -132,6 +132,18 @@ impl Value {
     }
 }
 
+impl FromIterator<(String, i128)> for Value {
+    /// An object of integers.
+    fn from_iter<I: IntoIterator<Item = (String, i128)>>(entries: I) -> Value {
+        Value::Object(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k, Value::Int(v)))
+                .collect(),
+        )
+    }
+}
+
 impl From<i128> for Value {
     fn from(i: i128) -> Self {
         Value::Int(i)

@@ -4,19 +4,19 @@
 //! every tampered submission refused with only nonce and fee changed, and the escrow paid by
 //! the proven Shapley values (or by credited rounds when a round is left unproven).
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use chain::account::Address;
-use chain::execute::{BlockEnv, Receipt, TxOutcome, apply_tx};
+use chain::execute::{Receipt, TxOutcome};
 use chain::settlement::ContributionConfig;
 use chain::task::{
     ChallengeParams, RewardRule, RoundValuation, TaskSpec, draw_challenge_op, post_log_op,
     post_model_op, provider_join_op, seal_round_op, submit_contribution_op,
 };
-use chain::{Builtins, Keypair, Op, RecentBlocks, StateTree, Value};
+use chain::{Op, Value};
 use circuits::field::{Bn254, Field};
 use circuits::gadgets::commit::{DataTree, commit_params};
 use circuits::r1cs::{self, Encoding, ProvingKey, VerifyingKey};
@@ -24,25 +24,19 @@ use circuits::reference::Model;
 use circuits::relations::contribution::{ContributionShape, ContributionWitness, build};
 use common::pol::Log;
 use common::zk::proof_config;
-use common::{genesis, op, path};
+use common::{Parties, op, path};
 use contribution::payout::{RoundValues, counted, gains_enough, split, task_values};
 use pol::{ChallengeRule, LogEnds};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const TASK: &str = "t1";
-const FEE: u128 = 1;
+use common::FEE;
 const START: i128 = 10_000;
 const ESCROW: i128 = 1000;
 const STAKE: i128 = 10;
 const MODEL: [u8; 32] = [1; 32];
 const SAMPLES: [u64; 3] = [40, 90, 25];
-
-fn block_hash(h: u64) -> [u8; 32] {
-    let mut out = [0xb0; 32];
-    out[..8].copy_from_slice(&h.to_le_bytes());
-    out
-}
 
 fn shape() -> ContributionShape {
     ContributionShape {
@@ -128,43 +122,17 @@ fn commitment(params: &[i64]) -> [u8; 32] {
 type Submission = (Vec<u8>, BTreeMap<String, i128>, BTreeMap<String, Vec<u8>>);
 
 struct World {
-    state: StateTree,
-    natives: Builtins,
-    keys: Vec<Keypair>,
-    nonces: Vec<u64>,
-    proposer: Address,
-    height: u64,
+    parties: Parties,
     /// Each round's witness and the providers' logs (`None`: it took no part).
     rounds: Vec<(ContributionWitness, Vec<Option<Log>>)>,
 }
 
-impl World {
-    fn addr(&self, i: usize) -> Address {
-        Address::of(&self.keys[i].public())
-    }
+world_of_parties!(World);
 
+impl World {
+    /// Party `who` sends `ops`, each in a block of its own.
     fn send(&mut self, who: usize, ops: Op) -> Receipt {
-        let tx = chain::Transaction::new(
-            "test",
-            &self.keys[who].public(),
-            self.nonces[who],
-            FEE,
-            0,
-            ops,
-        )
-        .sign(&self.keys[who])
-        .verify("test")
-        .unwrap();
-        let env = BlockEnv {
-            height: self.height,
-            time: 5,
-            proposer: self.proposer,
-            recent: RecentBlocks::new(0, (0..self.height).map(block_hash)),
-        };
-        let mut txn = self.state.begin();
-        let receipt = apply_tx(&mut txn, &tx, &env, &self.natives).unwrap();
-        txn.commit();
-        self.nonces[who] += 1;
+        let receipt = self.parties.send(who, ops);
         self.height += 1;
         receipt
     }
@@ -293,19 +261,8 @@ impl World {
 }
 
 fn world() -> World {
-    let keys: Vec<Keypair> = (1..=4).map(|i| Keypair::from_secret([i; 32])).collect();
-    let addrs: Vec<String> = keys
-        .iter()
-        .map(|k| Address::of(&k.public()).to_string())
-        .collect();
-    let balances: Vec<(&str, i128)> = addrs.iter().map(|a| (a.as_str(), START)).collect();
     let mut w = World {
-        state: genesis(&balances),
-        natives: Builtins::new(),
-        keys,
-        nonces: vec![0; 4],
-        proposer: Address::of(&Keypair::from_secret([99; 32]).public()),
-        height: 1,
+        parties: Parties::new(4, START),
         rounds: Vec::new(),
     };
     let (rows, labels) = validation();

@@ -2,88 +2,43 @@
 //! rounds sealed, challenges drawn from a later block's hash, challenged steps proven and
 //! verified, unanswered challenges slashed, and the escrow paid by credited rounds.
 
+#[macro_use]
 mod common;
 
-use chain::account::Address;
-use chain::execute::{BlockEnv, Receipt, TxOutcome, apply_tx};
+use chain::Value;
+use chain::execute::{Receipt, TxOutcome};
 use chain::task::{
     ChallengeParams, RewardRule, TaskSpec, draw_challenge_op, post_log_op, post_model_op,
     provider_join_op, seal_round_op, submit_proof_op,
 };
-use chain::{Builtins, Keypair, Op, RecentBlocks, StateTree, Value};
 use common::pol::Log;
 use common::zk::{Dataset, proof_config};
-use common::{genesis, op, path};
+use common::{Parties, op, path};
 use pol::ChallengeRule;
 use verifier::{ProofFile, StepOrigin};
 
 const TASK: &str = "t1";
-const FEE: u128 = 1;
+use common::FEE;
 const START: i128 = 1000;
 const ESCROW: i128 = 101;
 const STAKE: i128 = 10;
 const STEPS: usize = 3;
 const DEADLINE: u64 = 5;
 
-/// A stand-in hash of block `h` (the ledger's real hashes are exercised by the task tests).
-fn block_hash(h: u64) -> [u8; 32] {
-    let mut out = [0xb0; 32];
-    out[..8].copy_from_slice(&h.to_le_bytes());
-    out
-}
-
 /// Owner (0), three providers (1..=3, client index = n - 1, data set n) and the proposer.
 struct World {
-    state: StateTree,
-    natives: Builtins,
-    keys: Vec<Keypair>,
-    nonces: Vec<u64>,
-    proposer: Address,
+    parties: Parties,
     data: Vec<Dataset>,
     /// Each provider's log of each round (round 1 at index 0).
     logs: Vec<Vec<Log>>,
-    /// The height of the block transactions go into.
-    height: u64,
 }
 
-impl World {
-    fn addr(&self, i: usize) -> Address {
-        Address::of(&self.keys[i].public())
-    }
+world_of_parties!(World);
 
+impl World {
     /// Moves on to the next block.
     fn block(&mut self) {
         self.height += 1;
-    }
-
-    fn send(&mut self, who: usize, ops: Op) -> Receipt {
-        let tx = chain::Transaction::new(
-            "test",
-            &self.keys[who].public(),
-            self.nonces[who],
-            FEE,
-            0,
-            ops,
-        )
-        .sign(&self.keys[who])
-        .verify("test")
-        .expect("signed by its key");
-        let env = BlockEnv {
-            height: self.height,
-            time: 5,
-            proposer: self.proposer,
-            recent: RecentBlocks::new(0, (0..self.height).map(block_hash)),
-        };
-        let mut txn = self.state.begin();
-        let receipt = apply_tx(&mut txn, &tx, &env, &self.natives).expect("nonce and fee are fine");
-        txn.commit();
-        self.nonces[who] += 1;
-        receipt
-    }
-
-    fn ok(&mut self, who: usize, ops: Op) {
-        let receipt = self.send(who, ops);
-        assert!(receipt.is_ok(), "{:?}", receipt.outcome);
     }
 
     fn at(&self, p: &str) -> Value {
@@ -150,10 +105,8 @@ impl World {
         self.open_round(round);
         for &p in posting {
             let post = self.logs[round as usize - 1][p - 1].post();
-            self.ok(
-                p,
-                post_log_op(TASK, round.into(), &self.addr(p), &post).unwrap(),
-            );
+            let op = post_log_op(TASK, round.into(), &self.addr(p), &post).unwrap();
+            self.ok(p, op);
         }
         self.seal_and_draw(round);
     }
@@ -192,7 +145,7 @@ impl World {
         );
         assert_eq!(
             self.at(&format!("rounds/{round}/challenge/seed")),
-            Value::Str(hex::encode(block_hash(sealed + 1))),
+            Value::Str(hex::encode(common::block_hash(sealed + 1))),
             "drawn from the block after the seal"
         );
     }
@@ -229,22 +182,10 @@ fn trajectory(data: &Dataset, round: u32) -> Vec<Vec<i64>> {
 
 /// A created task with three registered providers; `q` steps per audited provider-round.
 fn world(reward: RewardRule, q: u32) -> World {
-    let keys: Vec<Keypair> = (1..=4).map(|i| Keypair::from_secret([i; 32])).collect();
-    let proposer = Address::of(&Keypair::from_secret([99; 32]).public());
-    let addrs: Vec<String> = keys
-        .iter()
-        .map(|k| Address::of(&k.public()).to_string())
-        .collect();
-    let balances: Vec<(&str, i128)> = addrs.iter().map(|a| (a.as_str(), START)).collect();
     let mut w = World {
-        state: genesis(&balances),
-        natives: Builtins::new(),
-        keys,
-        nonces: vec![0; 4],
-        proposer,
+        parties: Parties::new(4, START),
         data: (1..=3).map(Dataset::new).collect(),
         logs: Vec::new(),
-        height: 1,
     };
     let spec = TaskSpec {
         id: TASK.to_owned(),
@@ -450,7 +391,8 @@ fn junk_below_a_log_or_a_draw_blocks_nothing() {
     w.open_round(1);
     for p in 1..=2 {
         let post = w.logs[0][p - 1].post();
-        w.ok(p, post_log_op(TASK, 1, &w.addr(p), &post).unwrap());
+        let op = post_log_op(TASK, 1, &w.addr(p), &post).unwrap();
+        w.ok(p, op);
     }
     // Provider 3 writes a log-shaped value below its own record instead of the record itself.
     let junk = w.logs[0][2].post().to_value().to_canonical_json();

@@ -453,6 +453,16 @@ impl TaskDriver {
     }
 
     fn start(&mut self, round: u32) -> Result<()> {
+        if round == 1 && self.shapley() {
+            let joined = self.joined().len();
+            ensure!(
+                joined == self.providers.len(),
+                "only {joined} of {} providers joined: the task's contribution key proves rounds \
+                 of all {} (every registered provider is a player)",
+                self.providers.len(),
+                self.providers.len()
+            );
+        }
         let model = Digest::of(&fl::blob::f32s_to_bytes(&self.global));
         self.owner_block(post_model_op(
             &self.terms.id,

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use chain::task::{LogPost, post_log_op, provider_join_op, submit_proof_op, task_path};
 use chain::{Address, Keypair, Value};
 use circuits::relations::training_step::TrainingStepShape;
@@ -150,6 +150,7 @@ impl Provider {
         {
             return Ok(done.update.clone());
         }
+        self.check_model(round, model)?;
         let trained = self
             .ctx
             .federation
@@ -192,6 +193,31 @@ impl Provider {
             },
         );
         Ok(update)
+    }
+
+    /// In a task paid by proven Shapley values, the model of round `round > 1` must be the
+    /// aggregate the owner sealed (and proves) for round `round − 1`: a provider that trained
+    /// on another model would be valued as absent, so it refuses to train instead (and the
+    /// owner's deviation is visible in its refusal).
+    fn check_model(&self, round: u32, model: &[f32]) -> Result<()> {
+        use circuits::field::{Bn254, Field};
+        let at =
+            |leaf: &[&str]| -> Result<chain::Value> { Ok(self.ctx.ledger.get(&self.at(leaf)?)) };
+        if round < 2 || at(&["config", "reward"])?.as_str() != Some("shapley") {
+            return Ok(());
+        }
+        let previous = (round - 1).to_string();
+        let sealed =
+            chain::task::RoundValuation::from_value(&at(&["rounds", &previous, "valuation"])?)
+                .with_context(|| format!("round {previous} has no valuation on the ledger"))?;
+        let quantized = circuits::fixed::quantize_params(model)
+            .context("the global model is outside the fixed-point range")?;
+        let commitment = circuits::gadgets::commit::commit_params::<Bn254>(&quantized)?;
+        ensure!(
+            commitment.to_le_bytes() == sealed.aggregate,
+            "round {round}: the global model is not round {previous}'s sealed aggregate; not training on it"
+        );
+        Ok(())
     }
 
     /// The log of `round`: kept from training, or read back from the cache.

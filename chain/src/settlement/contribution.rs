@@ -18,7 +18,7 @@
 //!   (no log, a log trained from another model, an update outside the fixed-point range) is
 //!   absent: `n_i = 0`, `C_i = C_t`, a null player of the game;
 //! - `C_{t+1}` and `H` are the round's `valuation`, posted with the seal, so before the seed;
-//! - `n_i` is each player's registered sample count, `R` the task's validation root;
+//! - `R` is the task's validation root;
 //! - `N!·φ_i` are the values written;
 //! - the drawn coalitions are `contribution::draw::drawn` of the challenge's seed (the hash of
 //!   the block after the seal): the owner could not know them when it fixed `H`.
@@ -28,9 +28,13 @@
 //! only functions write (settlement reads nothing else), and the submission is replaced by
 //! `true`; any failure is a [`FunctionError`] with a one-line reason, and the op rolls back.
 //!
-//! **What stays open.** A provider that posts a log and withholds its ends from the owner makes
-//! the round unprovable (the owner cannot show its log), and the task then pays by credited
-//! rounds.
+//! **What stays open.** A provider that posts a log and withholds its ends from the owner, or
+//! sends the owner another update than its log's last checkpoint, makes the round unprovable
+//! (the owner cannot show its log, or has no model that opens `C_i`), and the task then pays by
+//! credited rounds. An owner can always leave a provider out of a round by not sending it the
+//! model (as any FL server can); a provider checks that the model it is sent is the previous
+//! round's sealed aggregate before it trains, so it is never valued absent for training on
+//! another one without knowing.
 
 use std::collections::BTreeMap;
 
@@ -189,15 +193,14 @@ pub fn verify(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
         let opened = pol::LogEnds::decode(&bytes)
             .and_then(|e| e.open(&pol::Digest(post.root), post.steps))
             .map_err(|e| reject(format!("the log of {}: {e}", p.addr)))?;
+        // A log of another client, round or model, or that commits no start or no update (an
+        // update outside the fixed-point range), cannot be valued: its provider is absent. The
+        // ends open against the provider's own posted root: the owner cannot forge them.
         let h = &opened.header;
         if h.client != *client || h.round != round || h.global.0 != model {
-            return Err(reject(format!(
-                "the log of {} is not of its client, round {round} and the round's model",
-                p.addr
-            )));
+            opened_logs.push(None);
+            continue;
         }
-        // A log that commits no start or no update (an update outside the fixed-point range)
-        // cannot be valued: its provider is absent from the game.
         let start = h.initial_commitment.map(|c| c.bn254);
         let end = opened.last.commitment.map(|c| c.bn254);
         opened_logs.push(start.zip(end));
@@ -268,13 +271,11 @@ pub fn verify(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
         ),
         (
             "values".to_owned(),
-            Value::Object(
-                players
-                    .iter()
-                    .zip(&numerators)
-                    .map(|(p, v)| (p.addr.clone(), Value::Int(*v)))
-                    .collect(),
-            ),
+            players
+                .iter()
+                .zip(&numerators)
+                .map(|(p, v)| (p.addr.clone(), *v))
+                .collect(),
         ),
     ]));
     state.set_value(&at(task, &["rounds", round_text, "shapley"])?, record)?;

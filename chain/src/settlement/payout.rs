@@ -132,8 +132,8 @@ pub fn settle(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
 }
 
 /// A `shapley` task's split: by the task values of its proven rounds among the providers not
-/// slashed (recorded at `values`), with `"shapley"`; or, when a round with logs has no
-/// verified contribution proof, by credited rounds, with `"proportional: <why>"` (an owner
+/// slashed (recorded at `values`), with `"shapley"`; or, when a round in which a provider
+/// posted a log has no verified contribution proof, by credited rounds, with `"proportional: <why>"` (an owner
 /// that does not prove cannot keep the escrow, nor leave a provider unpaid by its values).
 fn shapley_split(
     state: &mut StateTxn<'_>,
@@ -162,12 +162,7 @@ fn shapley_split(
         ("denominator".to_owned(), Value::Int(denominator)),
         (
             "values".to_owned(),
-            Value::Object(
-                values
-                    .iter()
-                    .map(|(a, v)| (a.clone(), Value::Int(*v)))
-                    .collect(),
-            ),
+            values.iter().map(|(a, v)| (a.clone(), *v)).collect(),
         ),
     ]));
     state.set_value(&at(task, &["values"])?, record)?;

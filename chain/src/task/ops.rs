@@ -210,12 +210,7 @@ pub fn submit_contribution_op(
         ("proof".to_owned(), Value::Str(hex::encode(proof))),
         (
             "values".to_owned(),
-            Value::Object(
-                values
-                    .iter()
-                    .map(|(a, v)| (a.clone(), Value::Int(*v)))
-                    .collect(),
-            ),
+            values.iter().map(|(a, v)| (a.clone(), *v)).collect(),
         ),
     ]));
     let path = task_path(id, &["rounds", &round.to_string(), "contribution"])?;

@@ -7,6 +7,21 @@ macro_rules! task_value {
     };
 }
 
+/// The owner writes once, while the task runs, to the current round once its model is posted.
+macro_rules! owner_writes_current_round {
+    () => {
+        concat!(
+            "auth.addr == ",
+            task_value!("/owner"),
+            " && data == null && ",
+            task_value!("/status"),
+            " == 'running' && '' + ",
+            task_value!("/round"),
+            " == $r && getValue('/tasks/' + $task + '/rounds/' + $r + '/model') != null"
+        )
+    };
+}
+
 /// The rules (pattern, source) genesis installs for task records.
 pub const TASK_RULES: &[(&str, &str)] = &[
     ("/tasks/$task/owner", "data == null && newData == auth.addr"),
@@ -142,14 +157,8 @@ pub const TASK_RULES: &[(&str, &str)] = &[
     (
         "/tasks/$task/rounds/$r/aggregate",
         concat!(
-            "auth.addr == ",
-            task_value!("/owner"),
-            " && data == null && ",
-            task_value!("/status"),
-            " == 'running' && '' + ",
-            task_value!("/round"),
-            " == $r \
-             && getValue('/tasks/' + $task + '/rounds/' + $r + '/model') != null \
+            owner_writes_current_round!(),
+            " \
              && util.isString(newData) && util.length(newData) == 64 \
              && (",
             task_value!("/config"),
@@ -160,14 +169,8 @@ pub const TASK_RULES: &[(&str, &str)] = &[
     (
         "/tasks/$task/rounds/$r/valuation",
         concat!(
-            "auth.addr == ",
-            task_value!("/owner"),
-            " && data == null && ",
-            task_value!("/status"),
-            " == 'running' && '' + ",
-            task_value!("/round"),
-            " == $r \
-             && getValue('/tasks/' + $task + '/rounds/' + $r + '/model') != null \
+            owner_writes_current_round!(),
+            " \
              && getValue('/tasks/' + $task + '/rounds/' + $r + '/aggregate') == null \
              && util.isObject(newData) && util.length(newData) == 2 \
              && util.isString(newData.aggregate) && util.length(newData.aggregate) == 64 \
