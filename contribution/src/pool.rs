@@ -175,39 +175,9 @@ mod tests {
         assert_eq!(argmax(&[-2, -1]), 1);
     }
 
-    #[test]
-    fn coalitions_pool_weighted_logits() {
-        // Two rows, two classes; labels 1 and 0.
-        // Base predicts class 0 on both: v(∅) = 1.
-        // Player 0 (n = 3): row 0 → (0, 2), row 1 → (1, 0): both right.
-        // Player 1 (n = 1): row 0 → (5, 0), row 1 → (0, 4): both wrong.
-        // Together: row 0 → (5, 6) → 1 right; row 1 → (3, 4) → 1 wrong: v = 1.
-        let game = PoolGame::new(
-            2,
-            vec![1, 0],
-            vec![1, 0, 1, 0],
-            vec![
-                PoolPlayer {
-                    weight: 3,
-                    logits: vec![0, 2, 1, 0],
-                },
-                PoolPlayer {
-                    weight: 1,
-                    logits: vec![5, 0, 0, 4],
-                },
-            ],
-        )
-        .unwrap();
-        assert_eq!(
-            (0..4).map(|s| game.utility(s)).collect::<Vec<_>>(),
-            vec![1, 2, 0, 1]
-        );
-    }
-
-    #[test]
-    fn an_absent_player_is_null_and_a_coalition_of_absent_players_is_the_global_model() {
-        // The game above with an absent third player whose logits would change everything.
-        let players = vec![
+    /// Two players of a two-row, two-class game (see `coalitions_pool_weighted_logits`).
+    fn two_players() -> Vec<PoolPlayer> {
+        vec![
             PoolPlayer {
                 weight: 3,
                 logits: vec![0, 2, 1, 0],
@@ -216,11 +186,32 @@ mod tests {
                 weight: 1,
                 logits: vec![5, 0, 0, 4],
             },
-            PoolPlayer {
-                weight: 0,
-                logits: vec![0, 9, 9, 0],
-            },
-        ];
+        ]
+    }
+
+    #[test]
+    fn coalitions_pool_weighted_logits() {
+        // Two rows, two classes; labels 1 and 0.
+        // Base predicts class 0 on both: v(∅) = 1.
+        // Player 0 (n = 3): row 0 → (0, 2), row 1 → (1, 0): both right.
+        // Player 1 (n = 1): row 0 → (5, 0), row 1 → (0, 4): both wrong.
+        // Together: row 0 → (5, 6) → 1 right; row 1 → (3, 4) → 1 wrong: v = 1.
+        let game = PoolGame::new(2, vec![1, 0], vec![1, 0, 1, 0], two_players()).unwrap();
+        assert_eq!(
+            (0..4).map(|s| game.utility(s)).collect::<Vec<_>>(),
+            vec![1, 2, 0, 1]
+        );
+    }
+
+    #[test]
+    fn an_absent_player_is_null_and_a_coalition_of_absent_players_is_the_global_model() {
+        // The game of `two_players` with an absent third player whose logits would change
+        // everything.
+        let mut players = two_players();
+        players.push(PoolPlayer {
+            weight: 0,
+            logits: vec![0, 9, 9, 0],
+        });
         let game = PoolGame::new(2, vec![1, 0], vec![1, 0, 1, 0], players).unwrap();
         for s in 0..4 {
             assert_eq!(
