@@ -795,9 +795,15 @@ impl TaskDriver {
             .into_iter()
             .map(|(a, e)| Ok((a, hex::decode(e)?)))
             .collect::<Result<BTreeMap<_, _>>>()?;
+        use sha2::Digest as _;
+        let secret: [u8; 32] = sha2::Sha256::new()
+            .chain_update(b"zkfl-proof-secret")
+            .chain_update(self.owner.secret())
+            .finalize()
+            .into();
         let proof = self
             .prover
-            .prove_contribution(&inputs.shape, &inputs.witness)?;
+            .prove_contribution(&inputs.shape, &inputs.witness, &secret)?;
         self.owner_block(submit_contribution_op(
             &self.terms.id,
             u64::from(round),
