@@ -66,10 +66,19 @@ fn terms() -> TaskTerms {
 }
 
 fn open_with(dir: &Path, federation: FederationConfig, silent: Vec<(usize, u32)>) -> EmbeddedTask {
+    open_on(dir, federation, terms(), silent)
+}
+
+fn open_on(
+    dir: &Path,
+    federation: FederationConfig,
+    terms: TaskTerms,
+    silent: Vec<(usize, u32)>,
+) -> EmbeddedTask {
     EmbeddedTask::open(EmbeddedConfig {
         dir: dir.to_path_buf(),
         federation,
-        terms: terms(),
+        terms,
         keys: keys(),
         clock: Arc::new(SimClock::new(1_700_000_000_000)),
         silent,
@@ -351,15 +360,7 @@ fn shapley_task(dir: &Path, silent: Vec<(usize, u32)>) -> EmbeddedTask {
     let mut terms = terms();
     terms.reward = RewardRule::Shapley;
     terms.contribution.min_gain = 0;
-    let mut task = EmbeddedTask::open(EmbeddedConfig {
-        dir: dir.to_path_buf(),
-        federation: federation(),
-        terms,
-        keys: keys(),
-        clock: Arc::new(SimClock::new(1_700_000_000_000)),
-        silent,
-    })
-    .unwrap();
+    let mut task = open_on(dir, federation(), terms, silent);
     task.driver.run(&Quiet, None).unwrap();
     task
 }
@@ -451,15 +452,7 @@ fn a_provider_refuses_to_train_a_shapley_round_on_a_model_that_is_not_the_sealed
     let dir = tempfile::tempdir().unwrap();
     let mut terms = terms();
     terms.reward = RewardRule::Shapley;
-    let mut task = EmbeddedTask::open(EmbeddedConfig {
-        dir: dir.path().to_path_buf(),
-        federation: federation(),
-        terms,
-        keys: keys(),
-        clock: Arc::new(SimClock::new(1_700_000_000_000)),
-        silent: vec![],
-    })
-    .unwrap();
+    let mut task = open_on(dir.path(), federation(), terms, vec![]);
     // Create, join, start, train and seal round 1.
     task.driver.run(&Quiet, Some(4)).unwrap();
     assert_eq!(task.driver.next_step(), Step::Draw(1));

@@ -257,8 +257,7 @@ impl StepEvidence {
 
     /// The encoding (see the module docs).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.push(VERSION);
+        let mut out = [MAGIC.as_slice(), &[VERSION]].concat();
         out.extend_from_slice(&self.step.to_le_bytes());
         self.before.encode(&mut out);
         self.after.encode(&mut out);
@@ -267,16 +266,7 @@ impl StepEvidence {
 
     /// Decodes untrusted bytes; never panics.
     pub fn decode(bytes: &[u8]) -> Result<StepEvidence, EvidenceError> {
-        let mut r = Reader { bytes, pos: 0 };
-        if r.take(MAGIC.len(), "magic")? != MAGIC {
-            return Err(EvidenceError::Format("bad magic bytes".into()));
-        }
-        let version = r.take(1, "version")?[0];
-        if version != VERSION {
-            return Err(EvidenceError::Format(format!(
-                "version {version} is not supported (this build reads {VERSION})"
-            )));
-        }
+        let mut r = Reader::after_magic(bytes, MAGIC, "")?;
         let step = u64::from_le_bytes(r.array("step")?);
         let before = RecordProof::decode(&mut r, "record before")?;
         let after = RecordProof::decode(&mut r, "record after")?;
@@ -369,8 +359,7 @@ impl LogEnds {
 
     /// The encoding (see the type's docs).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = ENDS_MAGIC.to_vec();
-        out.push(VERSION);
+        let mut out = [ENDS_MAGIC.as_slice(), &[VERSION]].concat();
         self.first.encode(&mut out);
         self.last.encode(&mut out);
         out
@@ -378,16 +367,7 @@ impl LogEnds {
 
     /// Decodes untrusted bytes; never panics.
     pub fn decode(bytes: &[u8]) -> Result<LogEnds, EvidenceError> {
-        let mut r = Reader { bytes, pos: 0 };
-        if r.take(ENDS_MAGIC.len(), "magic")? != ENDS_MAGIC {
-            return Err(EvidenceError::Format("log ends: bad magic bytes".into()));
-        }
-        let version = r.take(1, "version")?[0];
-        if version != VERSION {
-            return Err(EvidenceError::Format(format!(
-                "log ends version {version} is not supported (this build reads {VERSION})"
-            )));
-        }
+        let mut r = Reader::after_magic(bytes, ENDS_MAGIC, "log ends: ")?;
         let first = RecordProof::decode(&mut r, "first record")?;
         let last = RecordProof::decode(&mut r, "last record")?;
         if r.pos != bytes.len() {
@@ -406,6 +386,22 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// A reader past `magic` and the version byte, which must be [`VERSION`]; `prefix` starts
+    /// the error messages (`""` for step evidence, whose errors already say so).
+    fn after_magic(bytes: &'a [u8], magic: &[u8], prefix: &str) -> Result<Self, EvidenceError> {
+        let mut r = Reader { bytes, pos: 0 };
+        if r.take(magic.len(), "magic")? != magic {
+            return Err(EvidenceError::Format(format!("{prefix}bad magic bytes")));
+        }
+        let version = r.take(1, "version")?[0];
+        if version != VERSION {
+            return Err(EvidenceError::Format(format!(
+                "{prefix}version {version} is not supported (this build reads {VERSION})"
+            )));
+        }
+        Ok(r)
+    }
+
     fn take(&mut self, n: usize, field: &str) -> Result<&'a [u8], EvidenceError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
         let end = end.ok_or_else(|| EvidenceError::Format(format!("truncated in {field}")))?;

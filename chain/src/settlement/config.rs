@@ -67,6 +67,37 @@ pub fn hex32(text: &str) -> Option<[u8; 32]> {
     .then_some(out)
 }
 
+/// Checks that a stored config part `what` is an object with no field outside `allowed`.
+fn only_fields(
+    value: &Value,
+    what: &'static str,
+    allowed: &[&str],
+) -> Result<(), ProofConfigError> {
+    let Value::Object(fields) = value else {
+        return Err(bad(what, "must be an object"));
+    };
+    match fields.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(extra) => Err(bad(what, format!("unknown field {extra:?}"))),
+        None => Ok(()),
+    }
+}
+
+/// The string field `name` of a stored config part.
+fn string_field<'a>(value: &'a Value, name: &'static str) -> Result<&'a str, ProofConfigError> {
+    value
+        .child(name)
+        .as_str()
+        .ok_or_else(|| bad(name, "must be a string"))
+}
+
+/// A stored verifying key's bytes: lowercase hex (it is checked to decode by the caller).
+fn key_bytes(text: &str) -> Result<Vec<u8>, ProofConfigError> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(bad("vk", "hex must be lowercase"));
+    }
+    hex::decode(text).map_err(|e| bad("vk", e.to_string()))
+}
+
 impl ProofConfig {
     /// A config for `shape` with its program digest, key and allowed learning rates; checked
     /// like a stored one.
@@ -118,18 +149,8 @@ impl ProofConfig {
     /// Reads and fully checks a stored verifier config.
     pub fn from_value(value: &Value) -> Result<ProofConfig, ProofConfigError> {
         const FIELDS: [&str; 6] = ["lrs", "program_digest", "relation", "shape", "system", "vk"];
-        let Value::Object(fields) = value else {
-            return Err(bad("verifier", "must be an object"));
-        };
-        if let Some(extra) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(bad("verifier", format!("unknown field {extra:?}")));
-        }
-        let text = |name: &'static str| {
-            value
-                .child(name)
-                .as_str()
-                .ok_or_else(|| bad(name, "must be a string"))
-        };
+        only_fields(value, "verifier", &FIELDS)?;
+        let text = |name: &'static str| string_field(value, name);
         if text("system")? != SYSTEM_GROTH16 {
             return Err(bad("system", "only groth16 is verified on the ledger"));
         }
@@ -142,11 +163,7 @@ impl ProofConfig {
         shape.validate().map_err(|e| bad("shape", e.to_string()))?;
         let program_digest =
             hex32(text("program_digest")?).ok_or_else(|| bad("program_digest", "not 64 hex"))?;
-        let vk_text = text("vk")?;
-        if vk_text.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(bad("vk", "hex must be lowercase"));
-        }
-        let vk = hex::decode(vk_text).map_err(|e| bad("vk", e.to_string()))?;
+        let vk = key_bytes(text("vk")?)?;
         let Value::Object(lr_entries) = value.child("lrs") else {
             return Err(bad("lrs", "must be a non-empty object"));
         };
@@ -270,18 +287,8 @@ impl ContributionConfig {
             "validation_root",
             "vk",
         ];
-        let Value::Object(fields) = value else {
-            return Err(bad("contribution", "must be an object"));
-        };
-        if let Some(extra) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-            return Err(bad("contribution", format!("unknown field {extra:?}")));
-        }
-        let text = |name: &'static str| {
-            value
-                .child(name)
-                .as_str()
-                .ok_or_else(|| bad(name, "must be a string"))
-        };
+        only_fields(value, "contribution", &FIELDS)?;
+        let text = |name: &'static str| string_field(value, name);
         let shape_text = text("shape")?;
         let shape: ContributionShape =
             serde_json::from_str(shape_text).map_err(|e| bad("shape", e.to_string()))?;
@@ -301,11 +308,7 @@ impl ContributionConfig {
                     format!("must be 0 to {MAX_MIN_GAIN} (per mille)"),
                 )
             })?;
-        let vk_text = text("vk")?;
-        if vk_text.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(bad("vk", "hex must be lowercase"));
-        }
-        let vk = hex::decode(vk_text).map_err(|e| bad("vk", e.to_string()))?;
+        let vk = key_bytes(text("vk")?)?;
         let config = ContributionConfig {
             shape,
             program_digest,
