@@ -1,0 +1,49 @@
+//! A multi-party setup for Groth16 over BN254, so that no single party knows a key's trapdoor.
+//!
+//! Groth16 keys are powers of secret scalars (τ, α, β, δ) in the exponent; whoever knows them can
+//! prove anything. Bowe, Gabizon and Miers, *A multi-party protocol for constructing the public
+//! parameters of the Pinocchio zk-SNARK* (2017, ePrint 2017/1050) split the setup in two phases
+//! that any number of participants update in turn, each multiplying the secrets by its own
+//! random factor and proving it did so. The final secrets are the products of every
+//! participant's factors: **one honest participant who forgets its factor suffices**.
+//!
+//! - **Phase 1, powers of tau** ([`Accumulator`]), for every circuit of a domain size up to
+//!   `2^power`: `[τ^i]₁` for `i < 2m − 1`, `[τ^i]₂`, `[ατ^i]₁`, `[βτ^i]₁` for `i < m`, `[β]₂`.
+//!   A participant draws `(τ', α', β')`, multiplies each element by the matching product and
+//!   publishes a [`Phase1Contribution`].
+//! - **Phase 2, per circuit** ([`Parameters`]): the Groth16 proving key computed from phase 1
+//!   and the circuit's R1CS with `γ = δ = 1` (the Lagrange basis `[L_j(τ)]` is the inverse FFT
+//!   of the powers, BGM17 §3.3); a participant draws `δ'`, multiplies `[δ]₁`, `[δ]₂` by it and
+//!   the `H` and `L` queries by `δ'^{-1}`, and appends a [`Phase2Contribution`].
+//!
+//! Each contribution carries a **proof of knowledge** of its factor `x` (BGM17 §3.2): a random
+//! `s ∈ G1`, `s·x`, and `r·x` for `r = hash_to_G2(transcript, s, s·x)`; the check is
+//! `e(s, r·x) = e(s·x, r)`. Because `r` hashes the transcript so far, a contribution cannot be
+//! copied from another place or replayed. The update itself is checked with *same-ratio*
+//! pairings: the ratio of a key element after and before equals the ratio `r·x / r`, and every
+//! vector of powers is checked at once with a random linear combination of consecutive pairs
+//! (a malformed vector passes with probability about `1/|Fr|`).
+//!
+//! A key made here is an ordinary [`ark_groth16::ProvingKey`] (the `LibsnarkReduction` QAP that
+//! [`ark_groth16::Groth16`] proves with), so proving and verification do not change; only
+//! `γ = 1`, which BGM17 allows.
+//!
+//! Transcripts are SHA-256 hashes of the canonical uncompressed encodings; a contribution's
+//! hash is what a ledger records and what its participant looks for.
+
+mod error;
+mod knowledge;
+mod phase1;
+mod phase2;
+mod scale;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::CeremonyError;
+pub use knowledge::KnowledgeProof;
+pub use phase1::{Accumulator, MAX_POWER, Phase1Contribution};
+pub use phase2::{Parameters, Phase2Contribution};
+
+/// A SHA-256 transcript hash.
+pub type Digest = [u8; 32];
