@@ -42,6 +42,12 @@ enum Command {
     /// Value each provider's contribution to a run of a linear model (softmax, logreg): Shapley
     /// values of the validation rows each round's coalitions classify, and shares of the escrow.
     Contrib(commands::contrib::ContribArgs),
+    /// A multi-party trusted setup for Groth16 keys: powers of tau that each participant updates
+    /// with its own secret, so that no one knows the keys' trapdoor if one participant is honest.
+    Ceremony {
+        #[command(subcommand)]
+        command: commands::ceremony::CeremonyCommand,
+    },
     /// Keys for the ledger: `zkfl keys new --out FILE` prints the new address.
     Keys {
         #[command(subcommand)]
@@ -96,6 +102,7 @@ fn main() {
         Command::Verify(args) => commands::verify::run(args),
         Command::Contrib(args) => commands::contrib::run(args),
         Command::Bench { command } => commands::bench::run(command),
+        Command::Ceremony { command } => commands::ceremony::run(command),
         Command::Keys { command } => commands::chain::keys(command),
         Command::Blobs { command } => commands::blobs::run(command),
         Command::Chain { command } => commands::chain::chain(command),

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{fails_with, zkfl};
+use common::{fails_with, ok, zkfl};
 
 /// A small, quick federated run into `out` (extra options appended).
 fn small_run(out: &Path, extra: &[&str]) -> Vec<String> {
@@ -310,4 +310,58 @@ fn a_round_whose_aggregate_overflows_keeps_its_model_and_says_so() {
 /// The arguments as `&str`s.
 fn as_strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn a_ceremony_passes_between_processes_and_refuses_what_is_not_one_contribution() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |name: &str| tmp.path().join(name).display().to_string();
+    let (p0, p1, p2) = (path("0.pot"), path("1.pot"), path("2.pot"));
+    ok(&zkfl(&["ceremony", "new", "--power", "5", "--out", &p0]));
+    let receipt = |stdout: String| -> String {
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        v["receipt"].as_str().unwrap().to_string()
+    };
+    let contribute = |input: &str, out: &str| {
+        receipt(ok(&zkfl(&[
+            "ceremony",
+            "contribute",
+            "--input",
+            input,
+            "--out",
+            out,
+            "--json",
+        ])))
+    };
+    let verify = |before: &str, after: &str| {
+        zkfl(&[
+            "ceremony", "verify", "--before", before, "--after", after, "--json",
+        ])
+    };
+    // Two participants, each in its own process; each finds its receipt when the next checks.
+    let (r1, r2) = (contribute(&p0, &p1), contribute(&p1, &p2));
+    assert_ne!(r1, r2);
+    assert_eq!(receipt(ok(&verify(&p0, &p1))), r1);
+    assert_eq!(receipt(ok(&verify(&p1, &p2))), r2);
+    // Two contributions at once, one undone, or a file of another kind: one error line, exit 1.
+    fails_with(&verify(&p0, &p2), "does not check");
+    fails_with(&verify(&p2, &p1), "does not check");
+    let garbage = path("garbage.pot");
+    std::fs::write(&garbage, b"ZKFLPOT1 and then not an accumulator").unwrap();
+    fails_with(&verify(&p1, &garbage), "not a valid encoding");
+    fails_with(&verify(&p1, &path("missing.pot")), "missing.pot");
+    // The Lagrange basis of the result, checked; not the basis of another accumulator.
+    let basis = path("basis.lag");
+    let prepare = |input: &str, power: &str, check: bool| {
+        let mut args = vec!["ceremony", "prepare", "--input", input, "--power", power];
+        args.extend(["--out", &basis]);
+        if check {
+            args.push("--check");
+        }
+        zkfl(&args)
+    };
+    ok(&prepare(&p2, "4", false));
+    ok(&prepare(&p2, "4", true));
+    fails_with(&prepare(&p1, "4", true), "not this powers of tau's");
+    fails_with(&prepare(&p2, "6", false), "reach 32");
 }

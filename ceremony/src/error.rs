@@ -18,12 +18,29 @@ pub enum CeremonyError {
         /// The accumulator's domain size.
         available: usize,
     },
+    /// A domain size that is not a power of two of at least 2.
+    #[error("a domain of {0} points is not a power of two of at least 2")]
+    Domain(usize),
+    /// The Lagrange basis was prepared for another domain size than the circuit's.
+    #[error("the circuit needs a domain of {needed} but the Lagrange basis is for {basis}")]
+    WrongBasis {
+        /// The circuit's domain size.
+        needed: usize,
+        /// The basis's domain size.
+        basis: usize,
+    },
     /// Arkworks could not synthesize the circuit.
     #[error("constraint synthesis failed: {0}")]
     Synthesis(SynthesisError),
     /// A contribution or a transcript does not check; the text names the failed check.
     #[error("contribution rejected: {0}")]
     Rejected(&'static str),
+    /// A file could not be read or written.
+    #[error("{0}: {1}")]
+    Io(String, #[source] std::io::Error),
+    /// A file of another kind (its first 8 bytes name what it is).
+    #[error("not a {0} (wrong magic bytes)")]
+    NotA(&'static str),
     /// Bytes that are not a canonical encoding of the expected object.
     #[error("not a valid encoding: {0}")]
     Encoding(#[from] SerializationError),

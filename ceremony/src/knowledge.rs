@@ -105,7 +105,7 @@ pub(crate) fn merge_pairwise(a: &[G1Affine], b: &[G1Affine]) -> (G1Affine, G1Aff
 }
 
 /// Verifier's randomness: fresh from the operating system, never from the contributor.
-fn random_scalars(n: usize) -> Vec<Fr> {
+pub(crate) fn random_scalars(n: usize) -> Vec<Fr> {
     let mut rng = ChaCha20Rng::from_entropy();
     (0..n).map(|_| Fr::rand(&mut rng)).collect()
 }

@@ -12,11 +12,12 @@ use crate::{CeremonyError, Digest, scale};
 /// The largest accumulator: domains of `2^MAX_POWER` (BN254's scalar field has 2-adicity 28).
 pub const MAX_POWER: u32 = 24;
 
-/// Powers of tau for domains of size `m = 2^power`.
+/// Powers of tau for domains of size `m = 2^power`, with the contributions that made them.
 ///
 /// Holds `[τ^i]₁` for `i < 2m − 1`, `[τ^i]₂`, `[α·τ^i]₁`, `[β·τ^i]₁` for `i < m`, and `[β]₂`
 /// over BN254's standard generators. A fresh accumulator has `τ = α = β = 1`; its secrets are
-/// the products of every contribution's factors.
+/// the products of every contribution's factors, and [`Accumulator::verify`] replays the
+/// contributions from the generators to the powers held.
 #[derive(Clone, Debug, PartialEq, Eq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Accumulator {
     pub(crate) tau_g1: Vec<G1Affine>,
@@ -24,12 +25,21 @@ pub struct Accumulator {
     pub(crate) alpha_tau_g1: Vec<G1Affine>,
     pub(crate) beta_tau_g1: Vec<G1Affine>,
     pub(crate) beta_g2: G2Affine,
+    /// Every contribution so far, in order.
+    pub(crate) contributions: Vec<Phase1Contribution>,
 }
 
-/// One participant's update of an accumulator: proofs of knowledge of its `τ'`, `α'`, `β'`,
-/// bound to the digest of the accumulator it updated.
+/// One participant's update: `[τ]₁`, `[α]₁`, `[β]₁` after it, and proofs of knowledge of its
+/// factors `τ'`, `α'`, `β'` bound to the transcript before it (the hash chain of the
+/// contributions before, which starts from the domain size).
 #[derive(Clone, Debug, PartialEq, Eq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Phase1Contribution {
+    /// `[τ]₁` after this contribution.
+    pub tau_g1: G1Affine,
+    /// `[α]₁` after this contribution.
+    pub alpha_g1: G1Affine,
+    /// `[β]₁` after this contribution.
+    pub beta_g1: G1Affine,
     /// For `τ'`.
     pub tau: KnowledgeProof,
     /// For `α'`.
@@ -55,6 +65,7 @@ impl Accumulator {
             alpha_tau_g1: vec![g1; m],
             beta_tau_g1: vec![g1; m],
             beta_g2: g2,
+            contributions: Vec::new(),
         })
     }
 
@@ -63,91 +74,144 @@ impl Accumulator {
         self.tau_g2.len()
     }
 
-    /// SHA-256 of the canonical uncompressed encoding: what the next contribution is bound to.
+    /// The contributions so far, in order.
+    pub fn contributions(&self) -> &[Phase1Contribution] {
+        &self.contributions
+    }
+
+    /// SHA-256 of the canonical uncompressed encoding (contributions included).
     pub fn digest(&self) -> Digest {
         hash_parts(b"zkfl-powers-of-tau-v1", &[self])
     }
 
-    /// Updates the accumulator with fresh secret factors drawn from `rng` and returns the new
-    /// accumulator with the contribution that proves it. The factors are dropped on return.
-    pub fn contribute<R: RngCore + CryptoRng>(&self, rng: &mut R) -> (Self, Phase1Contribution) {
-        let before = self.digest();
+    /// The transcript hash after every contribution so far: a hash of the domain size, then
+    /// `SHA-256(tag ‖ transcript ‖ contribution)` per contribution (each one's receipt).
+    pub fn transcript(&self) -> Digest {
+        self.contributions
+            .iter()
+            .fold(start(self.size()), |t, c| next_transcript(&t, c))
+    }
+
+    /// Updates the accumulator with fresh secret factors drawn from `rng`, appends the
+    /// contribution that proves it, and returns the new accumulator with the contribution's
+    /// receipt. The factors are dropped on return (not zeroized).
+    pub fn contribute<R: RngCore + CryptoRng>(&self, rng: &mut R) -> (Self, Digest) {
+        let before = self.transcript();
         let [tau, alpha, beta] = [(); 3].map(|_| nonzero(rng));
+        let mut next = self.clone();
+        scale::by_powers::<G1Projective>(&mut next.tau_g1, tau, Fr::ONE);
+        scale::by_powers::<G2Projective>(&mut next.tau_g2, tau, Fr::ONE);
+        scale::by_powers::<G1Projective>(&mut next.alpha_tau_g1, tau, alpha);
+        scale::by_powers::<G1Projective>(&mut next.beta_tau_g1, tau, beta);
+        next.beta_g2 = (next.beta_g2 * beta).into_affine();
         let contribution = Phase1Contribution {
+            tau_g1: next.tau_g1[1],
+            alpha_g1: next.alpha_tau_g1[0],
+            beta_g1: next.beta_tau_g1[0],
             tau: KnowledgeProof::new(tau, b"tau", &before, rng),
             alpha: KnowledgeProof::new(alpha, b"alpha", &before, rng),
             beta: KnowledgeProof::new(beta, b"beta", &before, rng),
         };
-        let mut next = self.clone();
-        scale::by_powers(&mut next.tau_g1, tau, Fr::ONE);
-        scale::by_powers(&mut next.tau_g2, tau, Fr::ONE);
-        scale::by_powers(&mut next.alpha_tau_g1, tau, alpha);
-        scale::by_powers(&mut next.beta_tau_g1, tau, beta);
-        next.beta_g2 = (next.beta_g2 * beta).into_affine();
-        (next, contribution)
+        let receipt = next_transcript(&before, &contribution);
+        next.contributions.push(contribution);
+        (next, receipt)
     }
 
-    /// Checks that `next` is this accumulator updated by the factors `contribution` proves
-    /// knowledge of, and that `next` is well formed; returns the contribution's hash
-    /// (SHA-256 over both digests and the contribution), the receipt its participant keeps.
+    /// Checks the whole accumulator: its contributions replayed from the generators (each
+    /// proves knowledge of its factors against the transcript before it, and its `[τ]₁`,
+    /// `[α]₁`, `[β]₁` are the previous ones times those factors), the powers held are the last
+    /// contribution's (or the generators', before any), and they are consecutive powers of one
+    /// `τ` with consistent `α`, `β`. Returns every contribution's receipt, in order.
     ///
     /// Errors: [`CeremonyError::Rejected`] naming the first failed check.
-    pub fn verify_contribution(
-        &self,
-        next: &Self,
-        contribution: &Phase1Contribution,
-    ) -> Result<Digest, CeremonyError> {
-        if next.size() != self.size() {
+    pub fn verify(&self) -> Result<Vec<Digest>, CeremonyError> {
+        self.check_lengths()?;
+        let g1 = G1Affine::generator();
+        let (mut tau, mut alpha, mut beta) = (g1, g1, g1);
+        let mut transcript = start(self.size());
+        let mut receipts = Vec::with_capacity(self.contributions.len());
+        for c in &self.contributions {
+            let steps = [
+                (
+                    &c.tau,
+                    b"tau".as_slice(),
+                    tau,
+                    c.tau_g1,
+                    "a contribution's τ is not the one before times its proven τ'",
+                ),
+                (
+                    &c.alpha,
+                    b"alpha".as_slice(),
+                    alpha,
+                    c.alpha_g1,
+                    "a contribution's α is not the one before times its proven α'",
+                ),
+                (
+                    &c.beta,
+                    b"beta".as_slice(),
+                    beta,
+                    c.beta_g1,
+                    "a contribution's β is not the one before times its proven β'",
+                ),
+            ];
+            for (proof, tag, before, after, failure) in steps {
+                let (r, r_x) = proof.check(tag, &transcript)?;
+                if after.is_zero() || !same_ratio((before, after), (r, r_x)) {
+                    return Err(CeremonyError::Rejected(failure));
+                }
+            }
+            (tau, alpha, beta) = (c.tau_g1, c.alpha_g1, c.beta_g1);
+            transcript = next_transcript(&transcript, c);
+            receipts.push(transcript);
+        }
+        if (self.tau_g1[1], self.alpha_tau_g1[0], self.beta_tau_g1[0]) != (tau, alpha, beta) {
             return Err(CeremonyError::Rejected(
-                "the updated accumulator has another size",
+                "the powers held are not the last contribution's",
             ));
         }
-        next.check_well_formed()?;
-        let before = self.digest();
-        let (r, r_tau) = contribution.tau.check(b"tau", &before)?;
-        let (ra, r_alpha) = contribution.alpha.check(b"alpha", &before)?;
-        let (rb, r_beta) = contribution.beta.check(b"beta", &before)?;
-        let transitions = [
-            (
-                (self.tau_g1[1], next.tau_g1[1]),
-                (r, r_tau),
-                "the updated τ is not the old τ times the proven τ'",
-            ),
-            (
-                (self.alpha_tau_g1[0], next.alpha_tau_g1[0]),
-                (ra, r_alpha),
-                "the updated α is not the old α times the proven α'",
-            ),
-            (
-                (self.beta_tau_g1[0], next.beta_tau_g1[0]),
-                (rb, r_beta),
-                "the updated β is not the old β times the proven β'",
-            ),
-        ];
-        for (g1, g2, failure) in transitions {
-            if !same_ratio(g1, g2) {
-                return Err(CeremonyError::Rejected(failure));
-            }
+        self.check_well_formed()?;
+        Ok(receipts)
+    }
+
+    /// Checks that `next` is this accumulator updated by exactly one more contribution, and
+    /// all of `next` (see [`Accumulator::verify`]); returns every receipt of `next`, the new
+    /// contribution's last, which each participant compares with the one it was given.
+    ///
+    /// Errors: [`CeremonyError::Rejected`] naming the first failed check.
+    pub fn verify_contribution(&self, next: &Self) -> Result<Vec<Digest>, CeremonyError> {
+        let n = self.contributions.len();
+        if next.size() != self.size()
+            || next.contributions.len() != n + 1
+            || next.contributions[..n] != self.contributions
+        {
+            return Err(CeremonyError::Rejected(
+                "the updated accumulator is not this one's history plus one contribution",
+            ));
         }
-        Ok(hash_parts(
-            b"zkfl-powers-of-tau-contribution-v1",
-            &[&before, contribution, &next.digest()],
-        ))
+        next.verify()
+    }
+
+    /// The vectors' lengths fit one domain size `m ≥ 2`.
+    pub(crate) fn check_lengths(&self) -> Result<(), CeremonyError> {
+        let m = self.size();
+        let fits = m >= 2
+            && m.is_power_of_two()
+            && self.tau_g1.len() == 2 * m - 1
+            && self.alpha_tau_g1.len() == m
+            && self.beta_tau_g1.len() == m;
+        if fits {
+            Ok(())
+        } else {
+            Err(CeremonyError::Rejected(
+                "the accumulator's vectors have wrong lengths",
+            ))
+        }
     }
 
     /// Checks that the accumulator's vectors are consecutive powers of one `τ` with
     /// consistent `α`, `β`, over the standard generators, with no point at infinity.
     fn check_well_formed(&self) -> Result<(), CeremonyError> {
-        let m = self.size();
-        let lengths = self.tau_g1.len() == 2 * m - 1
-            && self.alpha_tau_g1.len() == m
-            && self.beta_tau_g1.len() == m
-            && m >= 2;
-        if !lengths {
-            return Err(CeremonyError::Rejected(
-                "the accumulator's vectors have wrong lengths",
-            ));
-        }
+        self.check_lengths()?;
         let g1 = G1Affine::generator();
         let g2 = G2Affine::generator();
         if self.tau_g1[0] != g1 || self.tau_g2[0] != g2 {
@@ -181,6 +245,19 @@ impl Accumulator {
         }
         Ok(())
     }
+}
+
+/// The transcript of an accumulator of `m` points before any contribution.
+fn start(m: usize) -> Digest {
+    hash_parts(b"zkfl-powers-of-tau-start-v1", &[&(m as u64)])
+}
+
+/// The transcript after `contribution`: its receipt.
+fn next_transcript(transcript: &Digest, contribution: &Phase1Contribution) -> Digest {
+    hash_parts(
+        b"zkfl-powers-of-tau-contribution-v1",
+        &[transcript, contribution],
+    )
 }
 
 /// A uniformly random nonzero scalar.

@@ -1,7 +1,7 @@
 //! A small circuit through both phases, proved and verified with `ark_groth16`, and every kind
 //! of tampering with a transcript rejected.
 
-use ark_bn254::{Bn254, Fr, G1Affine, G2Affine};
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{One, UniformRand};
 use ark_groth16::Groth16;
@@ -13,7 +13,7 @@ use ark_snark::SNARK;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
-use crate::{Accumulator, CeremonyError, Parameters};
+use crate::{Accumulator, CeremonyError, LagrangeBasis, Parameters, Transcript};
 
 /// `y = x³ + x + 5` with `y` public, plus `terms` witnesses `w_k = (k + 2)·x − x` so that `x`
 /// has a column long enough for the multi-scalar-multiplication path and coefficients other
@@ -66,16 +66,29 @@ fn rng(seed: u64) -> ChaCha20Rng {
 fn phase1() -> Accumulator {
     let mut acc = Accumulator::new(7).unwrap();
     for seed in [1, 2] {
-        let (next, contribution) = acc.contribute(&mut rng(seed));
-        acc.verify_contribution(&next, &contribution).unwrap();
+        let (next, receipt) = acc.contribute(&mut rng(seed));
+        assert_eq!(
+            acc.verify_contribution(&next).unwrap().last(),
+            Some(&receipt)
+        );
         acc = next;
     }
     acc
 }
 
+/// The circuit's domain size: 43 constraints plus 2 instance variables, to a power of two.
+const DOMAIN: usize = 64;
+
+/// The checked Lagrange basis of `acc` for the circuit.
+fn basis(acc: &Accumulator) -> LagrangeBasis {
+    let basis = LagrangeBasis::new(acc, DOMAIN).unwrap();
+    basis.check(acc).unwrap();
+    basis
+}
+
 /// The initial parameters and three contributions with their receipts.
 fn phase2(acc: &Accumulator) -> (Parameters, Parameters, Vec<crate::Digest>) {
-    let initial = Parameters::new(acc, circuit()).unwrap();
+    let initial = Parameters::new(&basis(acc), circuit()).unwrap();
     let mut params = initial.clone();
     let mut receipts = Vec::new();
     for seed in [10, 11, 12] {
@@ -93,8 +106,8 @@ fn rejected<T: std::fmt::Debug>(result: Result<T, CeremonyError>) -> bool {
 #[test]
 fn a_key_from_the_ceremony_proves_and_verifies_like_a_directly_generated_one() {
     let acc = phase1();
-    let (initial, params, receipts) = phase2(&acc);
-    assert_eq!(params.verify(&initial).unwrap(), receipts);
+    let (_, params, receipts) = phase2(&acc);
+    assert_eq!(params.verify(&basis(&acc), circuit()).unwrap(), receipts);
     assert_eq!(params.transcript(), receipts[2]);
 
     let pk = params.proving_key();
@@ -126,52 +139,53 @@ fn a_key_from_the_ceremony_proves_and_verifies_like_a_directly_generated_one() {
     let pvk = Groth16::<Bn254>::process_vk(&pk.vk).unwrap();
     assert!(Groth16::<Bn254>::verify_with_processed_vk(&pvk, &[y], &proof).unwrap());
     assert!(!Groth16::<Bn254>::verify_with_processed_vk(&pvk, &[y + Fr::one()], &proof).unwrap());
-    // Before any δ contribution the key works too (δ = 1): phase 2 only adds secrets.
-    let pk0 = initial.proving_key();
-    let proof0 = Groth16::<Bn254>::prove(
-        pk0,
-        Cubic {
-            x: Some(x),
-            terms: 40,
-        },
-        &mut rng(5),
-    )
-    .unwrap();
-    assert!(Groth16::<Bn254>::verify(&pk0.vk, &[y], &proof0).unwrap());
 }
 
 #[test]
 fn phase1_rejects_a_contribution_that_is_not_what_it_proves() {
     let acc = Accumulator::new(4).unwrap();
-    let (next, contribution) = acc.contribute(&mut rng(1));
-    acc.verify_contribution(&next, &contribution).unwrap();
+    let (next, _) = acc.contribute(&mut rng(1));
+    acc.verify_contribution(&next).unwrap();
+    assert_eq!(next.contributions().len(), 1);
 
     // One power altered: the powers are no longer consecutive.
     let mut bad = next.clone();
     bad.tau_g1[9] = (bad.tau_g1[9] + G1Affine::generator()).into_affine();
-    assert!(rejected(acc.verify_contribution(&bad, &contribution)));
+    assert!(rejected(acc.verify_contribution(&bad)));
     let mut bad = next.clone();
     bad.tau_g2[3] = (bad.tau_g2[3] + G2Affine::generator()).into_affine();
-    assert!(rejected(acc.verify_contribution(&bad, &contribution)));
+    assert!(rejected(acc.verify_contribution(&bad)));
     // α scaled by a factor nobody proved: consistent powers, wrong transition.
     let mut bad = next.clone();
     let two = Fr::from(2u64);
-    crate::scale::by_constant(&mut bad.alpha_tau_g1, two);
-    assert!(rejected(acc.verify_contribution(&bad, &contribution)));
+    crate::scale::by_constant::<G1Projective>(&mut bad.alpha_tau_g1, two);
+    assert!(rejected(acc.verify_contribution(&bad)));
     // β in G1 and G2 disagree.
     let mut bad = next.clone();
     bad.beta_g2 = (bad.beta_g2 * two).into_affine();
-    assert!(rejected(acc.verify_contribution(&bad, &contribution)));
+    assert!(rejected(acc.verify_contribution(&bad)));
     // A contribution proved on another accumulator cannot be replayed here.
-    let (_, elsewhere) = next.contribute(&mut rng(2));
-    assert!(rejected(acc.verify_contribution(&next, &elsewhere)));
-    // Someone else's accumulator with this contribution's proofs: transitions fail.
-    let (other, _) = acc.contribute(&mut rng(3));
-    assert!(rejected(acc.verify_contribution(&other, &contribution)));
+    let (later, _) = next.contribute(&mut rng(2));
+    let mut bad = next.clone();
+    bad.contributions[0] = later.contributions[1].clone();
+    assert!(rejected(acc.verify_contribution(&bad)));
+    // Someone else's update with this contribution's proofs: the transitions fail.
+    let (mut other, _) = acc.contribute(&mut rng(3));
+    other.contributions = next.contributions.clone();
+    assert!(rejected(acc.verify_contribution(&other)));
+    // Two updates at once, or a rewritten history, are not one contribution.
+    assert!(rejected(acc.verify_contribution(&later)));
+    assert!(rejected(next.verify_contribution(&next)));
     // Not starting at the generators.
     let mut bad = next.clone();
-    crate::scale::by_constant(&mut bad.tau_g1, two);
-    assert!(rejected(acc.verify_contribution(&bad, &contribution)));
+    crate::scale::by_constant::<G1Projective>(&mut bad.tau_g1, two);
+    assert!(rejected(acc.verify_contribution(&bad)));
+    // Powers with a known τ and no contribution claiming them, or no contribution at all.
+    let mut bad = acc.clone();
+    crate::scale::by_powers::<G1Projective>(&mut bad.tau_g1, Fr::from(5u64), Fr::one());
+    assert!(rejected(bad.verify()));
+    acc.verify().unwrap();
+    assert!(rejected(LagrangeBasis::new(&acc, 8)));
     // Out-of-range sizes are refused up front.
     assert!(matches!(Accumulator::new(0), Err(CeremonyError::Power(0))));
     assert!(matches!(
@@ -183,55 +197,206 @@ fn phase1_rejects_a_contribution_that_is_not_what_it_proves() {
 #[test]
 fn phase2_rejects_every_kind_of_tampered_transcript() {
     let acc = phase1();
-    let (initial, params, _) = phase2(&acc);
+    let (_, params, _) = phase2(&acc);
     let g1 = G1Affine::generator();
 
     // An element of the H or L query, or of a δ-independent query, altered.
     let mut bad = params.clone();
     bad.key.h_query[5] = (bad.key.h_query[5] + g1).into_affine();
-    assert!(rejected(bad.verify(&initial)));
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.key.l_query[0] = (bad.key.l_query[0] + g1).into_affine();
-    assert!(rejected(bad.verify(&initial)));
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.key.a_query[2] = (bad.key.a_query[2] + g1).into_affine();
-    assert!(rejected(bad.verify(&initial)));
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    let mut bad = params.clone();
+    bad.key.b_g1_query[2] = (bad.key.b_g1_query[2] + g1).into_affine();
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    let mut bad = params.clone();
+    bad.key.b_g2_query[2] = (bad.key.b_g2_query[2] + G2Affine::generator()).into_affine();
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    let mut bad = params.clone();
+    bad.key.vk.alpha_g1 = (bad.key.vk.alpha_g1 + g1).into_affine();
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.key.vk.gamma_abc_g1[1] = (bad.key.vk.gamma_abc_g1[1] + g1).into_affine();
-    assert!(rejected(bad.verify(&initial)));
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
     // δ set to a value its setter knows, queries divided consistently, without a proof.
     let mut bad = params.clone();
     let known = Fr::rand(&mut rng(7));
     bad.key.delta_g1 = (bad.key.delta_g1 * known).into_affine();
     bad.key.vk.delta_g2 = (bad.key.vk.delta_g2 * known).into_affine();
     let inverse = ark_ff::Field::inverse(&known).unwrap();
-    crate::scale::by_constant(&mut bad.key.h_query, inverse);
-    crate::scale::by_constant(&mut bad.key.l_query, inverse);
-    assert!(rejected(bad.verify(&initial)));
+    crate::scale::by_constant::<G1Projective>(&mut bad.key.h_query, inverse);
+    crate::scale::by_constant::<G1Projective>(&mut bad.key.l_query, inverse);
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
     // A contribution dropped from the record, or one reordered.
     let mut bad = params.clone();
     bad.contributions.remove(1);
-    assert!(rejected(bad.verify(&initial)));
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.contributions.swap(0, 2);
-    assert!(rejected(bad.verify(&initial)));
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
     // A contribution's proof of knowledge altered.
     let mut bad = params.clone();
     bad.contributions[1].proof.s_x = (bad.contributions[1].proof.s_x + g1).into_affine();
-    assert!(rejected(bad.verify(&initial)));
+    assert!(rejected(bad.verify(&basis(&acc), circuit())));
     // Parameters of another circuit, or checked against another circuit's start.
-    let other = Parameters::new(&acc, Cubic { x: None, terms: 41 }).unwrap();
-    assert!(rejected(params.verify(&other)));
-    assert!(rejected(params.verify(&params)));
-    // Phase 1 too small for the circuit.
-    let small = Accumulator::new(3).unwrap();
+    assert!(rejected(
+        params.verify(&basis(&acc), Cubic { x: None, terms: 41 })
+    ));
+    let (later, _) = acc.contribute(&mut rng(8));
+    let later_basis = LagrangeBasis::new(&later, DOMAIN).unwrap();
+    assert!(rejected(params.verify(&later_basis, circuit())));
+    // A basis of another size, or beyond the accumulator.
+    let small = LagrangeBasis::new(&acc, 32).unwrap();
     assert!(matches!(
         Parameters::new(&small, circuit()),
-        Err(CeremonyError::TooSmall {
+        Err(CeremonyError::WrongBasis {
             needed: 64,
-            available: 8
+            basis: 32
         })
     ));
+    assert!(matches!(
+        LagrangeBasis::new(&acc, 256),
+        Err(CeremonyError::TooSmall {
+            needed: 256,
+            available: 128
+        })
+    ));
+    assert!(matches!(
+        LagrangeBasis::new(&acc, 48),
+        Err(CeremonyError::Domain(48))
+    ));
     // The untouched transcript still verifies (the tampering above was all on clones).
-    params.verify(&initial).unwrap();
+    params.verify(&basis(&acc), circuit()).unwrap();
+}
+
+#[test]
+fn a_lagrange_basis_is_checked_against_its_accumulator() {
+    let acc = phase1();
+    let basis = LagrangeBasis::new(&acc, DOMAIN).unwrap();
+    basis.check(&acc).unwrap();
+    let g1 = G1Affine::generator();
+    for part in 0..4 {
+        let mut bad = basis.clone();
+        match part {
+            0 => bad.l_g1[7] = (bad.l_g1[7] + g1).into_affine(),
+            1 => bad.l_g2[0] = (bad.l_g2[0] + G2Affine::generator()).into_affine(),
+            2 => bad.l_alpha_g1[63] = (bad.l_alpha_g1[63] + g1).into_affine(),
+            _ => bad.h_g1[1] = (bad.h_g1[1] + g1).into_affine(),
+        }
+        assert!(rejected(bad.check(&acc)), "part {part}");
+    }
+    // The basis of the accumulator before the last contribution.
+    let (later, _) = acc.contribute(&mut rng(9));
+    assert!(rejected(basis.check(&later)));
+}
+
+#[test]
+fn a_ledger_transcript_accepts_the_contributions_in_order_and_derives_the_verifying_key() {
+    let acc = phase1();
+    let (initial, params, receipts) = phase2(&acc);
+    let mut ledger = Transcript::start(initial.cs_hash());
+    for (c, receipt) in params.contributions().iter().zip(&receipts) {
+        assert_eq!(ledger.accept(c).unwrap(), *receipt);
+    }
+    assert_eq!(ledger.hash, params.transcript());
+    let vk = ledger.verifying_key(&initial.proving_key().vk).unwrap();
+    assert_eq!(vk, params.proving_key().vk);
+
+    let c = params.contributions();
+    // Replayed, out of order, or against another circuit's start: refused, nothing changes.
+    let before = ledger;
+    assert!(rejected(ledger.accept(&c[2])));
+    assert_eq!(ledger, before);
+    let mut fresh = Transcript::start(initial.cs_hash());
+    assert!(rejected(fresh.accept(&c[1])));
+    // No contribution, no key: δ = γ = 1 would let anyone forge.
+    assert!(rejected(fresh.verifying_key(&initial.proving_key().vk)));
+    assert!(rejected(initial.verify(&basis(&acc), circuit())));
+    let mut other = Transcript::start([7; 32]);
+    assert!(rejected(other.accept(&c[0])));
+    // δ in G2 that is not δ in G1.
+    let mut bad = c[0].clone();
+    bad.delta_after_g2 = (bad.delta_after_g2 + G2Affine::generator()).into_affine();
+    assert!(rejected(Transcript::start(initial.cs_hash()).accept(&bad)));
+}
+
+#[test]
+fn ceremony_files_round_trip_and_refuse_other_bytes() {
+    use crate::CeremonyFile;
+    let dir = std::env::temp_dir().join(format!("zkfl-ceremony-test-{}", std::process::id()));
+    let acc = phase1();
+    let (_, params, _) = phase2(&acc);
+    let path = dir.join("pot.bin");
+    acc.write_to(&path).unwrap();
+    assert_eq!(Accumulator::read_from(&path).unwrap(), acc);
+    let params_path = dir.join("params.bin");
+    params.write_to(&params_path).unwrap();
+    assert_eq!(Parameters::read_from(&params_path).unwrap(), params);
+    // Another kind, a truncated file, a byte appended, a point moved off the curve.
+    assert!(matches!(
+        Parameters::read_from(&path),
+        Err(CeremonyError::NotA(_))
+    ));
+    let bytes = std::fs::read(&path).unwrap();
+    let bad = dir.join("bad.bin");
+    std::fs::write(&bad, &bytes[..bytes.len() - 1]).unwrap();
+    assert!(matches!(
+        Accumulator::read_from(&bad),
+        Err(CeremonyError::Encoding(_))
+    ));
+    let mut longer = bytes.clone();
+    longer.push(0);
+    std::fs::write(&bad, &longer).unwrap();
+    assert!(matches!(
+        Accumulator::read_from(&bad),
+        Err(CeremonyError::Encoding(_))
+    ));
+    let mut moved = bytes.clone();
+    moved[8 + 8 + 64 + 3] ^= 1; // the x coordinate of [τ]₁ (after the magic and a length)
+    std::fs::write(&bad, &moved).unwrap();
+    assert!(matches!(
+        Accumulator::read_from(&bad),
+        Err(CeremonyError::Encoding(_))
+    ));
+    assert!(matches!(
+        Accumulator::read_from(&dir.join("missing.bin")),
+        Err(CeremonyError::Io(..))
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_key_equals_ark_groth16s_for_the_same_secrets() {
+    use ark_ec::PrimeGroup;
+    use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
+    let (alpha, beta) = (Fr::from(11u64), Fr::from(13u64));
+    // ark's generator draws τ first thing from its rng: draw it the same way from a twin.
+    let domain = GeneralEvaluationDomain::<Fr>::new(DOMAIN).unwrap();
+    let tau = domain.sample_element_outside_domain(&mut rng(99));
+    let mut acc = Accumulator::new(7).unwrap();
+    crate::scale::by_powers::<G1Projective>(&mut acc.tau_g1, tau, Fr::one());
+    crate::scale::by_powers::<ark_bn254::G2Projective>(&mut acc.tau_g2, tau, Fr::one());
+    crate::scale::by_powers::<G1Projective>(&mut acc.alpha_tau_g1, tau, alpha);
+    crate::scale::by_powers::<G1Projective>(&mut acc.beta_tau_g1, tau, beta);
+    acc.beta_g2 = (acc.beta_g2 * beta).into_affine();
+    // The basis does not replay history; any contribution stands in for the known secrets.
+    acc.contributions = phase1().contributions;
+    let basis = LagrangeBasis::new(&acc, DOMAIN).unwrap();
+    let ours = Parameters::new(&basis, circuit()).unwrap();
+    let theirs = Groth16::<Bn254>::generate_parameters_with_qap(
+        circuit(),
+        alpha,
+        beta,
+        Fr::one(),
+        Fr::one(),
+        G1Projective::generator(),
+        ark_bn254::G2Projective::generator(),
+        &mut rng(99),
+    )
+    .unwrap();
+    assert_eq!(ours.proving_key(), &theirs);
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod blobs;
+pub mod ceremony;
 pub mod chain;
 pub mod contrib;
 pub mod pol;

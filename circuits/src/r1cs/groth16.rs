@@ -65,6 +65,9 @@ pub enum Groth16Error {
     /// Arkworks failed while synthesizing or proving.
     #[error("constraint synthesis failed: {0}")]
     Synthesis(SynthesisError),
+    /// The multi-party setup refused a step (see the `ceremony` crate).
+    #[error(transparent)]
+    Ceremony(#[from] ceremony::CeremonyError),
     /// The proof (or some proof of a batch) is not valid for the statement.
     #[error("the proof does not verify")]
     Rejected,
@@ -86,6 +89,37 @@ pub fn setup<R: RngCore + CryptoRng>(
         .map_err(Groth16Error::Synthesis)?;
     let vk = pk.vk.clone();
     Ok((pk, vk))
+}
+
+/// The phase-2 parameters of `program` from a checked Lagrange basis of the powers of tau
+/// (made for [`R1csShape::domain_size`](super::R1csShape::domain_size)): its Groth16 key with
+/// `γ = δ = 1` before any δ contribution (`ceremony::Parameters::new`). Every participant
+/// computes the same parameters, so each can check a transcript against them.
+pub fn ceremony_start(
+    program: &Program,
+    basis: &ceremony::LagrangeBasis,
+) -> Result<ceremony::Parameters, Groth16Error> {
+    validate(program)?;
+    let circuit = ProgramCircuit {
+        program,
+        assignment: None,
+    };
+    Ok(ceremony::Parameters::new(basis, circuit)?)
+}
+
+/// Checks multi-party parameters of `program` against a checked Lagrange basis
+/// (`ceremony::Parameters::verify`); returns every δ contribution's receipt, in order.
+pub fn ceremony_verify(
+    params: &ceremony::Parameters,
+    program: &Program,
+    basis: &ceremony::LagrangeBasis,
+) -> Result<Vec<ceremony::Digest>, Groth16Error> {
+    validate(program)?;
+    let circuit = ProgramCircuit {
+        program,
+        assignment: None,
+    };
+    Ok(params.verify(basis, circuit)?)
 }
 
 /// Proves that `assignment` satisfies `program`, after checking it natively: an unsatisfied

@@ -26,7 +26,9 @@
 //! linear and permutation outputs are consistent; [`prove`] runs `check` first and refuses an
 //! assignment it rejects.
 //!
-//! Keys depend on the shape only: [`setup`] synthesizes without an assignment.
+//! Keys depend on the shape only: [`setup`] synthesizes without an assignment, made by one
+//! party who must forget its randomness; [`ceremony_start`] begins a multi-party setup instead
+//! (the `ceremony` crate), after which no single party knows the trapdoor.
 //!
 //! [`Program::public`]: crate::program::Program::public
 //! [`Program::cost`]: crate::program::Program::cost
@@ -47,7 +49,7 @@ pub use baseline::mul_chain;
 pub use codec::{DecodeError, Encoding};
 pub use compile::ProgramCircuit;
 pub use groth16::{
-    Curve, Groth16Error, PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey, prepare, prove,
-    public_input_count, setup, verify, verify_batch,
+    Curve, Groth16Error, PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey, ceremony_start,
+    ceremony_verify, prepare, prove, public_input_count, setup, verify, verify_batch,
 };
 pub use shape::{MalformedProgram, R1csShape, shape, validate};

@@ -118,6 +118,14 @@ pub struct R1csShape {
     pub constraints: usize,
 }
 
+impl R1csShape {
+    /// The points of the Groth16 QAP domain: constraints plus instance variables, rounded up to
+    /// a power of two (what a Lagrange basis of the multi-party setup must be made for).
+    pub fn domain_size(&self) -> usize {
+        (self.constraints + self.instances).next_power_of_two()
+    }
+}
+
 /// The sizes of `program`'s R1CS, without building it.
 pub fn shape(program: &Program) -> R1csShape {
     let materialized = materialized_linears(program);

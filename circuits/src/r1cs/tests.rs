@@ -291,6 +291,29 @@ fn malformed_programs_are_refused() {
     ));
 }
 
+/// Proves `assignment` under `pk`, checks the proof verifies and that each public input
+/// altered by one is rejected; returns the prepared key, the proof and the inputs.
+fn proves_and_rejects_altered_inputs(
+    pk: &ProvingKey,
+    program: &Program,
+    assignment: &Assignment<Fr>,
+    rng: &mut ChaCha8Rng,
+) -> (PreparedVerifyingKey, Proof, Vec<Fr>) {
+    let pvk = prepare(&pk.vk);
+    let proof = prove(pk, program, assignment, rng).unwrap();
+    let inputs = assignment.public_inputs(program);
+    verify(&pvk, &inputs, &proof).unwrap();
+    for k in 0..inputs.len() {
+        let mut bad = inputs.clone();
+        bad[k] += Fr::from(1u8);
+        assert!(
+            matches!(verify(&pvk, &bad, &proof), Err(Groth16Error::Rejected)),
+            "input {k}"
+        );
+    }
+    (pvk, proof, inputs)
+}
+
 #[test]
 fn groth16_round_trip_and_tampering() {
     let mut rng = ChaCha8Rng::seed_from_u64(42);
@@ -301,20 +324,9 @@ fn groth16_round_trip_and_tampering() {
         "test program has {cost} constraints"
     );
     let (pk, vk) = setup(&program, &mut rng).unwrap();
-    let pvk = prepare(&vk);
-    let proof = prove(&pk, &program, &assignment, &mut rng).unwrap();
-    let inputs = assignment.public_inputs(&program);
+    let (pvk, proof, inputs) =
+        proves_and_rejects_altered_inputs(&pk, &program, &assignment, &mut rng);
     assert_eq!(public_input_count(&vk), inputs.len());
-    verify(&pvk, &inputs, &proof).unwrap();
-
-    for k in 0..inputs.len() {
-        let mut bad = inputs.clone();
-        bad[k] += Fr::from(1u8);
-        assert!(
-            matches!(verify(&pvk, &bad, &proof), Err(Groth16Error::Rejected)),
-            "input {k}"
-        );
-    }
     assert!(matches!(
         verify(&pvk, &inputs[1..], &proof),
         Err(Groth16Error::PublicInputCount { .. })
@@ -374,6 +386,37 @@ fn groth16_round_trip_and_tampering() {
         &prove(&pk2, &program, &assignment, &mut rng).unwrap(),
     )
     .unwrap();
+}
+
+#[test]
+fn a_multi_party_key_proves_a_program_and_rejects_altered_inputs() {
+    let mut rng = ChaCha8Rng::seed_from_u64(43);
+    let (program, assignment) = random_program(1, 3, false);
+    let fresh = ceremony::Accumulator::new(11).unwrap();
+    let (phase1, receipt) = fresh.contribute(&mut rng);
+    assert_eq!(fresh.verify_contribution(&phase1).unwrap(), [receipt]);
+    let basis = ceremony::LagrangeBasis::new(&phase1, shape(&program).domain_size()).unwrap();
+    basis.check(&phase1).unwrap();
+    let initial = ceremony_start(&program, &basis).unwrap();
+    let (owner, _) = initial.contribute(&mut rng);
+    let (provider, receipt) = owner.contribute(&mut rng);
+    let receipts = ceremony_verify(&provider, &program, &basis).unwrap();
+    assert_eq!(receipts.last(), Some(&receipt));
+    // The program it was made for, and no other.
+    let (other, _) = random_program(2, 3, false);
+    assert!(ceremony_verify(&provider, &other, &basis).is_err());
+    let (_, proof, inputs) =
+        proves_and_rejects_altered_inputs(provider.proving_key(), &program, &assignment, &mut rng);
+    // A key from before the last contribution does not verify the proof.
+    assert!(verify(&prepare(&owner.proving_key().vk), &inputs, &proof).is_err());
+    // A basis for another domain size is refused with the sizes.
+    let small = ceremony::LagrangeBasis::new(&phase1, 16).unwrap();
+    assert!(matches!(
+        ceremony_start(&program, &small),
+        Err(Groth16Error::Ceremony(
+            ceremony::CeremonyError::WrongBasis { basis: 16, .. }
+        ))
+    ));
 }
 
 #[test]

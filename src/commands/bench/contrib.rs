@@ -52,10 +52,44 @@ struct ProofRow {
     halo2_keygen_seconds: Option<f64>,
     halo2_prove_seconds: Option<f64>,
     halo2_verify_ms: Option<f64>,
+    /// The multi-party Groth16 setup of the same key (with `--ceremony`).
+    ceremony: Option<CeremonyRow>,
     /// Coordinates where the run's float FedAvg differs from the exact fixed-point one.
     aggregate_differing: usize,
     /// Parameters.
     parameters: usize,
+}
+
+/// The contribution key made by a multi-party setup instead of one party (seconds, bytes).
+#[derive(Serialize)]
+struct CeremonyRow {
+    /// Participants of phase 2: the owner and every provider.
+    participants: usize,
+    /// The QAP domain `2^power` (powers of tau of this size serve the circuit).
+    power: u32,
+    /// One phase-1 contribution and its check (every participant of phase 1 pays this once;
+    /// absent when the powers of tau were read from the key directory).
+    phase1_contribute_seconds: Option<f64>,
+    phase1_verify_seconds: Option<f64>,
+    /// The Lagrange basis of phase 1 for the domain (once per phase 1 and size; absent when
+    /// read) and its check.
+    basis_seconds: Option<f64>,
+    basis_check_seconds: f64,
+    /// The key with δ = 1 from the basis and the R1CS (made once, by the owner).
+    start_seconds: f64,
+    /// Median over participants of one δ contribution and of checking the parameters against
+    /// the circuit and the basis (what each participant does before contributing).
+    contribute_seconds: f64,
+    verify_seconds: f64,
+    /// Phase 2 end to end for the task: start + every contribution and its check.
+    phase2_seconds: f64,
+    /// Groth16 proving and verifying with the multi-party key.
+    prove_seconds: f64,
+    verify_ms: f64,
+    /// Uncompressed sizes: powers of tau, basis, final parameters with transcript.
+    phase1_bytes: usize,
+    basis_bytes: usize,
+    parameters_bytes: usize,
 }
 
 /// Options of `zkfl bench contrib`.
@@ -78,6 +112,10 @@ pub struct ContribBenchArgs {
     /// doubling, on 2 cores)
     #[arg(long)]
     halo2: bool,
+    /// Also make the Groth16 key by the multi-party setup (powers of tau, Lagrange basis, one
+    /// δ contribution per provider and the owner, each checked) beside the one-party key
+    #[arg(long)]
+    ceremony: bool,
     /// Round games of: digits (softmax regression) | breast-cancer (logistic regression)
     #[arg(long, default_value = "digits", value_parser = ["digits", "breast-cancer"])]
     dataset: String,
@@ -167,7 +205,7 @@ fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
     let mut proofs = Vec::new();
     for &n in &args.proof_providers {
         let dir = round_one_run(scratch, n, &args.dataset)?;
-        proofs.push(prove_round(&dir, args.drawn, args.prove, args.halo2)?);
+        proofs.push(prove_round(&dir, args)?);
     }
     if args.json {
         println!(
@@ -216,6 +254,28 @@ fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
             p.halo2_verify_ms
                 .map_or("-".to_string(), |ms| format!("{ms:.1} ms")),
         );
+        if let Some(c) = &p.ceremony {
+            let mb = |b: usize| b as f64 / 1e6;
+            println!(
+                "  multi-party setup, 2^{} domain, {} participants: phase 1 contribution {} (check {}); Lagrange basis {} once (check {:.1} s); phase 2 start {:.1} s, per participant contribute {:.1} s + check {:.1} s, task total {:.1} s = {:.1}x the one-party keys; prove {:.1} s, verify {:.1} ms; {:.0} MB powers of tau, {:.0} MB basis, {:.0} MB parameters",
+                c.power,
+                c.participants,
+                secs(c.phase1_contribute_seconds),
+                secs(c.phase1_verify_seconds),
+                secs(c.basis_seconds),
+                c.basis_check_seconds,
+                c.start_seconds,
+                c.contribute_seconds,
+                c.verify_seconds,
+                c.phase2_seconds,
+                c.phase2_seconds / p.keygen_seconds.unwrap_or(f64::NAN),
+                c.prove_seconds,
+                c.verify_ms,
+                mb(c.phase1_bytes),
+                mb(c.basis_bytes),
+                mb(c.parameters_bytes),
+            );
+        }
         println!(
             "  the run's float FedAvg differs from the exact fixed-point one in {} of {} coordinates",
             p.aggregate_differing, p.parameters
@@ -231,9 +291,9 @@ fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Builds (and with `prove`, proves with Groth16; with `halo2`, with halo2) the contribution
-/// proof of round 1 of `dir`.
-fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool, halo2: bool) -> Result<ProofRow> {
+/// Builds (and with `--prove`, proves with Groth16; with `--halo2`, with halo2; with
+/// `--ceremony`, keys by the multi-party setup) the contribution proof of round 1 of `dir`.
+fn prove_round(dir: &std::path::Path, args: &ContribBenchArgs) -> Result<ProofRow> {
     use circuits::field::Bn254;
     use circuits::relations::contribution::build;
     use circuits::system::{Groth16, ProofSystem};
@@ -244,7 +304,7 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool, halo2: bool) ->
         witness,
         gap,
         ..
-    } = zkfl::valuation::contribution_witness(dir, 1, None, drawn, &[7; 32])?;
+    } = zkfl::valuation::contribution_witness(dir, 1, None, args.drawn, &[7; 32])?;
     let (program, assignment) = build::<Bn254>(&shape, &witness)?;
     program.check(&assignment).map_err(|e| {
         anyhow::anyhow!("the honest contribution witness does not satisfy the relation: {e}")
@@ -265,10 +325,11 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool, halo2: bool) ->
         halo2_keygen_seconds: None,
         halo2_prove_seconds: None,
         halo2_verify_ms: None,
+        ceremony: None,
         aggregate_differing: gap.differing,
         parameters: witness.aggregate.len(),
     };
-    if prove {
+    if args.prove || args.ceremony {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         let started = Instant::now();
         let (pk, vk) = Groth16::keygen(&(), &program, &mut rng)?;
@@ -281,7 +342,10 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool, halo2: bool) ->
         Groth16::verify(&(), &vk, &public, &proof)?;
         row.verify_ms = Some(1000.0 * started.elapsed().as_secs_f64());
     }
-    if halo2 {
+    if args.ceremony {
+        row.ceremony = Some(ceremony_keys(&program, &assignment, shape.players + 1)?);
+    }
+    if args.halo2 {
         use circuits::Halo2;
         use circuits::halo2::Fp;
         let (program, assignment) = build::<Fp>(&shape, &witness)?;
@@ -302,4 +366,102 @@ fn prove_round(dir: &std::path::Path, drawn: usize, prove: bool, halo2: bool) ->
         row.halo2_verify_ms = Some(1000.0 * started.elapsed().as_secs_f64());
     }
     Ok(row)
+}
+
+/// Keys `program` by the multi-party setup with `participants` phase-2 contributions, then
+/// proves and verifies `assignment` with the result.
+fn ceremony_keys(
+    program: &circuits::program::Program,
+    assignment: &circuits::program::Assignment<circuits::field::Bn254>,
+    participants: usize,
+) -> Result<CeremonyRow> {
+    use ark_serialize::CanonicalSerialize;
+    use ceremony::CeremonyFile;
+    use circuits::r1cs;
+    let mut rng = rand::rngs::OsRng;
+    let seconds = |started: Instant| started.elapsed().as_secs_f64();
+    let m = r1cs::shape(program).domain_size();
+    let power = m.trailing_zeros();
+    // Powers of tau and their basis are made once per size and kept with the keys (a bench's
+    // own single contribution: for timing, not for trust).
+    let dir = crate::commands::prove::key_store(None)
+        .dir()
+        .join("ceremony");
+    let (pot_path, basis_path) = (
+        dir.join(format!("powers-of-tau-2^{power}.bin")),
+        dir.join(format!("lagrange-2^{power}.bin")),
+    );
+    let (phase1, basis, made) = if pot_path.exists() && basis_path.exists() {
+        let phase1 = ceremony::Accumulator::read_from(&pot_path)?;
+        let basis = ceremony::LagrangeBasis::read_from(&basis_path)?;
+        (phase1, basis, None)
+    } else {
+        let fresh = ceremony::Accumulator::new(power)?;
+        let started = Instant::now();
+        let (phase1, _) = fresh.contribute(&mut rng);
+        let contribute = seconds(started);
+        let started = Instant::now();
+        fresh.verify_contribution(&phase1)?;
+        let verify = seconds(started);
+        drop(fresh);
+        let started = Instant::now();
+        let basis = ceremony::LagrangeBasis::new(&phase1, m)?;
+        let prepare = seconds(started);
+        phase1.write_to(&pot_path)?;
+        basis.write_to(&basis_path)?;
+        (phase1, basis, Some((contribute, verify, prepare)))
+    };
+    let started = Instant::now();
+    basis.check(&phase1)?;
+    let basis_check_seconds = seconds(started);
+    let started = Instant::now();
+    let initial = r1cs::ceremony_start(program, &basis)?;
+    let start_seconds = seconds(started);
+    let mut params = initial.clone();
+    let (mut contribute, mut verify) = (Vec::new(), Vec::new());
+    for _ in 0..participants {
+        let started = Instant::now();
+        let (next, receipt) = params.contribute(&mut rng);
+        contribute.push(seconds(started));
+        let started = Instant::now();
+        let receipts = r1cs::ceremony_verify(&next, program, &basis)?;
+        verify.push(seconds(started));
+        ensure!(
+            receipts.last() == Some(&receipt),
+            "a receipt is missing from the transcript"
+        );
+        params = next;
+    }
+    let pk = params.proving_key();
+    let started = Instant::now();
+    let proof = r1cs::prove(pk, program, assignment, &mut rng)?;
+    let prove_seconds = seconds(started);
+    let public = assignment.public_inputs(program);
+    let pvk = r1cs::prepare(&pk.vk);
+    let started = Instant::now();
+    r1cs::verify(&pvk, &public, &proof)?;
+    let verify_ms = 1000.0 * seconds(started);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let phase2_seconds =
+        start_seconds + contribute.iter().sum::<f64>() + verify.iter().sum::<f64>();
+    Ok(CeremonyRow {
+        participants,
+        power,
+        phase1_contribute_seconds: made.map(|m| m.0),
+        phase1_verify_seconds: made.map(|m| m.1),
+        basis_seconds: made.map(|m| m.2),
+        basis_check_seconds,
+        start_seconds,
+        contribute_seconds: median(contribute),
+        verify_seconds: median(verify),
+        phase2_seconds,
+        prove_seconds,
+        verify_ms,
+        phase1_bytes: phase1.uncompressed_size(),
+        basis_bytes: basis.uncompressed_size(),
+        parameters_bytes: params.uncompressed_size(),
+    })
 }
