@@ -32,8 +32,8 @@ pub enum CeremonyError {
     /// Arkworks could not synthesize the circuit.
     #[error("constraint synthesis failed: {0}")]
     Synthesis(SynthesisError),
-    /// A contribution or a transcript does not check; the text names the failed check.
-    #[error("contribution rejected: {0}")]
+    /// A contribution, a transcript or a basis does not check; the text names the failed check.
+    #[error("rejected: {0}")]
     Rejected(&'static str),
     /// A file could not be read or written.
     #[error("{0}: {1}")]

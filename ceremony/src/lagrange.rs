@@ -41,11 +41,6 @@ impl LagrangeBasis {
     /// [`CeremonyError::Rejected`] if it has no contribution (then `τ = α = β = 1`, known to
     /// everyone) or vectors of the wrong lengths.
     pub fn new(phase1: &Accumulator, m: usize) -> Result<Self, CeremonyError> {
-        if phase1.contributions().is_empty() {
-            return Err(CeremonyError::Rejected(
-                "powers of tau without a contribution have τ = 1, known to everyone",
-            ));
-        }
         let domain = domain(phase1, m)?;
         Ok(Self {
             phase1: phase1.digest(),
@@ -70,8 +65,9 @@ impl LagrangeBasis {
     /// combination `Σ_i ρ_i·[τ^i]` equals `Σ_j FFT(ρ)_j·[L_j(τ)]` (a wrong basis passes with
     /// probability about `1/|Fr|`); the other elements are compared directly.
     ///
-    /// Errors: [`CeremonyError::Rejected`] naming the failed part; [`CeremonyError::Domain`]
-    /// or [`CeremonyError::TooSmall`] if the basis's size does not fit the accumulator.
+    /// Errors: [`CeremonyError::Rejected`] naming the failed part (or if the accumulator has
+    /// no contribution); [`CeremonyError::Domain`] or [`CeremonyError::TooSmall`] if the
+    /// basis's size does not fit the accumulator.
     pub fn check(&self, phase1: &Accumulator) -> Result<(), CeremonyError> {
         let m = self.size();
         let domain = domain(phase1, m)?;
@@ -100,8 +96,15 @@ impl LagrangeBasis {
     }
 }
 
+/// The domain of `m` points, if `phase1` has a contribution (else `τ = α = β = 1`, known to
+/// everyone) and serves `m` points.
 fn domain(phase1: &Accumulator, m: usize) -> Result<GeneralEvaluationDomain<Fr>, CeremonyError> {
     phase1.check_lengths()?;
+    if phase1.contributions().is_empty() {
+        return Err(CeremonyError::Rejected(
+            "powers of tau without a contribution have τ = 1, known to everyone",
+        ));
+    }
     if m < 2 || !m.is_power_of_two() {
         return Err(CeremonyError::Domain(m));
     }

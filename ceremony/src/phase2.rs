@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::knowledge::{KnowledgeProof, hash_parts, merge_pairwise, random_scalars, same_ratio};
 use crate::phase1::nonzero;
 use crate::scale::{self, Glv};
-use crate::{CeremonyError, Digest, LagrangeBasis};
+use crate::{Accumulator, CeremonyError, Digest, LagrangeBasis};
 
 /// A circuit's Groth16 key in the making: the key as it stands, the hash of the key phase 1
 /// gave (`δ = 1`), and every δ contribution so far, in order.
@@ -322,8 +322,10 @@ impl Parameters {
         (next, receipt)
     }
 
-    /// Checks the parameters against the circuit and a checked Lagrange basis, without
-    /// recomputing the start key: they were made for this circuit and basis (`cs_hash`); the
+    /// Checks the parameters against the circuit and the Lagrange basis of `phase1` (which the
+    /// caller has checked with [`Accumulator::verify`]; the basis is checked against it here),
+    /// without recomputing the start key: they were made for this circuit and basis
+    /// (`cs_hash`); the
     /// elements that do not depend on δ are the basis's (`α`, `β`, `γ = 1`, and, by random
     /// linear combinations over the variables, `Σ ρ_j·a_j = Σ_r (ρ·A)_r·[L_r(τ)]` and likewise
     /// for the B queries and the `βu + αv + w` combinations); each contribution proves
@@ -337,9 +339,11 @@ impl Parameters {
     /// [`Parameters::new`].
     pub fn verify<C: ConstraintSynthesizer<Fr>>(
         &self,
+        phase1: &Accumulator,
         basis: &LagrangeBasis,
         circuit: C,
     ) -> Result<Vec<Digest>, CeremonyError> {
+        basis.check(phase1)?;
         let r1cs = R1cs::synthesize(circuit, basis)?;
         let k = &self.key;
         if self.cs_hash != r1cs.cs_hash(basis) {

@@ -103,11 +103,19 @@ fn rejected<T: std::fmt::Debug>(result: Result<T, CeremonyError>) -> bool {
     matches!(result, Err(CeremonyError::Rejected(_)))
 }
 
+/// Rejected, by the check whose message contains `why`.
+fn rejected_for<T: std::fmt::Debug>(result: Result<T, CeremonyError>, why: &str) -> bool {
+    matches!(result, Err(CeremonyError::Rejected(m)) if m.contains(why))
+}
+
 #[test]
 fn a_key_from_the_ceremony_proves_and_verifies_like_a_directly_generated_one() {
     let acc = phase1();
     let (_, params, receipts) = phase2(&acc);
-    assert_eq!(params.verify(&basis(&acc), circuit()).unwrap(), receipts);
+    assert_eq!(
+        params.verify(&acc, &basis(&acc), circuit()).unwrap(),
+        receipts
+    );
     assert_eq!(params.transcript(), receipts[2]);
 
     let pk = params.proving_key();
@@ -169,17 +177,34 @@ fn phase1_rejects_a_contribution_that_is_not_what_it_proves() {
     let mut bad = next.clone();
     bad.contributions[0] = later.contributions[1].clone();
     assert!(rejected(acc.verify_contribution(&bad)));
-    // Someone else's update with this contribution's proofs: the transitions fail.
+    // Someone else's update under this contribution's record: not the powers it claims.
     let (mut other, _) = acc.contribute(&mut rng(3));
     other.contributions = next.contributions.clone();
-    assert!(rejected(acc.verify_contribution(&other)));
+    assert!(rejected_for(
+        acc.verify_contribution(&other),
+        "not the last contribution's"
+    ));
+    // A record whose [τ]₁ is not the proven factor times the one before.
+    let mut bad = next.clone();
+    bad.contributions[0].tau_g1 = other.tau_g1[1];
+    assert!(rejected_for(acc.verify_contribution(&bad), "proven τ'"));
     // Two updates at once, or a rewritten history, are not one contribution.
     assert!(rejected(acc.verify_contribution(&later)));
     assert!(rejected(next.verify_contribution(&next)));
-    // Not starting at the generators.
+    // All powers scaled: no longer the last contribution's.
     let mut bad = next.clone();
     crate::scale::by_constant::<G1Projective>(&mut bad.tau_g1, two);
-    assert!(rejected(acc.verify_contribution(&bad)));
+    assert!(rejected_for(
+        acc.verify_contribution(&bad),
+        "not the last contribution's"
+    ));
+    // Not starting at the generator (everything else as recorded).
+    let mut bad = next.clone();
+    bad.tau_g1[0] = (bad.tau_g1[0] * two).into_affine();
+    assert!(rejected_for(
+        acc.verify_contribution(&bad),
+        "standard generators"
+    ));
     // Powers with a known τ and no contribution claiming them, or no contribution at all.
     let mut bad = acc.clone();
     crate::scale::by_powers::<G1Projective>(&mut bad.tau_g1, Fr::from(5u64), Fr::one());
@@ -203,25 +228,31 @@ fn phase2_rejects_every_kind_of_tampered_transcript() {
     // An element of the H or L query, or of a δ-independent query, altered.
     let mut bad = params.clone();
     bad.key.h_query[5] = (bad.key.h_query[5] + g1).into_affine();
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.key.l_query[0] = (bad.key.l_query[0] + g1).into_affine();
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.key.a_query[2] = (bad.key.a_query[2] + g1).into_affine();
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.key.b_g1_query[2] = (bad.key.b_g1_query[2] + g1).into_affine();
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.key.b_g2_query[2] = (bad.key.b_g2_query[2] + G2Affine::generator()).into_affine();
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
+    let mut bad = params.clone();
+    bad.key.h_query.push(g1);
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
+    let mut bad = params.clone();
+    bad.key.beta_g1 = (bad.key.beta_g1 + g1).into_affine();
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.key.vk.alpha_g1 = (bad.key.vk.alpha_g1 + g1).into_affine();
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.key.vk.gamma_abc_g1[1] = (bad.key.vk.gamma_abc_g1[1] + g1).into_affine();
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     // δ set to a value its setter knows, queries divided consistently, without a proof.
     let mut bad = params.clone();
     let known = Fr::rand(&mut rng(7));
@@ -230,25 +261,27 @@ fn phase2_rejects_every_kind_of_tampered_transcript() {
     let inverse = ark_ff::Field::inverse(&known).unwrap();
     crate::scale::by_constant::<G1Projective>(&mut bad.key.h_query, inverse);
     crate::scale::by_constant::<G1Projective>(&mut bad.key.l_query, inverse);
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     // A contribution dropped from the record, or one reordered.
     let mut bad = params.clone();
     bad.contributions.remove(1);
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     let mut bad = params.clone();
     bad.contributions.swap(0, 2);
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     // A contribution's proof of knowledge altered.
     let mut bad = params.clone();
     bad.contributions[1].proof.s_x = (bad.contributions[1].proof.s_x + g1).into_affine();
-    assert!(rejected(bad.verify(&basis(&acc), circuit())));
+    assert!(rejected(bad.verify(&acc, &basis(&acc), circuit())));
     // Parameters of another circuit, or checked against another circuit's start.
-    assert!(rejected(
-        params.verify(&basis(&acc), Cubic { x: None, terms: 41 })
-    ));
+    assert!(rejected(params.verify(
+        &acc,
+        &basis(&acc),
+        Cubic { x: None, terms: 41 }
+    )));
     let (later, _) = acc.contribute(&mut rng(8));
     let later_basis = LagrangeBasis::new(&later, DOMAIN).unwrap();
-    assert!(rejected(params.verify(&later_basis, circuit())));
+    assert!(rejected(params.verify(&later, &later_basis, circuit())));
     // A basis of another size, or beyond the accumulator.
     let small = LagrangeBasis::new(&acc, 32).unwrap();
     assert!(matches!(
@@ -270,7 +303,7 @@ fn phase2_rejects_every_kind_of_tampered_transcript() {
         Err(CeremonyError::Domain(48))
     ));
     // The untouched transcript still verifies (the tampering above was all on clones).
-    params.verify(&basis(&acc), circuit()).unwrap();
+    params.verify(&acc, &basis(&acc), circuit()).unwrap();
 }
 
 #[test]
@@ -286,6 +319,21 @@ fn a_lagrange_basis_is_checked_against_its_accumulator() {
             1 => bad.l_g2[0] = (bad.l_g2[0] + G2Affine::generator()).into_affine(),
             2 => bad.l_alpha_g1[63] = (bad.l_alpha_g1[63] + g1).into_affine(),
             _ => bad.h_g1[1] = (bad.h_g1[1] + g1).into_affine(),
+        }
+        assert!(rejected(bad.check(&acc)), "part {part}");
+    }
+    // A basis of powers nobody contributed to (τ = α = β = 1), however it was made.
+    let fresh = Accumulator::new(7).unwrap();
+    let mut known = basis.clone();
+    known.phase1 = fresh.digest();
+    assert!(rejected_for(known.check(&fresh), "without a contribution"));
+    for part in 0..4 {
+        let mut bad = basis.clone();
+        match part {
+            0 => bad.l_beta_g1[3] = (bad.l_beta_g1[3] + g1).into_affine(),
+            1 => bad.alpha_g1 = (bad.alpha_g1 + g1).into_affine(),
+            2 => bad.beta_g1 = (bad.beta_g1 + g1).into_affine(),
+            _ => bad.beta_g2 = (bad.beta_g2 + G2Affine::generator()).into_affine(),
         }
         assert!(rejected(bad.check(&acc)), "part {part}");
     }
@@ -315,7 +363,7 @@ fn a_ledger_transcript_accepts_the_contributions_in_order_and_derives_the_verify
     assert!(rejected(fresh.accept(&c[1])));
     // No contribution, no key: δ = γ = 1 would let anyone forge.
     assert!(rejected(fresh.verifying_key(&initial.proving_key().vk)));
-    assert!(rejected(initial.verify(&basis(&acc), circuit())));
+    assert!(rejected(initial.verify(&acc, &basis(&acc), circuit())));
     let mut other = Transcript::start([7; 32]);
     assert!(rejected(other.accept(&c[0])));
     // δ in G2 that is not δ in G1.

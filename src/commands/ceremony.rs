@@ -136,18 +136,18 @@ pub fn run(command: CeremonyCommand) -> Result<()> {
             out,
             check,
         } => {
-            let powers = read_powers(&input)?;
-            working("checking", || powers.verify()).context("the powers of tau do not check")?;
             let m = 1usize
                 .checked_shl(power)
-                .filter(|_| power <= ceremony::MAX_POWER)
-                .context("--power is at most 24")?;
+                .filter(|_| (1..=ceremony::MAX_POWER).contains(&power))
+                .context("--power is between 1 and 24")?;
+            let powers = read_powers(&input)?;
+            working("checking", || powers.verify()).context("the powers of tau do not check")?;
             if check {
                 let basis = LagrangeBasis::read_from(&out)?;
                 anyhow::ensure!(
                     basis.size() == m,
-                    "the basis is for 2^{} points, not 2^{power}",
-                    basis.size().trailing_zeros()
+                    "the basis is for {} points, not 2^{power} = {m}",
+                    basis.size()
                 );
                 working("checking", || basis.check(&powers))
                     .context("the basis is not this powers of tau's")?;

@@ -107,11 +107,12 @@ pub fn ceremony_start(
     Ok(ceremony::Parameters::new(basis, circuit)?)
 }
 
-/// Checks multi-party parameters of `program` against a checked Lagrange basis
-/// (`ceremony::Parameters::verify`); returns every δ contribution's receipt, in order.
+/// Checks multi-party parameters of `program` against the Lagrange basis of a verified
+/// `phase1` (`ceremony::Parameters::verify`); returns every δ contribution's receipt, in order.
 pub fn ceremony_verify(
     params: &ceremony::Parameters,
     program: &Program,
+    phase1: &ceremony::Accumulator,
     basis: &ceremony::LagrangeBasis,
 ) -> Result<Vec<ceremony::Digest>, Groth16Error> {
     validate(program)?;
@@ -119,7 +120,7 @@ pub fn ceremony_verify(
         program,
         assignment: None,
     };
-    Ok(params.verify(basis, circuit)?)
+    Ok(params.verify(phase1, basis, circuit)?)
 }
 
 /// Proves that `assignment` satisfies `program`, after checking it natively: an unsatisfied

@@ -400,11 +400,15 @@ fn a_multi_party_key_proves_a_program_and_rejects_altered_inputs() {
     let initial = ceremony_start(&program, &basis).unwrap();
     let (owner, _) = initial.contribute(&mut rng);
     let (provider, receipt) = owner.contribute(&mut rng);
-    let receipts = ceremony_verify(&provider, &program, &basis).unwrap();
+    let receipts = ceremony_verify(&provider, &program, &phase1, &basis).unwrap();
     assert_eq!(receipts.last(), Some(&receipt));
-    // The program it was made for, and no other.
+    // The program it was made for, and no other (of the same domain size).
     let (other, _) = random_program(2, 3, false);
-    assert!(ceremony_verify(&provider, &other, &basis).is_err());
+    assert_eq!(shape(&other).domain_size(), shape(&program).domain_size());
+    assert!(matches!(
+        ceremony_verify(&provider, &other, &phase1, &basis),
+        Err(Groth16Error::Ceremony(ceremony::CeremonyError::Rejected(why))) if why.contains("another circuit")
+    ));
     let (_, proof, inputs) =
         proves_and_rejects_altered_inputs(provider.proving_key(), &program, &assignment, &mut rng);
     // A key from before the last contribution does not verify the proof.

@@ -78,7 +78,8 @@ struct CeremonyRow {
     /// The key with δ = 1 from the basis and the R1CS (made once, by the owner).
     start_seconds: f64,
     /// Median over participants of one δ contribution and of checking the parameters against
-    /// the circuit and the basis (what each participant does before contributing).
+    /// the circuit and the basis, the basis against the powers of tau included (what each
+    /// participant does before contributing).
     contribute_seconds: f64,
     verify_seconds: f64,
     /// Phase 2 end to end for the task: start + every contribution and its check.
@@ -393,6 +394,7 @@ fn ceremony_keys(
     );
     let (phase1, basis, made) = if pot_path.exists() && basis_path.exists() {
         let phase1 = ceremony::Accumulator::read_from(&pot_path)?;
+        phase1.verify()?;
         let basis = ceremony::LagrangeBasis::read_from(&basis_path)?;
         (phase1, basis, None)
     } else {
@@ -424,7 +426,7 @@ fn ceremony_keys(
         let (next, receipt) = params.contribute(&mut rng);
         contribute.push(seconds(started));
         let started = Instant::now();
-        let receipts = r1cs::ceremony_verify(&next, program, &basis)?;
+        let receipts = r1cs::ceremony_verify(&next, program, &phase1, &basis)?;
         verify.push(seconds(started));
         ensure!(
             receipts.last() == Some(&receipt),
