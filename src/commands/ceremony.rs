@@ -37,7 +37,7 @@ pub enum CeremonyCommand {
     },
     /// Check that AFTER is BEFORE plus exactly one contribution, and all of AFTER (every
     /// contribution replayed from the generators, each proving knowledge of its secret); print
-    /// that contribution's receipt. Exit 1 if not.
+    /// every contribution's receipt, the new one last. Exit 1 if not.
     Verify {
         /// The powers of tau before the contribution
         #[arg(long)]
