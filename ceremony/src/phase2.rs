@@ -91,10 +91,7 @@ impl Transcript {
                 "a contribution's δ in G2 is not its δ in G1",
             ));
         }
-        self.hash = hash_parts(
-            b"zkfl-groth16-phase2-contribution-v1",
-            &[&self.hash, contribution],
-        );
+        self.hash = next_transcript(&self.hash, contribution);
         (self.delta_g1, self.delta_g2) = (after, after_g2);
         self.contributions += 1;
         Ok(self.hash)
@@ -297,9 +294,9 @@ impl Parameters {
     /// The transcript hash after every contribution so far: `cs_hash`, then each
     /// contribution's receipt in turn. After a contribution it is that contribution's receipt.
     pub fn transcript(&self) -> Digest {
-        self.contributions.iter().fold(self.cs_hash, |t, c| {
-            hash_parts(b"zkfl-groth16-phase2-contribution-v1", &[&t, c])
-        })
+        self.contributions
+            .iter()
+            .fold(self.cs_hash, |t, c| next_transcript(&t, c))
     }
 
     /// Multiplies δ by a fresh secret factor drawn from `rng` and appends the proof; returns the
@@ -417,6 +414,14 @@ impl Parameters {
         }
         Ok(receipts)
     }
+}
+
+/// The transcript after `contribution`: its receipt.
+fn next_transcript(transcript: &Digest, contribution: &Phase2Contribution) -> Digest {
+    hash_parts(
+        b"zkfl-groth16-phase2-contribution-v1",
+        &[transcript, contribution],
+    )
 }
 
 /// Columns longer than this are summed by a multi-scalar multiplication.
