@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use chain::settlement::TaskKey;
 use chain::task::{ChallengeParams, RewardRule, submit_proof_op};
 use chain::{Op, TxOutcome, Value};
 use fl::data::DatasetSource;
@@ -20,7 +21,8 @@ use zkfl::proving::{client_data, federation_shape, row_positions};
 use zkfl::task::clock::SimClock;
 use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask, demo_key};
 use zkfl::task::ledger::{EmbeddedLedger, LedgerClient};
-use zkfl::task::{ContributionTerms, Quiet, Step, TaskTerms};
+use zkfl::task::transport::{Reply, Request};
+use zkfl::task::{ContributionTerms, KeySetup, Quiet, Step, TaskTerms};
 
 const TASK: &str = "bc";
 const ESCROW: i128 = 1000;
@@ -61,6 +63,7 @@ fn terms() -> TaskTerms {
             deadline: 4,
         },
         contribution: ContributionTerms::default(),
+        setup: KeySetup::Owner,
         timeout: Duration::from_secs(30),
     }
 }
@@ -207,6 +210,92 @@ fn a_task_runs_in_protocol_order_and_pays_by_credited_rounds() {
         task.log_reads(),
         0,
         "proofs come from the logs kept in memory"
+    );
+}
+
+#[test]
+fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let terms = TaskTerms {
+        setup: KeySetup::Ceremony,
+        ..terms()
+    };
+    // Batches of one row: a 2^13 domain, so the powers of tau this test makes take seconds.
+    let mut federation = federation();
+    federation.train.batch_size = 1;
+    let mut task = open_on(dir.path(), federation.clone(), terms.clone(), vec![]);
+    assert_eq!(task.driver.run(&Quiet, Some(1)).unwrap(), 1, "created");
+    let verifier = at(&*task.ledger, "config/verifier");
+    assert!(
+        verifier.child("ceremony").as_str().is_some(),
+        "{verifier:?}"
+    );
+
+    // A provider refuses parameters the ledger does not name: here, with a contribution the
+    // ledger never saw. It writes nothing.
+    let start =
+        zkfl::task::setup::load(&task.dir, &*task.ledger, TASK, TaskKey::TrainingStep).unwrap();
+    let (unseen, _) = prover::setup::contribute(&start);
+    let keys = Arc::new(BTreeMap::from([(TaskKey::TrainingStep, unseen)]));
+    let reply = task
+        .transport
+        .with_provider(0, |p| p.handle(&Request::Join { keys: Some(keys) }))
+        .unwrap();
+    match reply {
+        Reply::Failed(why) => assert!(
+            why.contains("not where the ledger's transcript is"),
+            "{why}"
+        ),
+        other => panic!("joined with parameters the ledger does not name: {other:?}"),
+    }
+    task.ledger.make_block().unwrap();
+    assert!(at(&*task.ledger, "providers").is_absent());
+    assert!(at(&*task.ledger, "setup").is_absent());
+
+    // Join (owner first, then each provider in turn); a restarted owner finishes the task
+    // from the ledger and its cache.
+    assert_eq!(task.driver.run(&Quiet, Some(1)).unwrap(), 1, "joined");
+    drop(task);
+    let mut task = open_on(dir.path(), federation, terms, vec![]);
+    task.driver.run(&Quiet, None).unwrap();
+    let ledger = &*task.ledger;
+
+    // The ledger recorded the owner's contribution and then each provider's, chained.
+    let contributions = at(ledger, "setup/training-step");
+    let owner = zkfl::task::embedded::demo_key("owner");
+    let order: Vec<String> = std::iter::once(chain::Address::of(&owner.public()))
+        .chain((0..3).map(|c| chain::Address::of(&demo_key(&format!("provider-{c}")).public())))
+        .map(|a| a.to_string())
+        .collect();
+    for (i, addr) in order.iter().enumerate() {
+        assert_eq!(
+            contributions.child(addr).child("index").as_int(),
+            Some(i as i128 + 1),
+            "contribution {} is {addr}'s",
+            i + 1
+        );
+    }
+    let transcript: ceremony::Transcript = ceremony::from_bytes(
+        &hex::decode(at(ledger, "transcripts/training-step").as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(transcript.contributions, 4);
+    assert_eq!(
+        contributions.child(&order[3]).child("receipt").as_str(),
+        Some(hex::encode(transcript.hash).as_str()),
+        "the last receipt is the transcript"
+    );
+    assert!(at(ledger, "transcripts/contribution").is_absent());
+
+    // Every challenged step was proven under the key the contributions made.
+    let proofs = task.driver.proofs();
+    assert_eq!(proofs.len(), 6);
+    assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
+    assert!(
+        task.driver
+            .payouts()
+            .iter()
+            .all(|p| p.credited == 2 && p.verified == 2)
     );
 }
 

@@ -70,6 +70,34 @@ pub trait CeremonyFile: CanonicalSerialize + CanonicalDeserialize {
     }
 }
 
+/// The canonical uncompressed bytes of a value a ledger keeps ([`Phase2Contribution`],
+/// [`Transcript`]): 448 bytes for a contribution.
+///
+/// [`Phase2Contribution`]: crate::Phase2Contribution
+/// [`Transcript`]: crate::Transcript
+pub fn to_bytes<T: CanonicalSerialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.uncompressed_size());
+    value
+        .serialize_uncompressed(&mut out)
+        .expect("invariant: writing to a Vec cannot fail");
+    out
+}
+
+/// Reads bytes written by [`to_bytes`], checking every point (on the curve, in the subgroup).
+///
+/// Errors: [`CeremonyError::Encoding`] if they are not a canonical encoding of a `T` or have
+/// bytes after its end.
+pub fn from_bytes<T: CanonicalDeserialize>(bytes: &[u8]) -> Result<T, CeremonyError> {
+    let mut input = bytes;
+    let value = T::deserialize_with_mode(&mut input, Compress::No, Validate::Yes)?;
+    if !input.is_empty() {
+        return Err(CeremonyError::Encoding(
+            ark_serialize::SerializationError::InvalidData,
+        ));
+    }
+    Ok(value)
+}
+
 impl CeremonyFile for Accumulator {
     const MAGIC: [u8; 8] = *b"ZKFLPOT1";
     const KIND: &'static str = "powers of tau file";

@@ -50,11 +50,11 @@ mod scale;
 mod tests;
 
 pub use error::CeremonyError;
-pub use file::CeremonyFile;
+pub use file::{CeremonyFile, from_bytes, to_bytes};
 pub use knowledge::KnowledgeProof;
 pub use lagrange::LagrangeBasis;
 pub use phase1::{Accumulator, MAX_POWER, Phase1Contribution};
-pub use phase2::{Parameters, Phase2Contribution, Transcript};
+pub use phase2::{Parameters, Phase2Contribution, Transcript, is_start_key};
 
 /// A SHA-256 transcript hash.
 pub type Digest = [u8; 32];

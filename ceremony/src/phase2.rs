@@ -118,6 +118,12 @@ impl Transcript {
     }
 }
 
+/// Whether `vk` is a verifying key as phase 1 gives it, before any δ contribution (`γ = δ = 1`):
+/// what a task posts, and [`Transcript::verifying_key`] completes.
+pub fn is_start_key(vk: &VerifyingKey<Bn254>) -> bool {
+    vk.gamma_g2 == G2Affine::generator() && vk.delta_g2 == G2Affine::generator()
+}
+
 /// A circuit's R1CS as phase 2 reads it: for each variable (public inputs first, the constant
 /// one at 0), its `(row, coefficient)` terms in A, B and C. The public inputs get one extra row
 /// each in A (`x_i · 0 = 0`, as `ark_groth16`'s `LibsnarkReduction` adds), which makes the
@@ -279,6 +285,26 @@ impl Parameters {
     /// The Groth16 proving key as it stands (its `vk` is the verifying key).
     pub fn proving_key(&self) -> &ProvingKey<Bn254> {
         &self.key
+    }
+
+    /// The verifying key before any contribution (`δ = 1`): what the coordinator posts, and
+    /// what [`Transcript::verifying_key`] turns into the final key.
+    pub fn start_verifying_key(&self) -> VerifyingKey<Bn254> {
+        VerifyingKey {
+            delta_g2: G2Affine::generator(),
+            ..self.key.vk.clone()
+        }
+    }
+
+    /// The ledger's view of these parameters: the transcript hash, the contribution count and
+    /// δ in both groups.
+    pub fn ledger_transcript(&self) -> Transcript {
+        Transcript {
+            hash: self.transcript(),
+            contributions: self.contributions.len() as u64,
+            delta_g1: self.key.delta_g1,
+            delta_g2: self.key.vk.delta_g2,
+        }
     }
 
     /// The δ contributions so far, in order.

@@ -102,16 +102,15 @@ fn contribution_keys() -> &'static (ProvingKey, VerifyingKey, [u8; 32]) {
 }
 
 fn prove(w: &ContributionWitness) -> Vec<u8> {
+    prove_with(&contribution_keys().0, w)
+}
+
+fn prove_with(pk: &ProvingKey, w: &ContributionWitness) -> Vec<u8> {
     let (program, assignment) = build::<Bn254>(&shape(), w).unwrap();
     program.check(&assignment).expect("an honest witness");
-    r1cs::prove(
-        &contribution_keys().0,
-        &program,
-        &assignment,
-        &mut ChaCha8Rng::seed_from_u64(5),
-    )
-    .unwrap()
-    .to_bytes()
+    r1cs::prove(pk, &program, &assignment, &mut ChaCha8Rng::seed_from_u64(5))
+        .unwrap()
+        .to_bytes()
 }
 
 fn commitment(params: &[i64]) -> [u8; 32] {
@@ -125,6 +124,8 @@ struct World {
     parties: Parties,
     /// Each round's witness and the providers' logs (`None`: it took no part).
     rounds: Vec<(ContributionWitness, Vec<Option<Log>>)>,
+    /// The key the owner proves with.
+    pk: ProvingKey,
 }
 
 world_of_parties!(World);
@@ -236,7 +237,7 @@ impl World {
                 Some((self.addr(i + 1).to_string(), ends.encode()))
             })
             .collect();
-        (prove(w), values, ends)
+        (prove_with(&self.pk, w), values, ends)
     }
 
     fn submit(
@@ -261,21 +262,36 @@ impl World {
 }
 
 fn world() -> World {
+    let (pk, vk, digest) = contribution_keys();
+    let config = ContributionConfig::new(shape(), *digest, vk, validation_root(), 0).unwrap();
+    let mut w = created(config, pk.clone());
+    for p in 1..=3 {
+        w.ok(p, join_op(&w, p));
+    }
+    w
+}
+
+/// The root of the owner's validation set.
+fn validation_root() -> [u8; 32] {
+    let (rows, labels) = validation();
+    DataTree::<Bn254>::new(&rows, &labels, shape().depth)
+        .unwrap()
+        .root()
+        .to_le_bytes()
+}
+
+/// A world in which the owner created the task with `contribution` and proves with `pk`.
+fn created(contribution: ContributionConfig, pk: ProvingKey) -> World {
     let mut w = World {
         parties: Parties::new(4, START),
         rounds: Vec::new(),
+        pk,
     };
-    let (rows, labels) = validation();
-    let root = DataTree::<Bn254>::new(&rows, &labels, shape().depth)
-        .unwrap()
-        .root()
-        .to_le_bytes();
-    let (_, vk, digest) = contribution_keys();
     let spec = TaskSpec {
         id: TASK.to_owned(),
         reward: RewardRule::Shapley,
         verifier: proof_config(),
-        contribution: Some(ContributionConfig::new(shape(), *digest, vk, root, 0).unwrap()),
+        contribution: Some(contribution),
         // No training step is audited: this test is about contributions.
         challenge: ChallengeParams {
             rule: ChallengeRule { q: 1, audit: 0 },
@@ -289,40 +305,35 @@ fn world() -> World {
     let create = spec.create_op(&owner).unwrap();
     assert_eq!(TaskSpec::from_create_op(&create, &owner).unwrap(), spec);
     w.ok(0, create);
-    for p in 1..=3 {
-        let join = provider_join_op(
-            TASK,
-            &w.addr(p),
-            p as u32 - 1,
-            &[p as u8; 32],
-            SAMPLES[p - 1],
-            STAKE,
-            "s",
-        );
-        w.ok(p, join.unwrap());
-    }
     w
 }
 
-/// Sends round `round`'s submission as `edit` changes it; checks that it is refused with
-/// `reason` and that only nonce and fee changed.
-fn refused(
-    w: &mut World,
-    round: u32,
-    reason: &str,
-    edit: impl FnOnce(&mut Vec<u8>, &mut BTreeMap<String, i128>, &mut BTreeMap<String, Vec<u8>>),
-) {
-    let (mut proof, mut values, mut ends) = w.submission(round);
-    edit(&mut proof, &mut values, &mut ends);
+/// Provider `p`'s registration (stake, client p − 1, its data root, its sample count).
+fn join_op(w: &World, p: usize) -> Op {
+    provider_join_op(
+        TASK,
+        &w.addr(p),
+        p as u32 - 1,
+        &[p as u8; 32],
+        SAMPLES[p - 1],
+        STAKE,
+        "s",
+    )
+    .unwrap()
+}
+
+/// Party `who` sends `op`; checks that it is refused with `reason` and that only its nonce
+/// and fee changed.
+fn refused_op(w: &mut World, who: usize, op: Op, reason: &str) {
     let before = w.state.export();
-    let owner = w.addr(0).to_string();
-    let balance = common::balance(&w.state, &owner);
-    let receipt = w.submit(round, &proof, &values, &ends);
+    let sender = w.addr(who).to_string();
+    let balance = common::balance(&w.state, &sender);
+    let receipt = w.send(who, op);
     let TxOutcome::Failed(why) = &receipt.outcome else {
-        panic!("accepted, expected {reason} (values {values:?})");
+        panic!("accepted, expected {reason}");
     };
     assert!(why.contains(reason), "expected {reason:?} in {why:?}");
-    assert_eq!(common::balance(&w.state, &owner), balance - FEE as i128);
+    assert_eq!(common::balance(&w.state, &sender), balance - FEE as i128);
     let strip = |mut v: Value| {
         if let Value::Object(m) = &mut v
             && let Some(Value::Object(accounts)) = m.get_mut("values").and_then(|v| match v {
@@ -336,8 +347,22 @@ fn refused(
     };
     assert!(
         strip(w.state.export()) == strip(before),
-        "{reason}: only the owner's nonce and fee, and the proposer's fee, may change"
+        "{reason}: only the sender's nonce and fee, and the proposer's fee, may change"
     );
+}
+
+/// Sends round `round`'s submission as `edit` changes it; checks that it is refused with
+/// `reason` and that only nonce and fee changed.
+fn refused(
+    w: &mut World,
+    round: u32,
+    reason: &str,
+    edit: impl FnOnce(&mut Vec<u8>, &mut BTreeMap<String, i128>, &mut BTreeMap<String, Vec<u8>>),
+) {
+    let (mut proof, mut values, mut ends) = w.submission(round);
+    edit(&mut proof, &mut values, &mut ends);
+    let op = submit_contribution_op(TASK, round.into(), &proof, &values, &ends).unwrap();
+    refused_op(w, 0, op, reason);
 }
 
 #[test]
@@ -575,4 +600,97 @@ fn an_unproven_round_pays_by_credited_rounds_and_a_proof_needs_its_seal_and_draw
             .unwrap_or(0)
     };
     assert_eq!((pay(1), pay(2), pay(3)), (500, 250, 250));
+}
+
+#[test]
+fn a_contribution_key_from_a_ceremony_of_owner_and_providers_is_the_one_the_ledger_verifies() {
+    use ceremony::{Accumulator, LagrangeBasis, Parameters, Phase2Contribution};
+    use chain::settlement::TaskKey;
+    use chain::task::{contribute_key_op, in_one_set};
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let program = build::<Bn254>(&shape(), &witness(&[0; 6], 0, &SAMPLES))
+        .unwrap()
+        .0;
+    let m = r1cs::shape(&program).domain_size();
+    let (phase1, _) = Accumulator::new(m.trailing_zeros())
+        .unwrap()
+        .contribute(&mut rng);
+    let basis = LagrangeBasis::new(&phase1, m).unwrap();
+    let start = r1cs::ceremony_start(&program, &basis).unwrap();
+    let start_vk = start.start_verifying_key();
+    let config =
+        ContributionConfig::new(shape(), program.digest(), &start_vk, validation_root(), 0)
+            .unwrap()
+            .with_ceremony(start.cs_hash(), &start_vk)
+            .unwrap();
+    let contribute = |params: &Parameters, rng: &mut ChaCha8Rng| {
+        let (next, _) = params.contribute(rng);
+        let c = next.contributions().last().unwrap().clone();
+        (next, c)
+    };
+    let key_op = |w: &World, who: usize, c: &Phase2Contribution| {
+        contribute_key_op(TASK, &w.addr(who), TaskKey::Contribution, c).unwrap()
+    };
+    let mut w = created(config.clone(), start.proving_key().clone());
+
+    // The owner contributes first; the config is frozen from then on.
+    let (owners, c) = contribute(&start, &mut rng);
+    w.ok(0, key_op(&w, 0, &c));
+    let reconfigure = op(&format!(
+        r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/config/rounds","value":3}}"#
+    ));
+    assert!(!w.send(0, reconfigure).is_ok(), "the config is frozen");
+
+    // A provider cannot register without contributing, nor with a contribution that is not
+    // its own update of the transcript as it stands.
+    let bare = join_op(&w, 1);
+    refused_op(&mut w, 1, bare, "rule");
+    let replayed = in_one_set([key_op(&w, 1, &c), join_op(&w, 1)]);
+    refused_op(&mut w, 1, replayed, "contribution rejected");
+    let (_, mut lying) = contribute(&owners, &mut rng);
+    lying.delta_after_g2 = c.delta_after_g2;
+    let lying = in_one_set([key_op(&w, 1, &lying), join_op(&w, 1)]);
+    refused_op(&mut w, 1, lying, "δ in G2 is not its δ in G1");
+    let (_, from_start) = contribute(&start, &mut rng);
+    let stale = in_one_set([key_op(&w, 1, &from_start), join_op(&w, 1)]);
+    refused_op(&mut w, 1, stale, "contribution rejected");
+
+    // Each provider contributes and registers in one transaction.
+    let mut params = owners.clone();
+    for p in 1..=3 {
+        let (next, c) = contribute(&params, &mut rng);
+        let join = in_one_set([key_op(&w, p, &c), join_op(&w, p)]);
+        w.ok(p, join);
+        assert_eq!(
+            w.at(&format!("setup/contribution/{}/receipt", w.addr(p))),
+            Value::Str(hex::encode(next.transcript()))
+        );
+        params = next;
+    }
+    assert!(
+        r1cs::ceremony_verify(&params, &program, &phase1, &basis).is_ok(),
+        "the parameters check"
+    );
+
+    // Proofs under the start key (δ = 1, forgeable by anyone) or under the owner's own
+    // parameters are refused; under the final key, accepted.
+    w.round(1);
+    for (pk, whose) in [
+        (start.proving_key(), "the start key"),
+        (owners.proving_key(), "the owner's parameters"),
+    ] {
+        w.pk = pk.clone();
+        let (proof, values, ends) = w.submission(1);
+        let op = submit_contribution_op(TASK, 1, &proof, &values, &ends).unwrap();
+        let receipt = w.send(0, op);
+        assert!(!receipt.is_ok(), "a proof under {whose} was accepted");
+    }
+    w.pk = params.proving_key().clone();
+    let (proof, values, ends) = w.submission(1);
+    let receipt = w.submit(1, &proof, &values, &ends);
+    assert!(receipt.is_ok(), "{:?}", receipt.outcome);
+
+    // Once the task runs, the key is fixed.
+    let (_, late) = contribute(&params, &mut rng);
+    assert!(!w.send(0, key_op(&w, 0, &late)).is_ok());
 }

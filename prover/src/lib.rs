@@ -8,6 +8,8 @@
 //!   Groth16 or halo2 (generic over [`circuits::ProofSystem`]), proves many steps in
 //!   parallel, and writes [`verifier::ProofFile`]s.
 //! - [`contribution`]: the owner's contribution proofs (Groth16), keys per contribution shape.
+//! - [`setup`]: Groth16 keys from a multi-party ceremony: powers of tau kept with the keys,
+//!   start parameters, checked contributions, and proving with the result.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -16,6 +18,7 @@ pub mod commit;
 pub mod contribution;
 pub mod instance;
 pub mod prove;
+pub mod setup;
 
 pub use commit::{
     DataCommitment, PoseidonCommitter, commit_checkpoint, commit_data, committed_data, task_depth,

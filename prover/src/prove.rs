@@ -37,6 +37,9 @@ pub enum ProveError {
     /// Keys could not be read, made or written.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// A multi-party key setup step failed (see [`crate::setup`]).
+    #[error("key ceremony: {0}")]
+    Ceremony(#[from] circuits::r1cs::Groth16Error),
     /// The proof system failed.
     #[error("{backend} proving failed: {source}")]
     Backend {
@@ -59,6 +62,8 @@ pub struct StepProver {
     backend: Backend,
     /// Per program digest: the proof system's `(params, proving key)`.
     keys: Mutex<HashMap<[u8; 32], Arc<dyn Any + Send + Sync>>>,
+    /// Checked powers of tau by domain power ([`crate::setup`]).
+    powers: crate::setup::PowersCache,
 }
 
 impl StepProver {
@@ -68,7 +73,22 @@ impl StepProver {
             store,
             backend,
             keys: Mutex::new(HashMap::new()),
+            powers: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub(crate) fn powers_cache(&self) -> &crate::setup::PowersCache {
+        &self.powers
+    }
+
+    /// Proves the program with digest `digest` with `pk` from now on (Groth16), in place of
+    /// the key store's.
+    pub(crate) fn install_groth16(&self, digest: [u8; 32], pk: circuits::r1cs::ProvingKey) {
+        let keys: ProgramKeys<Groth16> = Arc::new(((), pk));
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(digest, keys);
     }
 
     /// The back end.

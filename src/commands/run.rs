@@ -29,7 +29,9 @@ use zkfl::proving::posted;
 use zkfl::task::clock::SystemClock;
 use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask};
 use zkfl::task::ledger::{EmbeddedLedger, LedgerClient};
-use zkfl::task::{ContributionTerms, Events, ProofRecord, ProviderPayout, Step, TaskTerms};
+use zkfl::task::{
+    ContributionTerms, Events, KeySetup, ProofRecord, ProviderPayout, Step, TaskTerms,
+};
 
 use crate::commands::prove::key_store;
 use crate::plot::plot_metrics;
@@ -79,6 +81,14 @@ pub struct RunArgs {
     /// plus its keys once per shape; the task needs 12 providers or fewer)
     #[arg(long, default_value = "proportional")]
     pub reward: String,
+    /// Who makes the task's Groth16 keys: owner (one party, in seconds; whoever made them
+    /// could forge proofs, which in one process protects nothing anyway) or ceremony (a
+    /// multi-party setup: the owner and then each provider check the parameters and
+    /// contribute at join, so one honest party makes the keys sound; powers of tau for the
+    /// circuit's size come from the key directory's ceremony/ folder, made here once per size
+    /// when absent, minutes for real shapes)
+    #[arg(long, default_value = "owner")]
+    pub setup: String,
     /// Providers in the task
     #[arg(long, default_value_t = 10)]
     pub providers: usize,
@@ -100,6 +110,12 @@ pub fn run(args: RunArgs) -> Result<()> {
         format!(
             "--reward {}: not a reward rule (proportional, even or shapley)",
             args.reward
+        )
+    })?;
+    let setup = KeySetup::from_name(&args.setup).with_context(|| {
+        format!(
+            "--setup {}: not a key setup (owner or ceremony)",
+            args.setup
         )
     })?;
     if args.providers == 0 {
@@ -139,10 +155,17 @@ pub fn run(args: RunArgs) -> Result<()> {
     }
     let store = key_store(args.keys.clone());
     if !args.json {
-        eprintln!(
-            "the task's Groth16 keys are in {} (made once per shape)",
-            store.dir().display()
-        );
+        match setup {
+            KeySetup::Owner => eprintln!(
+                "the task's Groth16 keys are in {} (made once per shape by the owner alone)",
+                store.dir().display()
+            ),
+            KeySetup::Ceremony => eprintln!(
+                "the task's Groth16 keys come from a ceremony of the owner and every provider \
+                 (powers of tau in {})",
+                store.dir().join("ceremony").display()
+            ),
+        }
     }
     let mut task = EmbeddedTask::open(EmbeddedConfig {
         dir: args.out.clone(),
@@ -154,6 +177,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             reward,
             challenge,
             contribution: ContributionTerms::default(),
+            setup,
             timeout: Duration::from_secs(600),
         },
         keys: store,

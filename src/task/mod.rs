@@ -32,6 +32,7 @@ pub mod clock;
 pub mod embedded;
 pub mod ledger;
 pub mod provider;
+pub mod setup;
 pub mod transport;
 
 use std::collections::BTreeMap;
@@ -39,11 +40,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use chain::settlement::{ContributionConfig, ProofConfig};
+use chain::settlement::{ContributionConfig, ProofConfig, TaskKey};
 use chain::store::Hash;
 use chain::task::{
-    ChallengeParams, LogPost, RewardRule, RoundValuation, TaskSpec, draw_challenge_op,
-    post_model_op, seal_round_op, submit_contribution_op, task_path,
+    ChallengeParams, LogPost, RewardRule, RoundValuation, TaskSpec, contribute_key_op,
+    draw_challenge_op, in_one_set, post_model_op, seal_round_op, submit_contribution_op, task_path,
 };
 use chain::{Address, Keypair, Op, TxOutcome, Value};
 use circuits::fixed::quantize_lr;
@@ -56,6 +57,7 @@ use serde::{Deserialize, Serialize};
 
 use self::clock::Clock;
 use self::ledger::LedgerClient;
+pub use self::setup::KeySetup;
 use self::transport::{Reply, Request, Transport, Update};
 
 /// A task's parameters beyond the federation's.
@@ -73,6 +75,8 @@ pub struct TaskTerms {
     pub challenge: ChallengeParams,
     /// How contributions are proven (used when the reward is `shapley`).
     pub contribution: ContributionTerms,
+    /// Who makes the task's Groth16 keys.
+    pub setup: KeySetup,
     /// How long the owner waits for a provider's answer.
     pub timeout: Duration,
 }
@@ -195,6 +199,8 @@ pub struct TaskDriver {
     global: Vec<f32>,
     history: Vec<RoundMetrics>,
     proofs: Vec<ProofRecord>,
+    /// Whether the prover holds the keys a ceremony made (once the task runs).
+    ceremony_keys: bool,
     _clock: Arc<dyn Clock>,
 }
 
@@ -239,6 +245,7 @@ impl TaskDriver {
             prover: parties.prover,
             shape,
             providers: parties.providers,
+            ceremony_keys: false,
             _clock: parties.clock,
         };
         // Resume: the global model after the last sealed round, checked against the ledger.
@@ -336,6 +343,9 @@ impl TaskDriver {
                 return Ok(steps);
             }
             events.step(step);
+            if !matches!(step, Step::Create | Step::Join) {
+                self.use_ceremony_keys()?;
+            }
             match step {
                 Step::Create => self.create()?,
                 Step::Join => self.join()?,
@@ -364,17 +374,28 @@ impl TaskDriver {
     }
 
     fn create(&mut self) -> Result<()> {
-        let digest = self.prover.prepare(&self.shape)?;
-        let vk = self.prover.store().groth16_vk(&digest)?;
         let lr = quantize_lr(self.federation.config().train.lr)?;
+        let ceremony = self.terms.setup == KeySetup::Ceremony;
+        let verifier = if ceremony {
+            let program = verifier::check::program_of::<circuits::field::Bn254>(&self.shape)?;
+            let start = self.prover.ceremony_start(&program)?;
+            let vk = start.start_verifying_key();
+            setup::save(&self.dir, TaskKey::TrainingStep, &start)?;
+            ProofConfig::new(self.shape, program.digest(), &vk, [lr])?
+                .with_ceremony(start.cs_hash(), &vk)?
+        } else {
+            let digest = self.prover.prepare(&self.shape)?;
+            let vk = self.prover.store().groth16_vk(&digest)?;
+            ProofConfig::new(self.shape, digest, &vk, [lr])?
+        };
         let contribution = match self.terms.reward {
-            RewardRule::Shapley => Some(self.contribution_config()?),
+            RewardRule::Shapley => Some(self.contribution_config(ceremony)?),
             _ => None,
         };
         let spec = TaskSpec {
             id: self.terms.id.clone(),
             reward: self.terms.reward,
-            verifier: ProofConfig::new(self.shape, digest, &vk, [lr])?,
+            verifier,
             contribution,
             challenge: self.terms.challenge,
             rounds: u64::from(self.federation.config().rounds),
@@ -385,8 +406,8 @@ impl TaskDriver {
     }
 
     /// The contribution config of a `shapley` task: FedAvg only, one player per provider,
-    /// keys made (or loaded) for the shape.
-    fn contribution_config(&self) -> Result<ContributionConfig> {
+    /// keys made (or loaded) for the shape, or with `ceremony` the start parameters of one.
+    fn contribution_config(&self, ceremony: bool) -> Result<ContributionConfig> {
         ensure!(
             self.federation.config().strategy == fl::strategy::StrategySpec::FedAvg,
             "only FedAvg rounds are proven: a shapley task needs the fedavg strategy \
@@ -398,6 +419,20 @@ impl TaskDriver {
             self.providers.len(),
             terms.drawn,
         )?;
+        if ceremony {
+            let program = prover::contribution_program(&shape)?;
+            let start = self.prover.ceremony_start(&program)?;
+            let vk = start.start_verifying_key();
+            setup::save(&self.dir, TaskKey::Contribution, &start)?;
+            return Ok(ContributionConfig::new(
+                shape,
+                program.digest(),
+                &vk,
+                root,
+                terms.min_gain,
+            )?
+            .with_ceremony(start.cs_hash(), &vk)?);
+        }
         let (digest, vk) = self.prover.prepare_contribution(&shape)?;
         Ok(ContributionConfig::new(
             shape,
@@ -425,11 +460,90 @@ impl TaskDriver {
     }
 
     fn join(&mut self) -> Result<()> {
+        let programs = setup::ceremony_programs(self.ledger.as_ref(), &self.terms.id)?;
         let clients: Vec<usize> = self.providers.keys().copied().collect();
-        let replies = self
-            .transport
-            .broadcast(&clients, &Request::Join, self.terms.timeout);
-        self.ledger.make_block()?;
+        if programs.is_empty() {
+            let replies = self.transport.broadcast(
+                &clients,
+                &Request::Join { keys: None },
+                self.terms.timeout,
+            );
+            self.ledger.make_block()?;
+            self.report_joins(&clients, &replies);
+        } else {
+            self.ceremony_join(&programs, &clients)?;
+        }
+        ensure!(!self.joined().is_empty(), "no provider joined the task");
+        Ok(())
+    }
+
+    /// Joining a task whose keys a ceremony makes: the owner contributes first, then each
+    /// provider in turn checks the parameters as they stand, contributes and registers in one
+    /// transaction (contributions chain, so one at a time); a provider that fails is left out
+    /// and the next one gets the parameters from before it.
+    fn ceremony_join(
+        &mut self,
+        programs: &BTreeMap<TaskKey, circuits::Program>,
+        clients: &[usize],
+    ) -> Result<()> {
+        let task = self.terms.id.clone();
+        let mut keys = BTreeMap::new();
+        for (key, program) in programs {
+            let params = setup::load(&self.dir, self.ledger.as_ref(), &task, *key)?;
+            setup::check_on_ledger(self.ledger.as_ref(), &task, *key, &params, program)?;
+            keys.insert(*key, params);
+        }
+        let owner = Address::of(&self.owner.public());
+        if !setup::contributed(self.ledger.as_ref(), &task, TaskKey::TrainingStep, &owner) {
+            let mut ops = Vec::new();
+            for (key, params) in keys.iter_mut() {
+                let (next, contribution) = prover::setup::contribute(params);
+                ops.push(contribute_key_op(&task, &owner, *key, &contribution)?);
+                setup::save(&self.dir, *key, &next)?;
+                *params = next;
+            }
+            self.owner_block(in_one_set(ops))?;
+        }
+        let mut keys = Arc::new(keys);
+        for &client in clients {
+            if self.joined().contains_key(&client) {
+                continue;
+            }
+            let request = Request::Join {
+                keys: Some(keys.clone()),
+            };
+            let replies = self
+                .transport
+                .broadcast(&[client], &request, self.terms.timeout);
+            if let Some(Some(Reply::Joined {
+                keys: Some(next), ..
+            })) = replies.first()
+            {
+                for (key, params) in next.iter() {
+                    setup::save(&self.dir, *key, params)?;
+                }
+                self.ledger.make_block()?;
+                if next.iter().all(|(key, params)| {
+                    setup::check_on_ledger(
+                        self.ledger.as_ref(),
+                        &task,
+                        *key,
+                        params,
+                        &programs[key],
+                    )
+                    .is_ok()
+                }) {
+                    keys = next.clone();
+                }
+            } else {
+                self.ledger.make_block()?;
+            }
+            self.report_joins(&[client], &replies);
+        }
+        Ok(())
+    }
+
+    fn report_joins(&self, clients: &[usize], replies: &[Option<Reply>]) {
         let joined = self.joined();
         for (client, reply) in clients.iter().zip(replies) {
             if let Some(Reply::Failed(why)) = reply {
@@ -438,7 +552,25 @@ impl TaskDriver {
                 tracing::warn!("provider {client} did not join");
             }
         }
-        ensure!(!joined.is_empty(), "no provider joined the task");
+    }
+
+    /// Once the task runs, proves with the keys its ceremonies made (checked against the
+    /// ledger's transcripts), in place of the key store's.
+    fn use_ceremony_keys(&mut self) -> Result<()> {
+        if self.ceremony_keys {
+            return Ok(());
+        }
+        for (key, program) in setup::ceremony_programs(self.ledger.as_ref(), &self.terms.id)? {
+            let params = setup::load(&self.dir, self.ledger.as_ref(), &self.terms.id, key)?;
+            setup::check_on_ledger(self.ledger.as_ref(), &self.terms.id, key, &params, &program)?;
+            ensure!(
+                !params.contributions().is_empty(),
+                "nobody contributed to the {} key",
+                key.name()
+            );
+            self.prover.use_ceremony_key(&program, &params);
+        }
+        self.ceremony_keys = true;
         Ok(())
     }
 

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
-use chain::task::{LogPost, post_log_op, provider_join_op, submit_proof_op, task_path};
+use chain::task::{
+    LogPost, contribute_key_op, in_one_set, post_log_op, provider_join_op, submit_proof_op,
+    task_path,
+};
 use chain::{Address, Keypair, Value};
 use circuits::relations::training_step::TrainingStepShape;
 use fl::federation::{Federation, RunDir};
@@ -19,6 +22,7 @@ use sha2::{Digest as _, Sha256};
 use verifier::{Backend, ProofFile};
 
 use super::ledger::LedgerClient;
+use super::setup::{self, KeyParameters};
 use super::transport::{Reply, Request, SubmittedProof, Update};
 use crate::proving::{client_data, proof_path, read_proof, row_positions, write_proof};
 
@@ -104,7 +108,9 @@ impl Provider {
     /// Answers a request of the owner.
     pub fn handle(&mut self, request: &Request) -> Reply {
         let result = match request {
-            Request::Join => self.join().map(Reply::Joined),
+            Request::Join { keys } => self
+                .join(keys.as_ref())
+                .map(|(tx, keys)| Reply::Joined { tx, keys }),
             Request::Train { round, model } => self
                 .train(*round, model)
                 .map(|u| Reply::Trained(Box::new(u))),
@@ -117,7 +123,12 @@ impl Provider {
         Ok(task_path(&self.ctx.task, leaf)?)
     }
 
-    fn join(&mut self) -> Result<Option<chain::store::Hash>> {
+    /// Registers (with `keys`, after checking them and contributing to each); returns the
+    /// transaction and the parameters after its contributions.
+    fn join(
+        &mut self,
+        keys: Option<&KeyParameters>,
+    ) -> Result<(Option<chain::store::Hash>, Option<KeyParameters>)> {
         let me = self.address().to_string();
         if !self
             .ctx
@@ -125,13 +136,36 @@ impl Provider {
             .get(&self.at(&["providers", &me])?)
             .is_absent()
         {
-            return Ok(None);
+            return Ok((None, None));
         }
         let root = self
             .commitment
             .root(Backend::Groth16)
             .context("no BN254 data root")?;
-        let op = provider_join_op(
+        let mut ops = Vec::new();
+        let programs = setup::ceremony_programs(self.ctx.ledger.as_ref(), &self.ctx.task)?;
+        let mut next = BTreeMap::new();
+        for (key, program) in &programs {
+            let params = keys.and_then(|k| k.get(key)).with_context(|| {
+                format!("the owner sent no parameters of the {} key", key.name())
+            })?;
+            setup::check_on_ledger(
+                self.ctx.ledger.as_ref(),
+                &self.ctx.task,
+                *key,
+                params,
+                program,
+            )?;
+            let (params, contribution) = self.ctx.prover.ceremony_contribute(params, program)?;
+            ops.push(contribute_key_op(
+                &self.ctx.task,
+                &self.address(),
+                *key,
+                &contribution,
+            )?);
+            next.insert(*key, params);
+        }
+        ops.push(provider_join_op(
             &self.ctx.task,
             &self.address(),
             self.client as u32,
@@ -139,8 +173,10 @@ impl Provider {
             self.positions.len() as u64,
             self.ctx.stake,
             "join",
-        )?;
-        Ok(Some(self.ctx.ledger.submit(&self.key, op)?))
+        )?);
+        let tx = self.ctx.ledger.submit(&self.key, in_one_set(ops))?;
+        let keys = (!programs.is_empty()).then(|| Arc::new(next));
+        Ok((Some(tx), keys))
     }
 
     fn train(&mut self, round: u32, model: &[f32]) -> Result<Update> {

@@ -17,12 +17,17 @@ use rayon::prelude::*;
 
 use super::clock::Clock;
 use super::provider::Provider;
+use super::setup::KeyParameters;
 
 /// What the owner asks of a provider.
 #[derive(Clone, Debug)]
 pub enum Request {
-    /// Join the task: stake, and register the commitment of your data.
-    Join,
+    /// Join the task: stake, and register the commitment of your data; with `keys` (a task
+    /// whose keys a ceremony makes), first check them and contribute to each.
+    Join {
+        /// The parameters of each ceremony key as the ledger's transcript stands.
+        keys: Option<KeyParameters>,
+    },
     /// Train round `round` from the global model `model`, post your log, send your update.
     Train {
         /// The round.
@@ -69,8 +74,13 @@ pub struct SubmittedProof {
 /// A provider's answer.
 #[derive(Clone, Debug)]
 pub enum Reply {
-    /// It sent its registration (`None`: it was registered already).
-    Joined(Option<Hash>),
+    /// It sent its registration.
+    Joined {
+        /// Its transaction (`None`: it was registered already).
+        tx: Option<Hash>,
+        /// The ceremony parameters after its contributions (when it was sent some).
+        keys: Option<KeyParameters>,
+    },
     /// It trained and posted its log.
     Trained(Box<Update>),
     /// Its proofs of the challenged steps.
@@ -115,7 +125,7 @@ impl InProcess {
 
     fn answers(&self, client: usize, request: &Request) -> bool {
         let round = match request {
-            Request::Join => return true,
+            Request::Join { .. } => return true,
             Request::Train { round, .. } | Request::Prove { round } => *round,
         };
         self.silent_from

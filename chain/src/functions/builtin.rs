@@ -18,7 +18,8 @@
 //! seals a round, `_drawChallenge` at `/tasks/$task/rounds/$r/draw` draws its challenge,
 //! `_verifyTrainingProof` at `/tasks/$task/proofs/$proof` checks a provider's training proof,
 //! `_verifyContributionProof` at `/tasks/$task/rounds/$r/contribution` checks the owner's proof
-//! of a round's Shapley values, `_settle` at `/tasks/$task/status` pays the escrow out when
+//! of a round's Shapley values, `_acceptKeyContribution` at `/tasks/$task/setup/$key/$addr`
+//! checks a party's δ contribution to a task key's ceremony, `_settle` at `/tasks/$task/status` pays the escrow out when
 //! the task closes. `_verifyTrainingProof` is an extension point: [`Builtins::new`] uses
 //! the ledger's Groth16 verifier ([`crate::settlement::Groth16TaskVerifier`]);
 //! [`Builtins::with_proof_verifier`] installs another [`TrainingProofVerifier`].
@@ -51,6 +52,8 @@ pub const SEAL_ROUND: &str = "_sealRound";
 pub const DRAW_CHALLENGE: &str = "_drawChallenge";
 /// Id of the contribution-proof verifier.
 pub const VERIFY_CONTRIBUTION_PROOF: &str = "_verifyContributionProof";
+/// Id of the function accepting a party's δ contribution to a task key's ceremony.
+pub const ACCEPT_KEY_CONTRIBUTION: &str = "_acceptKeyContribution";
 
 /// The proof verifier behind `_verifyTrainingProof` (the ledger's own is
 /// [`crate::settlement::Groth16TaskVerifier`]; it reads the task's committed key and records
@@ -103,6 +106,7 @@ impl NativeFunctions for Builtins {
                 | SEAL_ROUND
                 | DRAW_CHALLENGE
                 | VERIFY_CONTRIBUTION_PROOF
+                | ACCEPT_KEY_CONTRIBUTION
         )
     }
 
@@ -117,6 +121,7 @@ impl NativeFunctions for Builtins {
             SEAL_ROUND => crate::settlement::challenge::seal_round(call, state),
             DRAW_CHALLENGE => crate::settlement::challenge::draw_challenge(call, state),
             VERIFY_CONTRIBUTION_PROOF => crate::settlement::contribution::verify(call, state),
+            ACCEPT_KEY_CONTRIBUTION => crate::settlement::setup::accept(call, state),
             other => Err(FunctionError::Unknown(other.to_owned())),
         }
     }
@@ -295,6 +300,7 @@ pub const GENESIS_FUNCTIONS: &[(&str, &str)] = &[
         "/tasks/$task/rounds/$r/contribution",
         VERIFY_CONTRIBUTION_PROOF,
     ),
+    ("/tasks/$task/setup/$key/$addr", ACCEPT_KEY_CONTRIBUTION),
 ];
 
 /// Genesis config: `root_owner` owns `/`, plus [`GENESIS_RULES`], the task rules

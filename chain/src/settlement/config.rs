@@ -6,8 +6,14 @@
 //!  "shape": "<the relation shape as JSON, exactly as proof files carry it>",
 //!  "program_digest": "<64 hex digits: circuits::Program::digest of the shape's program>",
 //!  "vk": "<hex of the Groth16 verifying key, arkworks compressed encoding>",
-//!  "lrs": {"<learning rate at 2^FLR, decimal>": true, ...}}
+//!  "lrs": {"<learning rate at 2^FLR, decimal>": true, ...},
+//!  "ceremony": "<64 hex: the cs_hash of the phase-2 parameters>"}   (optional)
 //! ```
+//! With `ceremony`, the key comes from a multi-party setup (the `ceremony` crate, BGM17): `vk`
+//! is the start key phase 1 gives (`γ = δ = 1`), the owner and every provider contribute a δ
+//! before registering ([`super::setup`]), and the ledger verifies under `vk` with the δ the
+//! contributions end with. Without it, `vk` is used as it is, and whoever made it could forge
+//! proofs.
 //! The tolerance ε is the shape's `eps`. Only Groth16 is accepted on the ledger for now: a halo2
 //! verifier needs the IPA parameters (a file of `2^k` curve points, megabytes for real shapes)
 //! that would have to be stored or rebuilt by every node, while a Groth16 key is a few hundred
@@ -56,6 +62,9 @@ pub struct ProofConfig {
     pub vk: Vec<u8>,
     /// The learning rates (at `2^FLR`) a proven step may use; not empty.
     pub lrs: BTreeSet<i64>,
+    /// With a multi-party setup, the `cs_hash` of its phase-2 parameters (`vk` is then the
+    /// start key; see the module docs).
+    pub ceremony: Option<[u8; 32]>,
 }
 
 /// Decodes 64 lowercase hex digits.
@@ -98,6 +107,41 @@ fn key_bytes(text: &str) -> Result<Vec<u8>, ProofConfigError> {
     hex::decode(text).map_err(|e| bad("vk", e.to_string()))
 }
 
+/// A config part's value: `fields`, plus `ceremony` when the key comes from a ceremony.
+fn with_ceremony<const N: usize>(
+    ceremony: Option<[u8; 32]>,
+    fields: [(String, Value); N],
+) -> Value {
+    let mut fields = BTreeMap::from(fields);
+    if let Some(cs_hash) = ceremony {
+        fields.insert("ceremony".to_owned(), Value::Str(hex::encode(cs_hash)));
+    }
+    Value::Object(fields)
+}
+
+/// The optional `ceremony` field: the phase-2 parameters' `cs_hash`.
+fn ceremony_field(value: &Value) -> Result<Option<[u8; 32]>, ProofConfigError> {
+    match value.child("ceremony") {
+        v if v.is_absent() => Ok(None),
+        v => v
+            .as_str()
+            .and_then(hex32)
+            .map(Some)
+            .ok_or_else(|| bad("ceremony", "not 64 hex")),
+    }
+}
+
+/// With a ceremony, the stored key must be the start key (`γ = δ = 1`).
+fn check_start_key(ceremony: Option<[u8; 32]>, key: &VerifyingKey) -> Result<(), ProofConfigError> {
+    if ceremony.is_some() && !ceremony::is_start_key(key) {
+        return Err(bad(
+            "vk",
+            "with a ceremony the key must be the start key (γ = δ = 1)",
+        ));
+    }
+    Ok(())
+}
+
 impl ProofConfig {
     /// A config for `shape` with its program digest, key and allowed learning rates; checked
     /// like a stored one.
@@ -112,6 +156,22 @@ impl ProofConfig {
             program_digest,
             vk: vk.to_bytes(),
             lrs: lrs.into_iter().collect(),
+            ceremony: None,
+        };
+        ProofConfig::from_value(&config.to_value())
+    }
+
+    /// This config with its key from a multi-party setup whose phase-2 parameters have hash
+    /// `cs_hash`, and `start` (the key before any contribution) as `vk`.
+    pub fn with_ceremony(
+        self,
+        cs_hash: [u8; 32],
+        start: &VerifyingKey,
+    ) -> Result<ProofConfig, ProofConfigError> {
+        let config = ProofConfig {
+            vk: start.to_bytes(),
+            ceremony: Some(cs_hash),
+            ..self
         };
         ProofConfig::from_value(&config.to_value())
     }
@@ -133,22 +193,33 @@ impl ProofConfig {
             .iter()
             .map(|lr| (lr.to_string(), Value::Bool(true)))
             .collect();
-        Value::Object(BTreeMap::from([
-            ("lrs".to_owned(), Value::Object(lrs)),
-            (
-                "program_digest".to_owned(),
-                Value::Str(hex::encode(self.program_digest)),
-            ),
-            ("relation".to_owned(), Value::from(TRAINING_STEP)),
-            ("shape".to_owned(), Value::Str(self.shape_json())),
-            ("system".to_owned(), Value::from(SYSTEM_GROTH16)),
-            ("vk".to_owned(), Value::Str(hex::encode(&self.vk))),
-        ]))
+        with_ceremony(
+            self.ceremony,
+            [
+                ("lrs".to_owned(), Value::Object(lrs)),
+                (
+                    "program_digest".to_owned(),
+                    Value::Str(hex::encode(self.program_digest)),
+                ),
+                ("relation".to_owned(), Value::from(TRAINING_STEP)),
+                ("shape".to_owned(), Value::Str(self.shape_json())),
+                ("system".to_owned(), Value::from(SYSTEM_GROTH16)),
+                ("vk".to_owned(), Value::Str(hex::encode(&self.vk))),
+            ],
+        )
     }
 
     /// Reads and fully checks a stored verifier config.
     pub fn from_value(value: &Value) -> Result<ProofConfig, ProofConfigError> {
-        const FIELDS: [&str; 6] = ["lrs", "program_digest", "relation", "shape", "system", "vk"];
+        const FIELDS: [&str; 7] = [
+            "ceremony",
+            "lrs",
+            "program_digest",
+            "relation",
+            "shape",
+            "system",
+            "vk",
+        ];
         only_fields(value, "verifier", &FIELDS)?;
         let text = |name: &'static str| string_field(value, name);
         if text("system")? != SYSTEM_GROTH16 {
@@ -187,11 +258,13 @@ impl ProofConfig {
             program_digest,
             vk,
             lrs,
+            ceremony: ceremony_field(value)?,
         };
         if config.shape_json() != shape_text {
             return Err(bad("shape", "not in the canonical form proof files use"));
         }
         let key = config.verifying_key()?;
+        check_start_key(config.ceremony, &key)?;
         if r1cs::public_input_count(&key) != PUBLIC_INPUTS {
             return Err(bad(
                 "vk",
@@ -216,7 +289,8 @@ pub const MAX_MIN_GAIN: u32 = 100;
 /// {"shape": "<circuits::relations::contribution::ContributionShape as JSON>",
 ///  "program_digest": "<64 hex>", "vk": "<hex of the Groth16 verifying key>",
 ///  "validation_root": "<64 hex: the owner's validation set, BN254 Poseidon Merkle root>",
-///  "min_gain": <per mille of the validation rows, 0..=MAX_MIN_GAIN>}
+///  "min_gain": <per mille of the validation rows, 0..=MAX_MIN_GAIN>,
+///  "ceremony": "<64 hex: cs_hash>"}   (optional, as in the verifier config)
 /// ```
 /// `shape.players` is the number of providers a provable round has; `shape.drawn` how many
 /// coalitions beyond the heavy ones each proof checks; `min_gain` the least gain
@@ -233,6 +307,9 @@ pub struct ContributionConfig {
     pub validation_root: [u8; 32],
     /// The least gain of a paid round, per mille of the validation rows.
     pub min_gain: u32,
+    /// With a multi-party setup, the `cs_hash` of its phase-2 parameters (`vk` is then the
+    /// start key), as in [`ProofConfig`].
+    pub ceremony: Option<[u8; 32]>,
 }
 
 impl ContributionConfig {
@@ -250,6 +327,21 @@ impl ContributionConfig {
             vk: vk.to_bytes(),
             validation_root,
             min_gain,
+            ceremony: None,
+        };
+        ContributionConfig::from_value(&config.to_value())
+    }
+
+    /// This config with its key from a multi-party setup, as [`ProofConfig::with_ceremony`].
+    pub fn with_ceremony(
+        self,
+        cs_hash: [u8; 32],
+        start: &VerifyingKey,
+    ) -> Result<ContributionConfig, ProofConfigError> {
+        let config = ContributionConfig {
+            vk: start.to_bytes(),
+            ceremony: Some(cs_hash),
+            ..self
         };
         ContributionConfig::from_value(&config.to_value())
     }
@@ -263,24 +355,28 @@ impl ContributionConfig {
     pub fn to_value(&self) -> Value {
         let shape = serde_json::to_string(&self.shape)
             .expect("invariant: a contribution shape always serializes");
-        Value::Object(BTreeMap::from([
-            ("min_gain".to_owned(), Value::Int(i128::from(self.min_gain))),
-            (
-                "program_digest".to_owned(),
-                Value::Str(hex::encode(self.program_digest)),
-            ),
-            ("shape".to_owned(), Value::Str(shape)),
-            (
-                "validation_root".to_owned(),
-                Value::Str(hex::encode(self.validation_root)),
-            ),
-            ("vk".to_owned(), Value::Str(hex::encode(&self.vk))),
-        ]))
+        with_ceremony(
+            self.ceremony,
+            [
+                ("min_gain".to_owned(), Value::Int(i128::from(self.min_gain))),
+                (
+                    "program_digest".to_owned(),
+                    Value::Str(hex::encode(self.program_digest)),
+                ),
+                ("shape".to_owned(), Value::Str(shape)),
+                (
+                    "validation_root".to_owned(),
+                    Value::Str(hex::encode(self.validation_root)),
+                ),
+                ("vk".to_owned(), Value::Str(hex::encode(&self.vk))),
+            ],
+        )
     }
 
     /// Reads and fully checks a stored contribution config.
     pub fn from_value(value: &Value) -> Result<ContributionConfig, ProofConfigError> {
-        const FIELDS: [&str; 5] = [
+        const FIELDS: [&str; 6] = [
+            "ceremony",
             "min_gain",
             "program_digest",
             "shape",
@@ -315,11 +411,13 @@ impl ContributionConfig {
             vk,
             validation_root,
             min_gain,
+            ceremony: ceremony_field(value)?,
         };
         if serde_json::to_string(&config.shape).ok().as_deref() != Some(shape_text) {
             return Err(bad("shape", "not in its canonical form"));
         }
         let key = config.verifying_key()?;
+        check_start_key(config.ceremony, &key)?;
         if r1cs::public_input_count(&key) != shape.public_count() {
             return Err(bad(
                 "vk",

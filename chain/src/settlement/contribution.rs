@@ -261,6 +261,13 @@ pub fn verify(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
     let key = config
         .verifying_key()
         .map_err(|e| reject(format!("task key: {e}")))?;
+    let key = super::setup::task_key(
+        state,
+        task,
+        super::TaskKey::Contribution,
+        key,
+        config.ceremony,
+    )?;
     verify_contribution_groth16(&key, &statement, &proof)
         .map_err(|e| reject(format!("contribution proof of round {round}: {e}")))?;
 

@@ -6,7 +6,10 @@
 //!    the deadline in blocks) and the verifier config ([`config::ProofConfig`]: Groth16, the
 //!    training-step shape with its ε, the program digest, the verifying key, the allowed
 //!    learning rates) at `/tasks/<id>/config`, and funds the escrow.
-//! 2. **Joining** (status `open`; the config is frozen from the first registration on). A
+//! 2. **Joining** (status `open`; the config is frozen from the first registration or key
+//!    contribution on). When a key config names a `ceremony`, the owner and then each provider
+//!    contribute a δ to that key first (`_acceptKeyContribution`, [`setup`]), and the
+//!    registration rule requires it. A
 //!    provider stakes and registers `/tasks/<id>/providers/<addr>` =
 //!    `{"client": n, "data_root": hex, "samples": n}` (its training rows: its FedAvg weight),
 //!    claiming the client index at `clients/<n>` and the data root at `data_roots/<root>` (each
@@ -71,8 +74,10 @@ pub mod challenge;
 pub mod config;
 pub mod contribution;
 pub mod payout;
+pub mod setup;
 pub mod verify_proof;
 
 pub use config::{ContributionConfig, ProofConfig, ProofConfigError};
 pub use payout::{Split, settle, split};
+pub use setup::TaskKey;
 pub use verify_proof::Groth16TaskVerifier;

@@ -184,6 +184,13 @@ fn verify_submission(
     let key = config
         .verifying_key()
         .map_err(|e| reject(format!("task key: {e}")))?;
+    let key = super::setup::task_key(
+        state,
+        task,
+        super::TaskKey::TrainingStep,
+        key,
+        config.ceremony,
+    )?;
     let public = verify_groth16_with_vk(&key, &file).map_err(|e| reject(e.to_string()))?;
     let expected = Expected::of_logged(file.backend, &logged, data_root, config.shape.eps)
         .map_err(|e| reject(e.to_string()))?;

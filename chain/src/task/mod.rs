@@ -19,6 +19,11 @@
 //!                                   "validation_root": hex, "min_gain": 0..=100}
 //!                                  how each round's Shapley values are proven
 //!                                  (crate::settlement::ContributionConfig)
+//! /tasks/<id>/setup/<key>/<addr> = a δ contribution to the key's ceremony, replaced by
+//!                                  {"contribution": hex, "index": n, "receipt": hex}
+//!                                  (`<key>` training-step or contribution; only for a key
+//!                                  config with `ceremony`; crate::settlement::setup)
+//! /tasks/<id>/transcripts/<key>  = hex of the ceremony's ceremony::Transcript (functions only)
 //! /tasks/<id>/status             = "open" → "running" → "closed" (or "open" → "closed")
 //! /tasks/<id>/round              = the current round: 0 at creation (not started), then +1
 //!                                  up to rounds, each once the previous round is sealed
@@ -65,11 +70,12 @@
 //!
 //! # Rules (installed at genesis by [`crate::functions::builtin::genesis_ops`])
 //! - `owner`: may be written once, with the writer's own address;
-//! - `config`: only the owner, only while the status is absent or `open` and no provider has
-//!   registered, and only a
+//! - `config`: only the owner, only while the status is absent or `open`, no provider has
+//!   registered and nobody has contributed to a key, and only a
 //!   well-formed config (the five fields above, plus `contribution` exactly when the reward is
-//!   `shapley`, nothing else; the verifier object's six fields with `system` `groth16` and
-//!   `relation` `training-step`; the challenge's three);
+//!   `shapley`, nothing else; the verifier object's six fields, or seven with a
+//!   64-character `ceremony`, with `system` `groth16` and `relation` `training-step`; the
+//!   challenge's three);
 //! - `status`: only the owner, only along `open → running → closed` or `open → closed`;
 //! - `round`: only the owner, `0` first, then one more each time once the current round is
 //!   sealed, at most `config.rounds`;
@@ -79,7 +85,10 @@
 //!   `{"client": n, "data_root": <64 chars>, "samples": 1..2^20}` with `n` a `u32` and both
 //!   claimed by `<addr>`,
 //!   and only with a stake of at least `config.min_stake` already at `stakes/<addr>` (any stake
-//!   when `min_stake` is 0);
+//!   when `min_stake` is 0), and, for each key config with a `ceremony`, only once `<addr>`
+//!   has contributed to that key (`setup/<key>/<addr>`);
+//! - `setup/<key>/<addr>`: only `<addr>` itself, once, while `open`, a string, `<key>`
+//!   `training-step` or `contribution` (the function checks the rest);
 //! - `rounds/<r>/model`: only the owner, once, while `running`, for the current round (≥ 1),
 //!   64 characters;
 //! - `rounds/<r>/logs/<addr>`: only `<addr>`, once, while `running`, for the current round
@@ -95,7 +104,7 @@
 //! - `rounds/<r>/draw`: anyone, once, after the round is sealed, an integer (the function
 //!   checks it is the block after the seal and writes `rounds/<r>/challenge`); nothing below it;
 //! - `proofs/<proof id>`: a fresh id, an object, while `running` (the function checks the rest);
-//! - `stakes`, `rounds/<r>/sealed`, `rounds/<r>/challenge`, `rounds/<r>/proven`, `statements`,
+//! - `stakes`, `transcripts`, `rounds/<r>/sealed`, `rounds/<r>/challenge`, `rounds/<r>/proven`, `statements`,
 //!   `verified`, `credited`,
 //!   `slashed`, `payouts`, `refund`, `paid_by`, `values`, `rounds/<r>/shapley`: `false`
 //!   (functions only);
@@ -124,8 +133,9 @@ pub mod ops;
 pub mod rules;
 
 pub use ops::{
-    LogPost, RoundValuation, draw_challenge_op, post_log_op, post_model_op, posted_log,
-    provider_join_op, seal_round_op, submit_contribution_op, submit_proof_op,
+    LogPost, RoundValuation, contribute_key_op, draw_challenge_op, in_one_set, post_log_op,
+    post_model_op, posted_log, provider_join_op, seal_round_op, submit_contribution_op,
+    submit_proof_op,
 };
 pub use rules::TASK_RULES;
 

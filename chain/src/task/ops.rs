@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 
+use ceremony::Phase2Contribution;
+
 use super::{TaskError, set, task_path};
 use crate::account::Address;
 use crate::ops::Op;
 use crate::path::Path;
+use crate::settlement::TaskKey;
 use crate::value::Value;
 
 /// What a provider posts of its proof-of-learning log for a round.
@@ -99,6 +102,34 @@ pub fn provider_join_op(
     ]));
     ops.push(set(task_path(id, &["providers", &me])?, registration));
     Ok(Op::Set(ops))
+}
+
+/// The `SET` by which `party` adds its δ contribution to the ceremony of task `id`'s `key`
+/// (see [`crate::settlement::setup`]).
+pub fn contribute_key_op(
+    id: &str,
+    party: &Address,
+    key: TaskKey,
+    contribution: &Phase2Contribution,
+) -> Result<Op, TaskError> {
+    let path = task_path(id, &["setup", key.name(), &party.to_string()])?;
+    Ok(Op::Set(vec![set(
+        path,
+        Value::Str(hex::encode(ceremony::to_bytes(contribution))),
+    )]))
+}
+
+/// `ops` in order as one all-or-nothing `SET` (each a `SET` or a single write): say, a
+/// provider's key contributions and then its registration.
+pub fn in_one_set(ops: impl IntoIterator<Item = Op>) -> Op {
+    Op::Set(
+        ops.into_iter()
+            .flat_map(|op| match op {
+                Op::Set(inner) => inner,
+                single => vec![single],
+            })
+            .collect(),
+    )
 }
 
 /// The owner's op starting round `round`: the task moves to `running` (with `start`, for the

@@ -36,6 +36,7 @@ pub const TASK_RULES: &[(&str, &str)] = &[
             task_value!("/status"),
             " == 'open') \
              && getValue('/tasks/' + $task + '/providers') == null \
+             && getValue('/tasks/' + $task + '/setup') == null \
              && util.isObject(newData) \
              && ((util.length(newData) == 5 \
                   && (newData.reward == 'even' || newData.reward == 'proportional')) \
@@ -48,7 +49,11 @@ pub const TASK_RULES: &[(&str, &str)] = &[
              && util.isInt(newData.challenge.audit) && newData.challenge.audit >= 0 \
              && newData.challenge.audit <= 1000 \
              && util.isInt(newData.challenge.deadline) && newData.challenge.deadline > 0 \
-             && util.isObject(newData.verifier) && util.length(newData.verifier) == 6 \
+             && util.isObject(newData.verifier) \
+             && (util.length(newData.verifier) == 6 \
+                 || (util.length(newData.verifier) == 7 \
+                     && util.isString(newData.verifier.ceremony) \
+                     && util.length(newData.verifier.ceremony) == 64)) \
              && newData.verifier.system == 'groth16' \
              && newData.verifier.relation == 'training-step' \
              && util.isString(newData.verifier.shape) && util.isString(newData.verifier.vk) \
@@ -119,9 +124,27 @@ pub const TASK_RULES: &[(&str, &str)] = &[
                  || (getValue('/tasks/' + $task + '/stakes/' + $addr) != null \
                      && getValue('/tasks/' + $task + '/stakes/' + $addr) >= ",
             task_value!("/config"),
-            ".min_stake))"
+            ".min_stake)) \
+             && (",
+            task_value!("/config"),
+            ".verifier.ceremony == null \
+                 || getValue('/tasks/' + $task + '/setup/training-step/' + $addr) != null) \
+             && (",
+            task_value!("/config"),
+            ".contribution.ceremony == null \
+                 || getValue('/tasks/' + $task + '/setup/contribution/' + $addr) != null)"
         ),
     ),
+    (
+        "/tasks/$task/setup/$key/$addr",
+        concat!(
+            "auth.addr == $addr && data == null && ",
+            task_value!("/status"),
+            " == 'open' && util.isString(newData) \
+             && ($key == 'training-step' || $key == 'contribution')"
+        ),
+    ),
+    ("/tasks/$task/transcripts", "false"),
     (
         "/tasks/$task/rounds/$r/model",
         concat!(
