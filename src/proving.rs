@@ -261,23 +261,35 @@ pub fn write_proof(path: &Path, file: &ProofFile) -> Result<()> {
 }
 
 /// Verifies proof files and binds each to the run ([`ProvingRun::check_binding`]); results
-/// in input order.
+/// in input order. Groth16 proofs of a task whose keys a ceremony made verify under the key it
+/// ended with (kept in the run directory, [`crate::task::setup::final_parameters`]), the
+/// others under the key store's.
 pub fn verify_bound(
     run: &ProvingRun,
     keys: &verifier::KeyStore,
     paths: &[PathBuf],
-) -> Vec<Result<ProofFile>> {
-    paths
+) -> Result<Vec<Result<ProofFile>>> {
+    let ceremony = crate::task::setup::final_parameters(
+        run.dir.root(),
+        chain::settlement::TaskKey::TrainingStep,
+    )?
+    .map(|params| params.proving_key().vk.clone());
+    Ok(paths
         .par_iter()
         .map(|path| {
             let file = read_proof(path)?;
-            let public =
-                verifier::verify_file(keys, &file).with_context(|| path.display().to_string())?;
+            let public = match &ceremony {
+                Some(vk) if file.backend == Backend::Groth16 => {
+                    verifier::verify_groth16_with_vk(vk, &file)
+                }
+                _ => verifier::verify_file(keys, &file),
+            }
+            .with_context(|| path.display().to_string())?;
             run.check_binding(&file, &public)
                 .with_context(|| path.display().to_string())?;
             Ok(file)
         })
-        .collect()
+        .collect())
 }
 
 /// Makes a federation commit to its checkpoints and its providers to their data: sets the

@@ -236,17 +236,20 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
     let start =
         zkfl::task::setup::load(&task.dir, &*task.ledger, TASK, TaskKey::TrainingStep).unwrap();
     let (unseen, _) = prover::setup::contribute(&start);
-    let keys = Arc::new(BTreeMap::from([(TaskKey::TrainingStep, unseen)]));
+    let unseen = Arc::new(BTreeMap::from([(TaskKey::TrainingStep, unseen)]));
     let reply = task
         .transport
-        .with_provider(0, |p| p.handle(&Request::Join { keys: Some(keys) }))
+        .with_provider(0, |p| p.handle(&Request::Join { keys: Some(unseen) }))
         .unwrap();
     match reply {
         Reply::Failed(why) => assert!(
             why.contains("not where the ledger's transcript is"),
             "{why}"
         ),
-        other => panic!("joined with parameters the ledger does not name: {other:?}"),
+        Reply::Joined { tx, .. } => {
+            panic!("joined with parameters the ledger does not name: {tx:?}")
+        }
+        _ => panic!("an unexpected reply"),
     }
     task.ledger.make_block().unwrap();
     assert!(at(&*task.ledger, "providers").is_absent());
@@ -275,10 +278,9 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
             i + 1
         );
     }
-    let transcript: ceremony::Transcript = ceremony::from_bytes(
-        &hex::decode(at(ledger, "transcripts/training-step").as_str().unwrap()).unwrap(),
-    )
-    .unwrap();
+    let transcript =
+        chain::settlement::setup::decode_transcript(&at(ledger, "transcripts/training-step"))
+            .unwrap();
     assert_eq!(transcript.contributions, 4);
     assert_eq!(
         contributions.child(&order[3]).child("receipt").as_str(),
@@ -297,6 +299,14 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
             .iter()
             .all(|p| p.credited == 2 && p.verified == 2)
     );
+
+    // Off the ledger (`zkfl verify --run`), the run's proofs verify under the same key.
+    let run = zkfl::proving::ProvingRun::open(dir.path()).unwrap();
+    let files = zkfl::proving::proof_files(dir.path()).unwrap();
+    assert_eq!(files.len(), 6);
+    for outcome in zkfl::proving::verify_bound(&run, &keys(), &files).unwrap() {
+        outcome.unwrap();
+    }
 }
 
 #[test]

@@ -282,8 +282,9 @@ fn validation_root() -> [u8; 32] {
 
 /// A world in which the owner created the task with `contribution` and proves with `pk`.
 fn created(contribution: ContributionConfig, pk: ProvingKey) -> World {
+    // The owner, three providers and one party that never joins.
     let mut w = World {
-        parties: Parties::new(4, START),
+        parties: Parties::new(5, START),
         rounds: Vec::new(),
         pk,
     };
@@ -618,11 +619,18 @@ fn a_contribution_key_from_a_ceremony_of_owner_and_providers_is_the_one_the_ledg
     let basis = LagrangeBasis::new(&phase1, m).unwrap();
     let start = r1cs::ceremony_start(&program, &basis).unwrap();
     let start_vk = start.start_verifying_key();
-    let config =
-        ContributionConfig::new(shape(), program.digest(), &start_vk, validation_root(), 0)
-            .unwrap()
-            .with_ceremony(start.cs_hash(), &start_vk)
-            .unwrap();
+    // A start key (γ = δ = 1) lets anyone forge proofs: only a ceremony may post one.
+    let plain = ContributionConfig::new(shape(), program.digest(), &start_vk, validation_root(), 0);
+    assert!(plain.unwrap_err().reason.contains("γ = δ"));
+    let config = ContributionConfig::from_ceremony(
+        shape(),
+        program.digest(),
+        &start_vk,
+        validation_root(),
+        0,
+        start.cs_hash(),
+    )
+    .unwrap();
     let contribute = |params: &Parameters, rng: &mut ChaCha8Rng| {
         let (next, _) = params.contribute(rng);
         let c = next.contributions().last().unwrap().clone();
@@ -632,19 +640,46 @@ fn a_contribution_key_from_a_ceremony_of_owner_and_providers_is_the_one_the_ledg
         contribute_key_op(TASK, &w.addr(who), TaskKey::Contribution, c).unwrap()
     };
     let mut w = created(config.clone(), start.proving_key().clone());
+    let rewrite = |w: &World| Op::SetValue {
+        path: path(&format!("/tasks/{TASK}/config")),
+        value: w.at("config"),
+    };
 
-    // The owner contributes first; the config is frozen from then on.
+    // Nobody contributes before the owner; the owner's contribution freezes the config.
     let (owners, c) = contribute(&start, &mut rng);
+    let early = key_op(&w, 1, &c);
+    refused_op(
+        &mut w,
+        1,
+        early,
+        "denied by rule at /tasks/$task/setup/$key/$addr:",
+    );
+    let config_op = rewrite(&w);
+    w.ok(0, config_op);
     w.ok(0, key_op(&w, 0, &c));
-    let reconfigure = op(&format!(
-        r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/config/rounds","value":3}}"#
-    ));
-    assert!(!w.send(0, reconfigure).is_ok(), "the config is frozen");
+    let config_op = rewrite(&w);
+    refused_op(
+        &mut w,
+        0,
+        config_op,
+        "denied by rule at /tasks/$task/config",
+    );
 
-    // A provider cannot register without contributing, nor with a contribution that is not
-    // its own update of the transcript as it stands.
+    // A provider cannot register without contributing (nor with a write below its
+    // contribution's path standing in for one), nor with a contribution that is not its own
+    // update of the transcript as it stands.
     let bare = join_op(&w, 1);
-    refused_op(&mut w, 1, bare, "rule");
+    refused_op(&mut w, 1, bare, "denied by rule at /tasks/$task/providers");
+    let below = op(&format!(
+        r#"{{"type":"SET_VALUE","ref":"/tasks/{TASK}/setup/contribution/{}/x","value":"a"}}"#,
+        w.addr(1)
+    ));
+    refused_op(
+        &mut w,
+        1,
+        below,
+        "denied by rule at /tasks/$task/setup/$key/$addr/$below",
+    );
     let replayed = in_one_set([key_op(&w, 1, &c), join_op(&w, 1)]);
     refused_op(&mut w, 1, replayed, "contribution rejected");
     let (_, mut lying) = contribute(&owners, &mut rng);
@@ -683,14 +718,23 @@ fn a_contribution_key_from_a_ceremony_of_owner_and_providers_is_the_one_the_ledg
         let (proof, values, ends) = w.submission(1);
         let op = submit_contribution_op(TASK, 1, &proof, &values, &ends).unwrap();
         let receipt = w.send(0, op);
-        assert!(!receipt.is_ok(), "a proof under {whose} was accepted");
+        let TxOutcome::Failed(why) = &receipt.outcome else {
+            panic!("a proof under {whose} was accepted");
+        };
+        assert!(why.contains("contribution proof of round 1"), "{why}");
     }
     w.pk = params.proving_key().clone();
     let (proof, values, ends) = w.submission(1);
     let receipt = w.submit(1, &proof, &values, &ends);
     assert!(receipt.is_ok(), "{:?}", receipt.outcome);
 
-    // Once the task runs, the key is fixed.
+    // Once the task runs, the key is fixed: a party that never contributed cannot now.
     let (_, late) = contribute(&params, &mut rng);
-    assert!(!w.send(0, key_op(&w, 0, &late)).is_ok());
+    let late = key_op(&w, 4, &late);
+    refused_op(
+        &mut w,
+        4,
+        late,
+        "denied by rule at /tasks/$task/setup/$key/$addr",
+    );
 }

@@ -3,11 +3,13 @@
 //! and can prove anything.
 //!
 //! ```text
-//! <key store>/ceremony/powers-of-tau-2^P.bin   phase 1 for domains up to 2^P (ZKFLPOT1)
+//! <key store>/ceremony/powers-of-tau-2^P.bin   phase 1 of power P (ZKFLPOT1)
 //! <key store>/ceremony/lagrange-2^P.bin        its Lagrange basis for 2^P (ZKFLLAG1)
 //! ```
-//! These are the files `zkfl ceremony contribute` and `zkfl ceremony prepare` write, so powers
-//! from a ceremony among many parties go there under these names. When a size has none, a
+//! A circuit whose domain (constraints plus public inputs, to a power of two) is `2^P` uses the
+//! files of exactly that `P`. They are what `zkfl ceremony contribute --out` and `zkfl
+//! ceremony prepare --out` write, so powers from a ceremony among many parties go there under
+//! these names; a missing basis is prepared from the powers. When a size has no powers, a
 //! prover makes them with one contribution of its own (OS randomness, dropped at once) and
 //! says so: enough for one machine's tests and demos, not for a task whose parties distrust
 //! each other. Powers are read, checked (`Accumulator::verify`, `LagrangeBasis::check`) and
@@ -67,7 +69,20 @@ impl StepProver {
         let lagrange = dir.join(format!("lagrange-2^{power}.bin"));
         let powers = {
             let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
-            if !(pot.exists() && lagrange.exists()) {
+            if let Some(p) = self
+                .powers_cache()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&power)
+            {
+                return Ok(p.clone());
+            }
+            if !pot.exists() && lagrange.exists() {
+                return Err(ceremony_error(ceremony::CeremonyError::Rejected(
+                    "a Lagrange basis without the powers of tau it was prepared from",
+                )));
+            }
+            if !pot.exists() {
                 tracing::warn!(
                     "no powers of tau for 2^{power} in {}: making them here with one \
                      contribution of this machine (put a public ceremony's there for a task \
@@ -77,12 +92,15 @@ impl StepProver {
                 let (phase1, _) = Accumulator::new(power)
                     .map_err(ceremony_error)?
                     .contribute(&mut OsRng);
-                let basis = LagrangeBasis::new(&phase1, 1 << power).map_err(ceremony_error)?;
                 phase1.write_to(&pot).map_err(ceremony_error)?;
-                basis.write_to(&lagrange).map_err(ceremony_error)?;
             }
             let phase1 = Accumulator::read_from(&pot).map_err(ceremony_error)?;
             phase1.verify().map_err(ceremony_error)?;
+            if !lagrange.exists() {
+                tracing::info!("preparing the Lagrange basis for 2^{power} (minutes for 2^17)");
+                let basis = LagrangeBasis::new(&phase1, 1 << power).map_err(ceremony_error)?;
+                basis.write_to(&lagrange).map_err(ceremony_error)?;
+            }
             let basis = LagrangeBasis::read_from(&lagrange).map_err(ceremony_error)?;
             basis.check(&phase1).map_err(ceremony_error)?;
             Arc::new(Powers { phase1, basis })
@@ -110,18 +128,13 @@ impl StepProver {
         Ok(r1cs::ceremony_start(program, &powers.basis)?)
     }
 
-    /// Checks `params` against `program` and the powers ([`r1cs::ceremony_verify`]; parameters
-    /// without any contribution are checked as the start parameters), then multiplies δ by a
-    /// fresh secret from the operating system, dropped on return. Returns the new parameters
-    /// and the contribution to post.
+    /// Checks `params` against `program` and the powers ([`r1cs::ceremony_verify`];
+    /// parameters without any contribution are compared with the start parameters, made
+    /// again).
     ///
     /// # Errors
     /// [`ProveError::Ceremony`] naming the failed check.
-    pub fn ceremony_contribute(
-        &self,
-        params: &Parameters,
-        program: &Program,
-    ) -> Result<(Parameters, Phase2Contribution), ProveError> {
+    pub fn ceremony_check(&self, params: &Parameters, program: &Program) -> Result<(), ProveError> {
         let powers = self.powers_of(program)?;
         if params.contributions().is_empty() {
             let start = r1cs::ceremony_start(program, &powers.basis)?;
@@ -133,6 +146,21 @@ impl StepProver {
         } else {
             r1cs::ceremony_verify(params, program, &powers.phase1, &powers.basis)?;
         }
+        Ok(())
+    }
+
+    /// Checks `params` ([`StepProver::ceremony_check`]), then multiplies δ by a fresh secret
+    /// from the operating system, dropped on return. Returns the new parameters and the
+    /// contribution to post.
+    ///
+    /// # Errors
+    /// [`ProveError::Ceremony`] naming the failed check.
+    pub fn ceremony_contribute(
+        &self,
+        params: &Parameters,
+        program: &Program,
+    ) -> Result<(Parameters, Phase2Contribution), ProveError> {
+        self.ceremony_check(params, program)?;
         Ok(contribute(params))
     }
 

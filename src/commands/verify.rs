@@ -59,7 +59,7 @@ pub fn run(args: VerifyArgs) -> Result<()> {
     }
     let rows: Vec<_> = paths
         .iter()
-        .zip(verify_bound(&run, &store, &paths))
+        .zip(verify_bound(&run, &store, &paths)?)
         .collect();
     let failed = rows.iter().filter(|(_, o)| o.is_err()).count();
     if args.json {

@@ -6,6 +6,8 @@
 //! Create    owner: the task (model shape, rounds, Groth16 verifying key, allowed learning
 //!           rates, challenge rule, escrow)                                          → block
 //! Join      providers: stake and register their data roots                         → block
+//!           (keys by ceremony: the owner contributes its δ → block; then each provider
+//!           in turn checks the parameters, contributes and registers     → a block each)
 //! Start(1)  owner: running; round 1; the global model's digest                      → block
 //! Train(r)  owner → providers: train round r; each posts its log (head, record root, steps,
 //!           update digest) and sends its update                                     → block
@@ -24,7 +26,9 @@
 //! ([`TaskDriver::next_step`]); every step is idempotent (a provider that already posted, or a
 //! step already proven, sends nothing again, and a step that has nothing to send makes no
 //! block). So a driver that stops between any two steps, restarted on the same ledger and
-//! cache, makes exactly the blocks an uninterrupted one would have made. The run directory is a
+//! cache, makes exactly the blocks an uninterrupted one would have made. A restarted driver
+//! asks the providers that have not registered to join once more (with a key ceremony, Join is
+//! one block per provider, so a stop inside it leaves some unregistered). The run directory is a
 //! cache (models, logs, checkpoints, proofs, metrics), not the channel between steps: values
 //! pass in memory.
 
@@ -201,6 +205,9 @@ pub struct TaskDriver {
     proofs: Vec<ProofRecord>,
     /// Whether the prover holds the keys a ceremony made (once the task runs).
     ceremony_keys: bool,
+    /// Whether this driver ran the join step (a restarted one asks the providers that have
+    /// not registered once more).
+    join_attempted: bool,
     _clock: Arc<dyn Clock>,
 }
 
@@ -246,6 +253,7 @@ impl TaskDriver {
             shape,
             providers: parties.providers,
             ceremony_keys: false,
+            join_attempted: false,
             _clock: parties.clock,
         };
         // Resume: the global model after the last sealed round, checked against the ledger.
@@ -313,7 +321,8 @@ impl TaskDriver {
         match self.value(&["status"]).as_str() {
             None => Step::Create,
             Some("open") => {
-                if self.value(&["providers"]).is_absent() {
+                let missing = self.joined().len() < self.providers.len();
+                if self.value(&["providers"]).is_absent() || (missing && !self.join_attempted) {
                     Step::Join
                 } else {
                     Step::Start
@@ -343,7 +352,7 @@ impl TaskDriver {
                 return Ok(steps);
             }
             events.step(step);
-            if !matches!(step, Step::Create | Step::Join) {
+            if matches!(step, Step::Train(_) | Step::Draw(_) | Step::Prove(_)) {
                 self.use_ceremony_keys()?;
             }
             match step {
@@ -381,8 +390,7 @@ impl TaskDriver {
             let start = self.prover.ceremony_start(&program)?;
             let vk = start.start_verifying_key();
             setup::save(&self.dir, TaskKey::TrainingStep, &start)?;
-            ProofConfig::new(self.shape, program.digest(), &vk, [lr])?
-                .with_ceremony(start.cs_hash(), &vk)?
+            ProofConfig::from_ceremony(self.shape, program.digest(), &vk, [lr], start.cs_hash())?
         } else {
             let digest = self.prover.prepare(&self.shape)?;
             let vk = self.prover.store().groth16_vk(&digest)?;
@@ -424,14 +432,14 @@ impl TaskDriver {
             let start = self.prover.ceremony_start(&program)?;
             let vk = start.start_verifying_key();
             setup::save(&self.dir, TaskKey::Contribution, &start)?;
-            return Ok(ContributionConfig::new(
+            return Ok(ContributionConfig::from_ceremony(
                 shape,
                 program.digest(),
                 &vk,
                 root,
                 terms.min_gain,
-            )?
-            .with_ceremony(start.cs_hash(), &vk)?);
+                start.cs_hash(),
+            )?);
         }
         let (digest, vk) = self.prover.prepare_contribution(&shape)?;
         Ok(ContributionConfig::new(
@@ -461,26 +469,39 @@ impl TaskDriver {
 
     fn join(&mut self) -> Result<()> {
         let programs = setup::ceremony_programs(self.ledger.as_ref(), &self.terms.id)?;
-        let clients: Vec<usize> = self.providers.keys().copied().collect();
+        let joined = self.joined();
+        let clients: Vec<usize> = self
+            .providers
+            .keys()
+            .copied()
+            .filter(|c| !joined.contains_key(c))
+            .collect();
         if programs.is_empty() {
             let replies = self.transport.broadcast(
                 &clients,
                 &Request::Join { keys: None },
                 self.terms.timeout,
             );
-            self.ledger.make_block()?;
+            if self.ledger.pending() > 0 {
+                self.ledger.make_block()?;
+            }
             self.report_joins(&clients, &replies);
         } else {
             self.ceremony_join(&programs, &clients)?;
         }
         ensure!(!self.joined().is_empty(), "no provider joined the task");
+        self.join_attempted = true;
         Ok(())
     }
 
-    /// Joining a task whose keys a ceremony makes: the owner contributes first, then each
-    /// provider in turn checks the parameters as they stand, contributes and registers in one
-    /// transaction (contributions chain, so one at a time); a provider that fails is left out
-    /// and the next one gets the parameters from before it.
+    /// Joining a task whose keys a ceremony makes: the owner contributes first (which
+    /// freezes the config), then each provider that has not registered is handed the
+    /// parameters as they stand, checks them, contributes and registers in one transaction
+    /// (contributions chain, so one at a time). The owner checks what a provider returns
+    /// before keeping it; a provider whose registration fails is left out, and the next one
+    /// gets the parameters from before it. A provider whose contribution lands but whose
+    /// returned parameters do not check leaves nobody with the parameters the ledger is at:
+    /// the join stops with an error naming it.
     fn ceremony_join(
         &mut self,
         programs: &BTreeMap<TaskKey, circuits::Program>,
@@ -494,15 +515,20 @@ impl TaskDriver {
             keys.insert(*key, params);
         }
         let owner = Address::of(&self.owner.public());
-        if !setup::contributed(self.ledger.as_ref(), &task, TaskKey::TrainingStep, &owner) {
-            let mut ops = Vec::new();
-            for (key, params) in keys.iter_mut() {
+        let mut ops = Vec::new();
+        for (key, params) in keys.iter_mut() {
+            if !setup::contributed(self.ledger.as_ref(), &task, *key, &owner) {
                 let (next, contribution) = prover::setup::contribute(params);
                 ops.push(contribute_key_op(&task, &owner, *key, &contribution)?);
                 setup::save(&self.dir, *key, &next)?;
                 *params = next;
             }
+        }
+        if !ops.is_empty() {
             self.owner_block(in_one_set(ops))?;
+        }
+        for (key, params) in &keys {
+            setup::prune(&self.dir, *key, params)?;
         }
         let mut keys = Arc::new(keys);
         for &client in clients {
@@ -515,15 +541,26 @@ impl TaskDriver {
             let replies = self
                 .transport
                 .broadcast(&[client], &request, self.terms.timeout);
-            if let Some(Some(Reply::Joined {
-                keys: Some(next), ..
-            })) = replies.first()
-            {
+            let next = match replies.first() {
+                Some(Some(Reply::Joined {
+                    keys: Some(next), ..
+                })) => match self.check_returned(&keys, next, programs) {
+                    Ok(()) => Some(next.clone()),
+                    Err(why) => {
+                        tracing::warn!("provider {client} returned parameters that fail: {why:#}");
+                        None
+                    }
+                },
+                _ => None,
+            };
+            if let Some(next) = &next {
                 for (key, params) in next.iter() {
                     setup::save(&self.dir, *key, params)?;
                 }
-                self.ledger.make_block()?;
-                if next.iter().all(|(key, params)| {
+            }
+            self.ledger.make_block()?;
+            let on_ledger = |keys: &BTreeMap<TaskKey, ceremony::Parameters>| {
+                keys.iter().all(|(key, params)| {
                     setup::check_on_ledger(
                         self.ledger.as_ref(),
                         &task,
@@ -532,13 +569,48 @@ impl TaskDriver {
                         &programs[key],
                     )
                     .is_ok()
-                }) {
-                    keys = next.clone();
+                })
+            };
+            if let Some(next) = next
+                && on_ledger(&next)
+            {
+                for (key, params) in next.iter() {
+                    setup::prune(&self.dir, *key, params)?;
                 }
-            } else {
-                self.ledger.make_block()?;
+                keys = next;
+            } else if !on_ledger(&keys) {
+                bail!(
+                    "provider {client} moved the ledger's key transcript without returning \
+                     parameters that check: nobody holds the parameters the ledger is at, so \
+                     the task's keys cannot be finished"
+                );
             }
             self.report_joins(&[client], &replies);
+        }
+        Ok(())
+    }
+
+    /// Checks the parameters a provider returned: the same keys, each the ones it was handed
+    /// plus one contribution, and each passing [`StepProver::ceremony_check`].
+    fn check_returned(
+        &self,
+        before: &BTreeMap<TaskKey, ceremony::Parameters>,
+        after: &BTreeMap<TaskKey, ceremony::Parameters>,
+        programs: &BTreeMap<TaskKey, circuits::Program>,
+    ) -> Result<()> {
+        ensure!(
+            after.keys().eq(before.keys()),
+            "parameters of other keys than the task's"
+        );
+        for (key, params) in after {
+            let old = before[key].contributions();
+            let new = params.contributions();
+            ensure!(
+                new.len() == old.len() + 1 && new.starts_with(old),
+                "the {} parameters are not the ones handed over plus one contribution",
+                key.name()
+            );
+            self.prover.ceremony_check(params, &programs[key])?;
         }
         Ok(())
     }
@@ -554,8 +626,9 @@ impl TaskDriver {
         }
     }
 
-    /// Once the task runs, proves with the keys its ceremonies made (checked against the
-    /// ledger's transcripts), in place of the key store's.
+    /// Once the task runs (its keys fixed), proves with the keys its ceremonies made, in place
+    /// of the key store's: the owner's parameters at the ledger's transcript, checked against
+    /// the programs and the powers of tau once per driver.
     fn use_ceremony_keys(&mut self) -> Result<()> {
         if self.ceremony_keys {
             return Ok(());
@@ -568,6 +641,8 @@ impl TaskDriver {
                 "nobody contributed to the {} key",
                 key.name()
             );
+            self.prover.ceremony_check(&params, &program)?;
+            setup::prune(&self.dir, key, &params)?;
             self.prover.use_ceremony_key(&program, &params);
         }
         self.ceremony_keys = true;

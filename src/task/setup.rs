@@ -6,17 +6,20 @@
 //! task runs, everyone proves with the key the ledger verifies with.
 //!
 //! ```text
-//! DIR/setup/<key>/<transcript hash>.params   the parameters at each transcript the owner
-//!                                            saw (written before it is posted, so a restart
-//!                                            finds the one the ledger is at)
+//! DIR/setup/<key>/<transcript hash>.params   the owner's parameters, named by transcript
+//!                                            (written before they are posted, so a restart
+//!                                            finds the ones the ledger is at; older ones are
+//!                                            removed once the ledger moves past them, so a
+//!                                            running task keeps its final key, which
+//!                                            `zkfl verify --run` reads)
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail, ensure};
-use ceremony::{CeremonyFile, Parameters};
+use ceremony::{CeremonyFile, Parameters, Transcript};
 use chain::settlement::{ContributionConfig, ProofConfig, TaskKey};
 use chain::task::task_path;
 use chain::{Address, Value};
@@ -60,36 +63,37 @@ impl KeySetup {
 /// A ceremony's parameters in the making, by key.
 pub type KeyParameters = Arc<BTreeMap<TaskKey, Parameters>>;
 
-/// What a task config says of one key: its program digest, start key and `cs_hash`.
+/// What a task config says of one key made by a ceremony: its program digest, start key and
+/// `cs_hash`.
 struct KeyConfig {
     program_digest: [u8; 32],
     vk: Vec<u8>,
-    ceremony: Option<[u8; 32]>,
+    cs_hash: [u8; 32],
 }
 
-/// Each key of the task config `config` (`/tasks/<id>/config`) with its constraint program.
-/// `only_ceremony` keeps the keys made by a ceremony.
-fn keys_of(config: &Value, only_ceremony: bool) -> Result<BTreeMap<TaskKey, (KeyConfig, Program)>> {
+/// The keys of the task config `config` (`/tasks/<id>/config`) that a ceremony makes.
+fn ceremony_keys(config: &Value) -> Result<BTreeMap<TaskKey, KeyConfig>> {
     let mut out = BTreeMap::new();
     let verifier = ProofConfig::from_value(config.child("verifier"))?;
-    let program = verifier::check::program_of::<Bn254>(&verifier.shape)?;
-    let key = KeyConfig {
-        program_digest: verifier.program_digest,
-        vk: verifier.vk,
-        ceremony: verifier.ceremony,
-    };
-    out.insert(TaskKey::TrainingStep, (key, program));
+    if let Some(cs_hash) = verifier.ceremony {
+        let key = KeyConfig {
+            program_digest: verifier.program_digest,
+            vk: verifier.vk,
+            cs_hash,
+        };
+        out.insert(TaskKey::TrainingStep, key);
+    }
     if !config.child("contribution").is_absent() {
         let contribution = ContributionConfig::from_value(config.child("contribution"))?;
-        let program = prover::contribution_program(&contribution.shape)?;
-        let key = KeyConfig {
-            program_digest: contribution.program_digest,
-            vk: contribution.vk,
-            ceremony: contribution.ceremony,
-        };
-        out.insert(TaskKey::Contribution, (key, program));
+        if let Some(cs_hash) = contribution.ceremony {
+            let key = KeyConfig {
+                program_digest: contribution.program_digest,
+                vk: contribution.vk,
+                cs_hash,
+            };
+            out.insert(TaskKey::Contribution, key);
+        }
     }
-    out.retain(|_, (k, _)| !only_ceremony || k.ceremony.is_some());
     Ok(out)
 }
 
@@ -109,15 +113,28 @@ pub fn ceremony_programs(
     ledger: &dyn LedgerClient,
     task: &str,
 ) -> Result<BTreeMap<TaskKey, Program>> {
-    Ok(keys_of(&config(ledger, task)?, true)?
-        .into_iter()
-        .map(|(k, (_, p))| (k, p))
-        .collect())
+    let config = config(ledger, task)?;
+    ceremony_keys(&config)?
+        .into_keys()
+        .map(|key| {
+            let program = match key {
+                TaskKey::TrainingStep => {
+                    let verifier = ProofConfig::from_value(config.child("verifier"))?;
+                    verifier::check::program_of::<Bn254>(&verifier.shape)?
+                }
+                TaskKey::Contribution => {
+                    let c = ContributionConfig::from_value(config.child("contribution"))?;
+                    prover::contribution_program(&c.shape)?
+                }
+            };
+            Ok((key, program))
+        })
+        .collect()
 }
 
 /// Checks that the ledger names `params` for `key` of task `task`: the config's program digest
 /// is `program`'s, its `cs_hash` and start key are the parameters', and the ledger's transcript
-/// ends where theirs does.
+/// (hash, contributions, δ) is theirs.
 pub fn check_on_ledger(
     ledger: &dyn LedgerClient,
     task: &str,
@@ -125,51 +142,44 @@ pub fn check_on_ledger(
     params: &Parameters,
     program: &Program,
 ) -> Result<()> {
-    let keys = keys_of(&config(ledger, task)?, true)?;
-    let (config, _) = keys.get(&key).with_context(|| {
-        format!(
-            "the {} key of task {task} is not made by a ceremony",
-            key.name()
-        )
-    })?;
+    let keys = ceremony_keys(&config(ledger, task)?)?;
     let name = key.name();
+    let config = keys
+        .get(&key)
+        .with_context(|| format!("the {name} key of task {task} is not made by a ceremony"))?;
     ensure!(
         config.program_digest == program.digest(),
         "the {name} key's program digest on the ledger is not the program's"
     );
     ensure!(
-        config.ceremony == Some(params.cs_hash()),
+        config.cs_hash == params.cs_hash(),
         "the ledger names other {name} parameters than these (cs_hash)"
     );
     ensure!(
         config.vk == params.start_verifying_key().to_bytes(),
         "the {name} start key on the ledger is not these parameters'"
     );
-    let on_ledger = transcript_hash(ledger, task, key)?.unwrap_or(params.cs_hash());
+    let on_ledger = transcript(ledger, task, key)?.unwrap_or(Transcript::start(config.cs_hash));
     ensure!(
-        on_ledger == params.transcript(),
-        "the {name} parameters are not where the ledger's transcript is ({} contributions here)",
-        params.contributions().len()
+        on_ledger == params.ledger_transcript(),
+        "the {name} parameters are not where the ledger's transcript is ({} contributions here, \
+         {} there)",
+        params.contributions().len(),
+        on_ledger.contributions
     );
     Ok(())
 }
 
-/// The hash of the ledger's transcript of `key` (`None` before any contribution).
-fn transcript_hash(
-    ledger: &dyn LedgerClient,
-    task: &str,
-    key: TaskKey,
-) -> Result<Option<[u8; 32]>> {
+/// The ledger's transcript of `key` (`None` before any contribution).
+fn transcript(ledger: &dyn LedgerClient, task: &str, key: TaskKey) -> Result<Option<Transcript>> {
     let stored = ledger.get(&task_path(task, &["transcripts", key.name()])?);
     if stored.is_absent() {
         return Ok(None);
     }
-    let bytes = stored
-        .as_str()
-        .and_then(|t| hex::decode(t).ok())
-        .context("the ledger's transcript is not hex")?;
-    let transcript: ceremony::Transcript = ceremony::from_bytes(&bytes)?;
-    Ok(Some(transcript.hash))
+    Ok(Some(
+        chain::settlement::setup::decode_transcript(&stored)
+            .context("the ledger's transcript is malformed")?,
+    ))
 }
 
 /// Whether `party` has contributed to `key` of task `task`.
@@ -180,34 +190,74 @@ pub fn contributed(ledger: &dyn LedgerClient, task: &str, key: TaskKey, party: &
 }
 
 fn cache_dir(dir: &RunDir, key: TaskKey) -> PathBuf {
-    dir.root().join("setup").join(key.name())
+    folder(dir.root(), key)
 }
 
-/// Keeps `params` of `key` under their transcript hash.
+fn folder(root: &Path, key: TaskKey) -> PathBuf {
+    root.join("setup").join(key.name())
+}
+
+/// The parameters `key`'s ceremony ended with, if the run directory `root` holds them: once
+/// the task runs, the owner keeps only those (`None` for a task whose owner made its keys).
+///
+/// Errors: a ceremony that has not ended (several versions), or parameters that cannot be
+/// read.
+pub fn final_parameters(root: &Path, key: TaskKey) -> Result<Option<Parameters>> {
+    let folder = folder(root, key);
+    if !folder.is_dir() {
+        return Ok(None);
+    }
+    let files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .with_context(|| folder.display().to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "params"))
+        .collect();
+    match files.as_slice() {
+        [] => Ok(None),
+        [one] => {
+            let params = Parameters::read_from(one)?;
+            ensure!(
+                !params.contributions().is_empty(),
+                "{} holds the {} key's start parameters (γ = δ = 1): nobody contributed",
+                one.display(),
+                key.name()
+            );
+            Ok(Some(params))
+        }
+        _ => bail!(
+            "{} holds several versions of the {} key: its ceremony has not ended",
+            folder.display(),
+            key.name()
+        ),
+    }
+}
+
+/// Keeps `params` of `key` under their transcript hash (a file already there is kept).
 pub fn save(dir: &RunDir, key: TaskKey, params: &Parameters) -> Result<()> {
     let path = cache_dir(dir, key).join(format!("{}.params", hex::encode(params.transcript())));
-    Ok(params.write_to(&path)?)
+    if !path.exists() {
+        params.write_to(&path)?;
+    }
+    Ok(())
 }
 
 /// The owner's parameters of `key` at the ledger's transcript (its start before any
-/// contribution); the other versions are removed.
+/// contribution).
 pub fn load(
     dir: &RunDir,
     ledger: &dyn LedgerClient,
     task: &str,
     key: TaskKey,
 ) -> Result<Parameters> {
-    let keys = keys_of(&config(ledger, task)?, true)?;
-    let cs_hash = keys
-        .get(&key)
-        .and_then(|(k, _)| k.ceremony)
-        .with_context(|| {
-            format!(
-                "the {} key of task {task} is not made by a ceremony",
-                key.name()
-            )
-        })?;
-    let at = transcript_hash(ledger, task, key)?.unwrap_or(cs_hash);
+    let keys = ceremony_keys(&config(ledger, task)?)?;
+    let cs_hash = keys.get(&key).map(|k| k.cs_hash).with_context(|| {
+        format!(
+            "the {} key of task {task} is not made by a ceremony",
+            key.name()
+        )
+    })?;
+    let at = transcript(ledger, task, key)?.map_or(cs_hash, |t| t.hash);
     let folder = cache_dir(dir, key);
     let path = folder.join(format!("{}.params", hex::encode(at)));
     if !path.exists() {
@@ -218,11 +268,18 @@ pub fn load(
             folder.display()
         );
     }
-    let params = Parameters::read_from(&path)?;
+    Ok(Parameters::read_from(&path)?)
+}
+
+/// Removes every other version of `key`'s parameters than `keep`'s.
+pub fn prune(dir: &RunDir, key: TaskKey, keep: &Parameters) -> Result<()> {
+    let folder = cache_dir(dir, key);
+    let keep = folder.join(format!("{}.params", hex::encode(keep.transcript())));
     for entry in std::fs::read_dir(&folder)?.flatten() {
-        if entry.path() != path {
-            let _ = std::fs::remove_file(entry.path());
+        if entry.path() != keep {
+            std::fs::remove_file(entry.path())
+                .with_context(|| entry.path().display().to_string())?;
         }
     }
-    Ok(params)
+    Ok(())
 }

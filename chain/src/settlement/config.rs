@@ -13,7 +13,7 @@
 //! is the start key phase 1 gives (`γ = δ = 1`), the owner and every provider contribute a δ
 //! before registering ([`super::setup`]), and the ledger verifies under `vk` with the δ the
 //! contributions end with. Without it, `vk` is used as it is, and whoever made it could forge
-//! proofs.
+//! proofs; a key with `γ = δ` (a start key) is refused there, since anyone could.
 //! The tolerance ε is the shape's `eps`. Only Groth16 is accepted on the ledger for now: a halo2
 //! verifier needs the IPA parameters (a file of `2^k` curve points, megabytes for real shapes)
 //! that would have to be stored or rebuilt by every node, while a Groth16 key is a few hundred
@@ -131,15 +131,20 @@ fn ceremony_field(value: &Value) -> Result<Option<[u8; 32]>, ProofConfigError> {
     }
 }
 
-/// With a ceremony, the stored key must be the start key (`γ = δ = 1`).
+/// With a ceremony, the stored key must be the start key (`γ = δ = 1`); without one, it must
+/// not be (anyone can forge proofs under `γ = δ`).
 fn check_start_key(ceremony: Option<[u8; 32]>, key: &VerifyingKey) -> Result<(), ProofConfigError> {
-    if ceremony.is_some() && !ceremony::is_start_key(key) {
-        return Err(bad(
+    match (ceremony.is_some(), ceremony::is_start_key(key)) {
+        (true, false) => Err(bad(
             "vk",
             "with a ceremony the key must be the start key (γ = δ = 1)",
-        ));
+        )),
+        (false, _) if key.gamma_g2 == key.delta_g2 => Err(bad(
+            "vk",
+            "γ = δ lets anyone forge proofs (a start key needs a ceremony)",
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 impl ProofConfig {
@@ -161,17 +166,21 @@ impl ProofConfig {
         ProofConfig::from_value(&config.to_value())
     }
 
-    /// This config with its key from a multi-party setup whose phase-2 parameters have hash
-    /// `cs_hash`, and `start` (the key before any contribution) as `vk`.
-    pub fn with_ceremony(
-        self,
-        cs_hash: [u8; 32],
+    /// A config whose key comes from a multi-party setup whose phase-2 parameters have hash
+    /// `cs_hash` and start key `start` (see the module docs); checked like a stored one.
+    pub fn from_ceremony(
+        shape: TrainingStepShape,
+        program_digest: [u8; 32],
         start: &VerifyingKey,
+        lrs: impl IntoIterator<Item = i64>,
+        cs_hash: [u8; 32],
     ) -> Result<ProofConfig, ProofConfigError> {
         let config = ProofConfig {
+            shape,
+            program_digest,
             vk: start.to_bytes(),
+            lrs: lrs.into_iter().collect(),
             ceremony: Some(cs_hash),
-            ..self
         };
         ProofConfig::from_value(&config.to_value())
     }
@@ -332,16 +341,22 @@ impl ContributionConfig {
         ContributionConfig::from_value(&config.to_value())
     }
 
-    /// This config with its key from a multi-party setup, as [`ProofConfig::with_ceremony`].
-    pub fn with_ceremony(
-        self,
-        cs_hash: [u8; 32],
+    /// A config whose key comes from a multi-party setup, as [`ProofConfig::from_ceremony`].
+    pub fn from_ceremony(
+        shape: ContributionShape,
+        program_digest: [u8; 32],
         start: &VerifyingKey,
+        validation_root: [u8; 32],
+        min_gain: u32,
+        cs_hash: [u8; 32],
     ) -> Result<ContributionConfig, ProofConfigError> {
         let config = ContributionConfig {
+            shape,
+            program_digest,
             vk: start.to_bytes(),
+            validation_root,
+            min_gain,
             ceremony: Some(cs_hash),
-            ..self
         };
         ContributionConfig::from_value(&config.to_value())
     }

@@ -12,15 +12,23 @@
 //!                                   replaced by {"contribution": hex, "index": n, "receipt": hex}
 //! /tasks/<id>/transcripts/<key>   = "<hex: ceremony::Transcript, uncompressed>"  (functions only)
 //! ```
-//! `<key>` is [`TaskKey::name`]. The function accepts a contribution if it proves knowledge of
+//! `<key>` is [`TaskKey::name`]. The owner contributes first, which freezes the config (the
+//! rules), so every other party checks parameters against a config that can no longer change.
+//! The function accepts a contribution if it proves knowledge of
 //! its factor bound to the transcript so far and moves δ by that factor in both groups (three
 //! pairing checks, [`ceremony::Transcript::accept`]), records its receipt (the new transcript
 //! hash, which its contributor looks for) and its place in the order. A provider registers
 //! only after contributing to every key of the task (the registration rule), the config is
 //! frozen once anything is under `setup`, and contributions end when the task leaves `open`.
 //! The verifiers then use [`task_key`]: the start key with the δ of the last contribution. One
-//! honest party that forgets its factor makes the key sound; a key nobody contributed to is
-//! refused (with `δ = γ = 1` anyone can forge).
+//! honest party that checked the parameters against a public phase 1 and forgets its factor
+//! makes the key sound; a key nobody contributed to is refused (with `δ = γ = 1` anyone can
+//! forge).
+//!
+//! Not enforced: who may contribute after the owner. Anyone may, at the cost of a fee, which
+//! moves the transcript past the parameters the owner holds and stalls the task's join (a
+//! liveness attack, not a soundness one); and a contribution is not bound to its sender, so
+//! one seen in the mempool can be posted under another address first.
 
 use std::collections::BTreeMap;
 
@@ -108,11 +116,17 @@ pub fn transcript(
     if stored.is_absent() {
         return Ok(Transcript::start(cs_hash));
     }
-    stored
+    decode_transcript(&stored)
+        .ok_or_else(|| reject(format!("the {} transcript is malformed", key.name())))
+}
+
+/// A transcript as `/tasks/<id>/transcripts/<key>` stores it (hex of its canonical bytes);
+/// `None` if it is not one.
+pub fn decode_transcript(value: &Value) -> Option<Transcript> {
+    value
         .as_str()
         .and_then(|text| hex::decode(text).ok())
         .and_then(|bytes| ceremony::from_bytes(&bytes).ok())
-        .ok_or_else(|| reject(format!("the {} transcript is malformed", key.name())))
 }
 
 /// The verifying key `task` verifies `key`'s proofs with: `start` as the config stores it,
@@ -165,7 +179,7 @@ pub fn accept(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
     let mut transcript = transcript(state, task, key, cs_hash)?;
     let receipt = transcript
         .accept(&contribution)
-        .map_err(|e| reject(format!("{name} contribution {e}")))?;
+        .map_err(|e| reject(format!("{name} key: contribution {e}")))?;
     state.set_value(
         &at(task, &["transcripts", name])?,
         Value::Str(hex::encode(ceremony::to_bytes(&transcript))),

@@ -88,7 +88,8 @@
 //!   when `min_stake` is 0), and, for each key config with a `ceremony`, only once `<addr>`
 //!   has contributed to that key (`setup/<key>/<addr>`);
 //! - `setup/<key>/<addr>`: only `<addr>` itself, once, while `open`, a string, `<key>`
-//!   `training-step` or `contribution` (the function checks the rest);
+//!   `training-step` or `contribution`, the owner's first (which freezes the config before
+//!   anyone else contributes); nothing below it (the function checks the rest);
 //! - `rounds/<r>/model`: only the owner, once, while `running`, for the current round (≥ 1),
 //!   64 characters;
 //! - `rounds/<r>/logs/<addr>`: only `<addr>`, once, while `running`, for the current round

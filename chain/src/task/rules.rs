@@ -141,9 +141,17 @@ pub const TASK_RULES: &[(&str, &str)] = &[
             "auth.addr == $addr && data == null && ",
             task_value!("/status"),
             " == 'open' && util.isString(newData) \
-             && ($key == 'training-step' || $key == 'contribution')"
+             && ($key == 'training-step' || $key == 'contribution') \
+             && ($addr == ",
+            task_value!("/owner"),
+            " || getValue('/tasks/' + $task + '/setup/' + $key + '/' + ",
+            task_value!("/owner"),
+            ") != null)"
         ),
     ),
+    // A contribution is a bare string: nothing may be written below it (which would stand in
+    // for one without the function's check).
+    ("/tasks/$task/setup/$key/$addr/$below", "false"),
     ("/tasks/$task/transcripts", "false"),
     (
         "/tasks/$task/rounds/$r/model",
