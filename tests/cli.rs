@@ -74,10 +74,11 @@ fn bad_input_gives_one_error_line_and_writes_nothing() {
 }
 
 #[test]
-fn run_refuses_a_bad_reward_or_provider_count_in_one_line_before_writing() {
+fn run_refuses_a_bad_reward_setup_or_provider_count_in_one_line_before_writing() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 4] = [
         (&["--reward", "bogus"], "bogus"),
+        (&["--setup", "trusted"], "not a key setup"),
         (&["--providers", "0"], "providers"),
         (&["--reward", "shapley", "--providers", "13"], "at most 12"),
     ];

@@ -310,6 +310,39 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
 }
 
 #[test]
+fn writing_below_a_guessed_proof_id_does_not_block_a_providers_proof() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = open(dir.path(), vec![]);
+    // Create, Join, Start, Train(1), Draw(1): round 1's challenge is drawn, nothing proven.
+    assert_eq!(task.driver.run(&Quiet, Some(5)).unwrap(), 5);
+    assert_eq!(task.driver.next_step(), Step::Prove(1));
+    // A rival (provider 2) claims every id of the form providers once used for the round's
+    // steps (the rules let anyone write below an unused proof id).
+    let rival = demo_key("provider-2");
+    for c in 0..3 {
+        let claims = (0..200)
+            .map(|step| {
+                let path = format!("/tasks/{TASK}/proofs/r1-c{c}-s{step}/x");
+                Op::SetValue {
+                    path: chain::Path::parse(&path).unwrap(),
+                    value: Value::Object(BTreeMap::from([("x".to_owned(), Value::Bool(true))])),
+                }
+            })
+            .collect();
+        task.ledger.submit(&rival, Op::Set(claims)).unwrap();
+    }
+    task.ledger.make_block().unwrap();
+    assert!(
+        !at(&*task.ledger, "proofs/r1-c0-s0/x").is_absent(),
+        "the claims landed"
+    );
+    task.driver.run(&Quiet, None).unwrap();
+    let proofs = task.driver.proofs();
+    assert_eq!(proofs.len(), 6);
+    assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
+}
+
+#[test]
 fn a_provider_that_stops_answering_is_left_out_and_not_paid_for_that_round() {
     let dir = tempfile::tempdir().unwrap();
     let task = finished(dir.path(), vec![(2, 2)]);

@@ -76,6 +76,9 @@ pub enum TxError {
     /// The fee does not fit a balance.
     #[error("fee {0} exceeds the largest balance")]
     FeeTooLarge(u128),
+    /// The op is not one a block may carry (a `SET` of too many ops, a bad path, …).
+    #[error("bad ops: {0}")]
+    Ops(#[from] crate::ops::OpError),
     /// The signature does not verify.
     #[error(transparent)]
     Signature(#[from] SignatureError),
@@ -216,6 +219,9 @@ impl Transaction {
         if i128::try_from(self.fee).is_err() {
             return Err(TxError::FeeTooLarge(self.fee));
         }
+        // What decoding a block checks, checked at admission too: a transaction that could not
+        // be read back must not make a block unreadable.
+        self.ops.validate()?;
         Ok(())
     }
 }

@@ -543,3 +543,26 @@ fn a_follower_cannot_produce_and_genesis_is_checked() {
         Value::Int(START)
     );
 }
+
+#[test]
+fn a_transaction_a_block_could_not_carry_is_refused_at_admission() {
+    let f = Fixture::new(3);
+    let mut ledger = f.open();
+    let (a, b) = (f.addr(0), f.addr(1));
+    // One op more than a SET may hold: it used to be admitted, and the block holding it could
+    // not be read back.
+    let too_many = chain::Op::Set(
+        (0..=chain::ops::MAX_SET_OPS)
+            .map(|i| transfer_op(&a, &b, i as u64, 1))
+            .collect(),
+    );
+    assert!(matches!(
+        ledger.submit(f.tx(0, 0, 1, too_many)),
+        Err(LedgerError::Tx(TxError::Ops(_)))
+    ));
+    ledger
+        .submit(f.tx(0, 0, 1, transfer_op(&a, &b, 0, 1)))
+        .unwrap();
+    let block = ledger.produce_block(2_000_000_000_000).unwrap();
+    assert_eq!(block.txs.len(), 1);
+}

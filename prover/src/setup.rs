@@ -56,26 +56,16 @@ impl StepProver {
     /// # Errors
     /// [`ProveError::Ceremony`] for files that cannot be read or written or do not check.
     pub fn powers(&self, power: u32) -> Result<Arc<Powers>, ProveError> {
-        if let Some(p) = self
-            .powers_cache()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&power)
-        {
-            return Ok(p.clone());
+        if let Some(p) = self.cached_powers(power) {
+            return Ok(p);
         }
         let dir = self.store().dir().join("ceremony");
         let pot = dir.join(format!("powers-of-tau-2^{power}.bin"));
         let lagrange = dir.join(format!("lagrange-2^{power}.bin"));
         let powers = {
             let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(p) = self
-                .powers_cache()
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&power)
-            {
-                return Ok(p.clone());
+            if let Some(p) = self.cached_powers(power) {
+                return Ok(p);
             }
             if !pot.exists() && lagrange.exists() {
                 return Err(ceremony_error(ceremony::CeremonyError::Rejected(
@@ -110,6 +100,14 @@ impl StepProver {
             .unwrap_or_else(|e| e.into_inner())
             .insert(power, powers.clone());
         Ok(powers)
+    }
+
+    fn cached_powers(&self, power: u32) -> Option<Arc<Powers>> {
+        self.powers_cache()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&power)
+            .cloned()
     }
 
     /// The powers for `program`'s domain (constraints plus public inputs, to a power of two).

@@ -302,7 +302,7 @@ impl Provider {
             let tx = made.and_then(|(file, reused)| {
                 let evidence = StepEvidence::of(&log, &tree, step)
                     .with_context(|| format!("the log has no record of step {step}"))?;
-                let id = format!("r{round}-c{}-s{step}", self.client);
+                let id = self.proof_id(round, step);
                 let op = submit_proof_op(&self.ctx.task, &id, &file.encode(), &evidence.encode())?;
                 Ok((self.ctx.ledger.submit(&self.key, op)?, reused))
             });
@@ -360,6 +360,20 @@ impl Provider {
                 .prove_deterministic(&instance, &self.data, &self.proof_secret())?;
         write_proof(&path, &file)?;
         Ok((file, false))
+    }
+
+    /// The id its proof of `step` of `round` is submitted under: keyed by its secret, so
+    /// nobody can write below it first (which the rules allow, and which would make the
+    /// submission fail as a write to a taken path), and the same on a replay.
+    fn proof_id(&self, round: u32, step: u64) -> String {
+        let tag: [u8; 32] = Sha256::new()
+            .chain_update(b"zkfl-proof-id")
+            .chain_update(self.proof_secret())
+            .chain_update(round.to_le_bytes())
+            .chain_update(step.to_le_bytes())
+            .finalize()
+            .into();
+        format!("r{round}-s{step}-{}", hex::encode(&tag[..12]))
     }
 
     /// The secret its proofs' randomness derives from (never leaves it).

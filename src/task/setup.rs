@@ -73,28 +73,31 @@ struct KeyConfig {
 
 /// The keys of the task config `config` (`/tasks/<id>/config`) that a ceremony makes.
 fn ceremony_keys(config: &Value) -> Result<BTreeMap<TaskKey, KeyConfig>> {
-    let mut out = BTreeMap::new();
     let verifier = ProofConfig::from_value(config.child("verifier"))?;
-    if let Some(cs_hash) = verifier.ceremony {
-        let key = KeyConfig {
-            program_digest: verifier.program_digest,
-            vk: verifier.vk,
-            cs_hash,
-        };
-        out.insert(TaskKey::TrainingStep, key);
-    }
+    let mut parts = vec![(
+        TaskKey::TrainingStep,
+        verifier.program_digest,
+        verifier.vk,
+        verifier.ceremony,
+    )];
     if !config.child("contribution").is_absent() {
-        let contribution = ContributionConfig::from_value(config.child("contribution"))?;
-        if let Some(cs_hash) = contribution.ceremony {
-            let key = KeyConfig {
-                program_digest: contribution.program_digest,
-                vk: contribution.vk,
-                cs_hash,
-            };
-            out.insert(TaskKey::Contribution, key);
-        }
+        let c = ContributionConfig::from_value(config.child("contribution"))?;
+        parts.push((TaskKey::Contribution, c.program_digest, c.vk, c.ceremony));
     }
-    Ok(out)
+    Ok(parts
+        .into_iter()
+        .filter_map(|(key, program_digest, vk, ceremony)| {
+            let cs_hash = ceremony?;
+            Some((
+                key,
+                KeyConfig {
+                    program_digest,
+                    vk,
+                    cs_hash,
+                },
+            ))
+        })
+        .collect())
 }
 
 /// The config of task `task` on the ledger.

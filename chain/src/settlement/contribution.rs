@@ -258,14 +258,11 @@ pub fn verify(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
         .as_str()
         .and_then(|h| hex::decode(h).ok())
         .ok_or_else(|| FunctionError::BadInput("the proof is not hex".to_owned()))?;
-    let key = config
-        .verifying_key()
-        .map_err(|e| reject(format!("task key: {e}")))?;
     let key = super::setup::task_key(
         state,
         task,
         super::TaskKey::Contribution,
-        key,
+        &config.vk,
         config.ceremony,
     )?;
     verify_contribution_groth16(&key, &statement, &proof)

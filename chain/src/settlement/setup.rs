@@ -33,7 +33,7 @@
 use std::collections::BTreeMap;
 
 use ceremony::{Phase2Contribution, Transcript};
-use circuits::r1cs::VerifyingKey;
+use circuits::r1cs::{Encoding, VerifyingKey};
 
 use super::verify_proof::at;
 use crate::functions::{FunctionCall, FunctionError};
@@ -129,7 +129,7 @@ pub fn decode_transcript(value: &Value) -> Option<Transcript> {
         .and_then(|bytes| ceremony::from_bytes(&bytes).ok())
 }
 
-/// The verifying key `task` verifies `key`'s proofs with: `start` as the config stores it,
+/// The verifying key `task` verifies `key`'s proofs with: `stored` (the config's `vk` bytes),
 /// with the δ of the last contribution when the config names a ceremony (`cs_hash`).
 ///
 /// Errors: [`FunctionError::Proof`] for a ceremony nobody contributed to.
@@ -137,9 +137,10 @@ pub fn task_key(
     state: &StateTxn<'_>,
     task: &str,
     key: TaskKey,
-    start: VerifyingKey,
+    stored: &[u8],
     ceremony: Option<[u8; 32]>,
 ) -> Result<VerifyingKey, FunctionError> {
+    let start = VerifyingKey::from_bytes(stored).map_err(|e| reject(format!("task key: {e}")))?;
     let Some(cs_hash) = ceremony else {
         return Ok(start);
     };

@@ -181,14 +181,11 @@ fn verify_submission(
     }
 
     // The proof itself, and what it is about.
-    let key = config
-        .verifying_key()
-        .map_err(|e| reject(format!("task key: {e}")))?;
     let key = super::setup::task_key(
         state,
         task,
         super::TaskKey::TrainingStep,
-        key,
+        &config.vk,
         config.ceremony,
     )?;
     let public = verify_groth16_with_vk(&key, &file).map_err(|e| reject(e.to_string()))?;
