@@ -310,6 +310,39 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
 }
 
 #[test]
+fn a_restarted_owner_finishes_a_ceremony_join_a_silent_provider_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let terms = TaskTerms {
+        setup: KeySetup::Ceremony,
+        ..terms()
+    };
+    let mut federation = federation();
+    federation.train.batch_size = 1;
+    // Provider 2 does not answer the join: the others contribute and register.
+    let mut task = open_on(dir.path(), federation.clone(), terms.clone(), vec![(2, 0)]);
+    assert_eq!(
+        task.driver.run(&Quiet, Some(2)).unwrap(),
+        2,
+        "created, joined"
+    );
+    assert_eq!(task.driver.next_step(), Step::Start);
+    let transcript = |task: &EmbeddedTask| {
+        chain::settlement::setup::decode_transcript(&at(&*task.ledger, "transcripts/training-step"))
+            .unwrap()
+    };
+    assert_eq!(transcript(&task).contributions, 3);
+    drop(task);
+    // A restarted owner asks it once more, from the parameters the ledger is at.
+    let mut task = open_on(dir.path(), federation, terms, vec![]);
+    assert_eq!(task.driver.next_step(), Step::Join);
+    task.driver.run(&Quiet, None).unwrap();
+    assert_eq!(transcript(&task).contributions, 4);
+    let proofs = task.driver.proofs();
+    assert_eq!(proofs.len(), 6);
+    assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
+}
+
+#[test]
 fn writing_below_a_guessed_proof_id_does_not_block_a_providers_proof() {
     let dir = tempfile::tempdir().unwrap();
     let mut task = open(dir.path(), vec![]);

@@ -117,7 +117,7 @@ impl InProcess {
     }
 
     /// Makes provider `client` stop answering from round `round` on (requests of earlier
-    /// rounds, and joining, are answered).
+    /// rounds are answered; joining counts as round 0).
     pub fn silence_from(mut self, client: usize, round: u32) -> InProcess {
         self.silent_from.insert(client, round);
         self
@@ -125,7 +125,7 @@ impl InProcess {
 
     fn answers(&self, client: usize, request: &Request) -> bool {
         let round = match request {
-            Request::Join { .. } => return true,
+            Request::Join { .. } => 0,
             Request::Train { round, .. } | Request::Prove { round } => *round,
         };
         self.silent_from
