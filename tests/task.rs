@@ -213,17 +213,27 @@ fn a_task_runs_in_protocol_order_and_pays_by_credited_rounds() {
     );
 }
 
-#[test]
-fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
-    let dir = tempfile::tempdir().unwrap();
+/// A task whose keys a ceremony makes, in `dir`: batches of one row, a 2^13 domain, so the
+/// powers of tau the test binary makes once take seconds.
+fn ceremony_task(dir: &Path, silent: Vec<(usize, u32)>) -> EmbeddedTask {
     let terms = TaskTerms {
         setup: KeySetup::Ceremony,
         ..terms()
     };
-    // Batches of one row: a 2^13 domain, so the powers of tau this test makes take seconds.
     let mut federation = federation();
     federation.train.batch_size = 1;
-    let mut task = open_on(dir.path(), federation.clone(), terms.clone(), vec![]);
+    open_on(dir, federation, terms, silent)
+}
+
+/// The ledger's transcript of the training-step key's ceremony.
+fn key_transcript(ledger: &dyn LedgerClient) -> ceremony::Transcript {
+    chain::settlement::setup::decode_transcript(&at(ledger, "transcripts/training-step")).unwrap()
+}
+
+#[test]
+fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = ceremony_task(dir.path(), vec![]);
     assert_eq!(task.driver.run(&Quiet, Some(1)).unwrap(), 1, "created");
     let verifier = at(&*task.ledger, "config/verifier");
     assert!(
@@ -259,7 +269,7 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
     // from the ledger and its cache.
     assert_eq!(task.driver.run(&Quiet, Some(1)).unwrap(), 1, "joined");
     drop(task);
-    let mut task = open_on(dir.path(), federation, terms, vec![]);
+    let mut task = ceremony_task(dir.path(), vec![]);
     task.driver.run(&Quiet, None).unwrap();
     let ledger = &*task.ledger;
 
@@ -278,9 +288,7 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
             i + 1
         );
     }
-    let transcript =
-        chain::settlement::setup::decode_transcript(&at(ledger, "transcripts/training-step"))
-            .unwrap();
+    let transcript = key_transcript(ledger);
     assert_eq!(transcript.contributions, 4);
     assert_eq!(
         contributions.child(&order[3]).child("receipt").as_str(),
@@ -312,31 +320,21 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
 #[test]
 fn a_restarted_owner_finishes_a_ceremony_join_a_silent_provider_missed() {
     let dir = tempfile::tempdir().unwrap();
-    let terms = TaskTerms {
-        setup: KeySetup::Ceremony,
-        ..terms()
-    };
-    let mut federation = federation();
-    federation.train.batch_size = 1;
     // Provider 2 does not answer the join: the others contribute and register.
-    let mut task = open_on(dir.path(), federation.clone(), terms.clone(), vec![(2, 0)]);
+    let mut task = ceremony_task(dir.path(), vec![(2, 0)]);
     assert_eq!(
         task.driver.run(&Quiet, Some(2)).unwrap(),
         2,
         "created, joined"
     );
     assert_eq!(task.driver.next_step(), Step::Start);
-    let transcript = |task: &EmbeddedTask| {
-        chain::settlement::setup::decode_transcript(&at(&*task.ledger, "transcripts/training-step"))
-            .unwrap()
-    };
-    assert_eq!(transcript(&task).contributions, 3);
+    assert_eq!(key_transcript(&*task.ledger).contributions, 3);
     drop(task);
     // A restarted owner asks it once more, from the parameters the ledger is at.
-    let mut task = open_on(dir.path(), federation, terms, vec![]);
+    let mut task = ceremony_task(dir.path(), vec![]);
     assert_eq!(task.driver.next_step(), Step::Join);
     task.driver.run(&Quiet, None).unwrap();
-    assert_eq!(transcript(&task).contributions, 4);
+    assert_eq!(key_transcript(&*task.ledger).contributions, 4);
     let proofs = task.driver.proofs();
     assert_eq!(proofs.len(), 6);
     assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");

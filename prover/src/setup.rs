@@ -22,6 +22,7 @@
 //! ([`StepProver::use_ceremony_key`]) in place of the store's.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use ceremony::{Accumulator, CeremonyFile, LagrangeBasis, Parameters, Phase2Contribution};
@@ -59,9 +60,8 @@ impl StepProver {
         if let Some(p) = self.cached_powers(power) {
             return Ok(p);
         }
+        let (pot, lagrange) = self.powers_files(power);
         let dir = self.store().dir().join("ceremony");
-        let pot = dir.join(format!("powers-of-tau-2^{power}.bin"));
-        let lagrange = dir.join(format!("lagrange-2^{power}.bin"));
         let powers = {
             let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(p) = self.cached_powers(power) {
@@ -102,6 +102,16 @@ impl StepProver {
         Ok(powers)
     }
 
+    /// Where the powers of tau for `2^power` and their Lagrange basis are kept (see the
+    /// module docs).
+    pub fn powers_files(&self, power: u32) -> (PathBuf, PathBuf) {
+        let dir = self.store().dir().join("ceremony");
+        (
+            dir.join(format!("powers-of-tau-2^{power}.bin")),
+            dir.join(format!("lagrange-2^{power}.bin")),
+        )
+    }
+
     fn cached_powers(&self, power: u32) -> Option<Arc<Powers>> {
         self.powers_cache()
             .lock()
@@ -126,25 +136,24 @@ impl StepProver {
         Ok(r1cs::ceremony_start(program, &powers.basis)?)
     }
 
-    /// Checks `params` against `program` and the powers ([`r1cs::ceremony_verify`];
-    /// parameters without any contribution are compared with the start parameters, made
-    /// again).
+    /// Checks `params` against `program` and the powers ([`r1cs::ceremony_verify`]); returns
+    /// every contribution's receipt, in order.
     ///
     /// # Errors
-    /// [`ProveError::Ceremony`] naming the failed check.
-    pub fn ceremony_check(&self, params: &Parameters, program: &Program) -> Result<(), ProveError> {
+    /// [`ProveError::Ceremony`] naming the failed check (parameters nobody contributed to are
+    /// refused: the owner contributes before anyone is handed them).
+    pub fn ceremony_check(
+        &self,
+        params: &Parameters,
+        program: &Program,
+    ) -> Result<Vec<ceremony::Digest>, ProveError> {
         let powers = self.powers_of(program)?;
-        if params.contributions().is_empty() {
-            let start = r1cs::ceremony_start(program, &powers.basis)?;
-            if start != *params {
-                return Err(ceremony_error(ceremony::CeremonyError::Rejected(
-                    "the start parameters are not the program's",
-                )));
-            }
-        } else {
-            r1cs::ceremony_verify(params, program, &powers.phase1, &powers.basis)?;
-        }
-        Ok(())
+        Ok(r1cs::ceremony_verify(
+            params,
+            program,
+            &powers.phase1,
+            &powers.basis,
+        )?)
     }
 
     /// Checks `params` ([`StepProver::ceremony_check`]), then multiplies δ by a fresh secret

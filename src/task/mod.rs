@@ -205,6 +205,9 @@ pub struct TaskDriver {
     proofs: Vec<ProofRecord>,
     /// Whether the prover holds the keys a ceremony made (once the task runs).
     ceremony_keys: bool,
+    /// Transcript hashes of ceremony parameters this driver checked against their program and
+    /// the powers of tau (each check costs seconds at real sizes: done once).
+    checked: std::collections::BTreeSet<[u8; 32]>,
     /// Whether this driver ran the join step (a restarted one asks the providers that have
     /// not registered once more).
     join_attempted: bool,
@@ -253,6 +256,7 @@ impl TaskDriver {
             shape,
             providers: parties.providers,
             ceremony_keys: false,
+            checked: Default::default(),
             join_attempted: false,
             _clock: parties.clock,
         };
@@ -532,9 +536,6 @@ impl TaskDriver {
         }
         let mut keys = Arc::new(keys);
         for &client in clients {
-            if self.joined().contains_key(&client) {
-                continue;
-            }
             let request = Request::Join {
                 keys: Some(keys.clone()),
             };
@@ -593,7 +594,7 @@ impl TaskDriver {
     /// Checks the parameters a provider returned: the same keys, each the ones it was handed
     /// plus one contribution, and each passing [`StepProver::ceremony_check`].
     fn check_returned(
-        &self,
+        &mut self,
         before: &BTreeMap<TaskKey, ceremony::Parameters>,
         after: &BTreeMap<TaskKey, ceremony::Parameters>,
         programs: &BTreeMap<TaskKey, circuits::Program>,
@@ -611,6 +612,7 @@ impl TaskDriver {
                 key.name()
             );
             self.prover.ceremony_check(params, &programs[key])?;
+            self.checked.insert(params.transcript());
         }
         Ok(())
     }
@@ -628,7 +630,7 @@ impl TaskDriver {
 
     /// Once the task runs (its keys fixed), proves with the keys its ceremonies made, in place
     /// of the key store's: the owner's parameters at the ledger's transcript, checked against
-    /// the programs and the powers of tau once per driver.
+    /// the programs and the powers of tau unless this driver checked them at join.
     fn use_ceremony_keys(&mut self) -> Result<()> {
         if self.ceremony_keys {
             return Ok(());
@@ -636,12 +638,9 @@ impl TaskDriver {
         for (key, program) in setup::ceremony_programs(self.ledger.as_ref(), &self.terms.id)? {
             let params = setup::load(&self.dir, self.ledger.as_ref(), &self.terms.id, key)?;
             setup::check_on_ledger(self.ledger.as_ref(), &self.terms.id, key, &params, &program)?;
-            ensure!(
-                !params.contributions().is_empty(),
-                "nobody contributed to the {} key",
-                key.name()
-            );
-            self.prover.ceremony_check(&params, &program)?;
+            if !self.checked.contains(&params.transcript()) {
+                self.prover.ceremony_check(&params, &program)?;
+            }
             setup::prune(&self.dir, key, &params)?;
             self.prover.use_ceremony_key(&program, &params);
         }

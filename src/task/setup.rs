@@ -26,6 +26,8 @@ use chain::{Address, Value};
 use circuits::Program;
 use circuits::field::Bn254;
 use circuits::r1cs::Encoding;
+use circuits::relations::contribution::ContributionShape;
+use circuits::relations::training_step::TrainingStepShape;
 use fl::federation::RunDir;
 
 use super::ledger::LedgerClient;
@@ -63,39 +65,62 @@ impl KeySetup {
 /// A ceremony's parameters in the making, by key.
 pub type KeyParameters = Arc<BTreeMap<TaskKey, Parameters>>;
 
-/// What a task config says of one key made by a ceremony: its program digest, start key and
-/// `cs_hash`.
+/// What a task config says of one key made by a ceremony: its program digest, start key,
+/// `cs_hash`, and how to build its program.
 struct KeyConfig {
     program_digest: [u8; 32],
     vk: Vec<u8>,
     cs_hash: [u8; 32],
+    shape: KeyShape,
+}
+
+/// The relation shape a key was made for.
+enum KeyShape {
+    TrainingStep(TrainingStepShape),
+    Contribution(ContributionShape),
+}
+
+impl KeyShape {
+    fn program(&self) -> Result<Program> {
+        Ok(match self {
+            KeyShape::TrainingStep(shape) => verifier::check::program_of::<Bn254>(shape)?,
+            KeyShape::Contribution(shape) => prover::contribution_program(shape)?,
+        })
+    }
 }
 
 /// The keys of the task config `config` (`/tasks/<id>/config`) that a ceremony makes.
 fn ceremony_keys(config: &Value) -> Result<BTreeMap<TaskKey, KeyConfig>> {
-    let verifier = ProofConfig::from_value(config.child("verifier"))?;
+    let v = ProofConfig::from_value(config.child("verifier"))?;
+    let shape = KeyShape::TrainingStep(v.shape);
     let mut parts = vec![(
         TaskKey::TrainingStep,
-        verifier.program_digest,
-        verifier.vk,
-        verifier.ceremony,
+        v.ceremony,
+        v.program_digest,
+        v.vk,
+        shape,
     )];
     if !config.child("contribution").is_absent() {
         let c = ContributionConfig::from_value(config.child("contribution"))?;
-        parts.push((TaskKey::Contribution, c.program_digest, c.vk, c.ceremony));
+        let shape = KeyShape::Contribution(c.shape);
+        parts.push((
+            TaskKey::Contribution,
+            c.ceremony,
+            c.program_digest,
+            c.vk,
+            shape,
+        ));
     }
     Ok(parts
         .into_iter()
-        .filter_map(|(key, program_digest, vk, ceremony)| {
-            let cs_hash = ceremony?;
-            Some((
-                key,
-                KeyConfig {
-                    program_digest,
-                    vk,
-                    cs_hash,
-                },
-            ))
+        .filter_map(|(key, ceremony, program_digest, vk, shape)| {
+            let config = KeyConfig {
+                program_digest,
+                vk,
+                cs_hash: ceremony?,
+                shape,
+            };
+            Some((key, config))
         })
         .collect())
 }
@@ -116,22 +141,9 @@ pub fn ceremony_programs(
     ledger: &dyn LedgerClient,
     task: &str,
 ) -> Result<BTreeMap<TaskKey, Program>> {
-    let config = config(ledger, task)?;
-    ceremony_keys(&config)?
-        .into_keys()
-        .map(|key| {
-            let program = match key {
-                TaskKey::TrainingStep => {
-                    let verifier = ProofConfig::from_value(config.child("verifier"))?;
-                    verifier::check::program_of::<Bn254>(&verifier.shape)?
-                }
-                TaskKey::Contribution => {
-                    let c = ContributionConfig::from_value(config.child("contribution"))?;
-                    prover::contribution_program(&c.shape)?
-                }
-            };
-            Ok((key, program))
-        })
+    ceremony_keys(&config(ledger, task)?)?
+        .into_iter()
+        .map(|(key, config)| Ok((key, config.shape.program()?)))
         .collect()
 }
 

@@ -67,14 +67,12 @@ struct CeremonyRow {
     participants: usize,
     /// The QAP domain `2^power` (powers of tau of this size serve the circuit).
     power: u32,
-    /// One phase-1 contribution and its check (every participant of phase 1 pays this once;
-    /// absent when the powers of tau were read from the key directory).
-    phase1_contribute_seconds: Option<f64>,
-    phase1_verify_seconds: Option<f64>,
-    /// The Lagrange basis of phase 1 for the domain (once per phase 1 and size; absent when
-    /// read) and its check.
-    basis_seconds: Option<f64>,
-    basis_check_seconds: f64,
+    /// Getting the checked powers of tau and Lagrange basis for the domain from the key
+    /// directory (`prover::setup`): read and checked, or made there first (one local phase-1
+    /// contribution and the basis; `powers_made`). `zkfl ceremony contribute` and `prepare`
+    /// time those steps alone.
+    powers_seconds: f64,
+    powers_made: bool,
     /// The key with δ = 1 from the basis and the R1CS (made once, by the owner).
     start_seconds: f64,
     /// Median over participants of one δ contribution and of checking the parameters against
@@ -258,13 +256,15 @@ fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
         if let Some(c) = &p.ceremony {
             let mb = |b: usize| b as f64 / 1e6;
             println!(
-                "  multi-party setup, 2^{} domain, {} participants: phase 1 contribution {} (check {}); Lagrange basis {} once (check {:.1} s); phase 2 start {:.1} s, per participant contribute {:.1} s + check {:.1} s, task total {:.1} s = {:.1}x the one-party keys; prove {:.1} s, verify {:.1} ms; {:.0} MB powers of tau, {:.0} MB basis, {:.0} MB parameters",
+                "  multi-party setup, 2^{} domain, {} participants: powers of tau {:.1} s ({}); phase 2 start {:.1} s, per participant contribute {:.1} s + check {:.1} s, task total {:.1} s = {:.1}x the one-party keys; prove {:.1} s, verify {:.1} ms; {:.0} MB powers of tau, {:.0} MB basis, {:.0} MB parameters",
                 c.power,
                 c.participants,
-                secs(c.phase1_contribute_seconds),
-                secs(c.phase1_verify_seconds),
-                secs(c.basis_seconds),
-                c.basis_check_seconds,
+                c.powers_seconds,
+                if c.powers_made {
+                    "made: one local contribution and the basis"
+                } else {
+                    "read and checked"
+                },
                 c.start_seconds,
                 c.contribute_seconds,
                 c.verify_seconds,
@@ -377,47 +377,23 @@ fn ceremony_keys(
     participants: usize,
 ) -> Result<CeremonyRow> {
     use ark_serialize::CanonicalSerialize;
-    use ceremony::CeremonyFile;
     use circuits::r1cs;
     let mut rng = rand::rngs::OsRng;
     let seconds = |started: Instant| started.elapsed().as_secs_f64();
-    let m = r1cs::shape(program).domain_size();
-    let power = m.trailing_zeros();
-    // Powers of tau and their basis are made once per size and kept with the keys (a bench's
-    // own single contribution: for timing, not for trust).
-    let dir = crate::commands::prove::key_store(None)
-        .dir()
-        .join("ceremony");
-    let (pot_path, basis_path) = (
-        dir.join(format!("powers-of-tau-2^{power}.bin")),
-        dir.join(format!("lagrange-2^{power}.bin")),
+    let power = r1cs::shape(program).domain_size().trailing_zeros();
+    // The bench's own prover, so that the powers are read and checked here, not cached.
+    let prover = prover::StepProver::new(
+        crate::commands::prove::key_store(None),
+        verifier::Backend::Groth16,
     );
-    let (phase1, basis, made) = if pot_path.exists() && basis_path.exists() {
-        let phase1 = ceremony::Accumulator::read_from(&pot_path)?;
-        phase1.verify()?;
-        let basis = ceremony::LagrangeBasis::read_from(&basis_path)?;
-        (phase1, basis, None)
-    } else {
-        let fresh = ceremony::Accumulator::new(power)?;
-        let started = Instant::now();
-        let (phase1, _) = fresh.contribute(&mut rng);
-        let contribute = seconds(started);
-        let started = Instant::now();
-        fresh.verify_contribution(&phase1)?;
-        let verify = seconds(started);
-        drop(fresh);
-        let started = Instant::now();
-        let basis = ceremony::LagrangeBasis::new(&phase1, m)?;
-        let prepare = seconds(started);
-        phase1.write_to(&pot_path)?;
-        basis.write_to(&basis_path)?;
-        (phase1, basis, Some((contribute, verify, prepare)))
-    };
+    let (pot, lagrange) = prover.powers_files(power);
+    let powers_made = !(pot.exists() && lagrange.exists());
     let started = Instant::now();
-    basis.check(&phase1)?;
-    let basis_check_seconds = seconds(started);
+    let powers = prover.powers(power)?;
+    let powers_seconds = seconds(started);
+    let (phase1, basis) = (&powers.phase1, &powers.basis);
     let started = Instant::now();
-    let initial = r1cs::ceremony_start(program, &basis)?;
+    let initial = prover.ceremony_start(program)?;
     let start_seconds = seconds(started);
     let mut params = initial.clone();
     let (mut contribute, mut verify) = (Vec::new(), Vec::new());
@@ -426,7 +402,7 @@ fn ceremony_keys(
         let (next, receipt) = params.contribute(&mut rng);
         contribute.push(seconds(started));
         let started = Instant::now();
-        let receipts = r1cs::ceremony_verify(&next, program, &phase1, &basis)?;
+        let receipts = prover.ceremony_check(&next, program)?;
         verify.push(seconds(started));
         ensure!(
             receipts.last() == Some(&receipt),
@@ -452,10 +428,8 @@ fn ceremony_keys(
     Ok(CeremonyRow {
         participants,
         power,
-        phase1_contribute_seconds: made.map(|m| m.0),
-        phase1_verify_seconds: made.map(|m| m.1),
-        basis_seconds: made.map(|m| m.2),
-        basis_check_seconds,
+        powers_seconds,
+        powers_made,
         start_seconds,
         contribute_seconds: median(contribute),
         verify_seconds: median(verify),
