@@ -17,7 +17,9 @@
 //! **Estimators** ([`Estimator`], chosen by [`Method`]) trade exactness for utility
 //! evaluations: [`exact`] evaluates all `2^N` coalitions; [`sampled`] has TMC-Shapley
 //! (Ghorbani & Zou 2019) and GTG-Shapley (Liu et al. 2022), which average marginal
-//! contributions over seeded random permutations with truncation; [`loo`] is leave-one-out;
+//! contributions over seeded random permutations with truncation; [`stratified`] has
+//! Stratified SVARM (Kolpaczki et al. 2024), which averages utilities by coalition size and uses
+//! every evaluated coalition for every player; [`loo`] is leave-one-out;
 //! [`first_order`] has the gradient norm of an update and the first-order estimate
 //! `−⟨∇L_val(w_t), Δ_i⟩`, which need no coalition at all. Coalitions are evaluated in parallel
 //! (rayon) and each at most once per round. [`accuracy`] compares an estimate with the exact
@@ -36,6 +38,7 @@ pub mod loo;
 pub mod payout;
 pub mod pool;
 pub mod sampled;
+pub mod stratified;
 
 use std::fmt;
 use std::str::FromStr;
@@ -50,6 +53,13 @@ pub const MAX_PLAYERS: usize = 63;
 
 /// The most players [`exact`] takes: it holds the `2^N` utilities in memory.
 pub const MAX_EXACT_PLAYERS: usize = 20;
+
+/// The default budget of the sampling estimators, in distinct coalitions: a quarter of the `2^n`,
+/// at least `n²`, and all of them up to 64 coalitions (never more than `2^n`).
+pub fn default_evaluation_cap(n: usize) -> usize {
+    let all = if n >= 63 { usize::MAX } else { 1usize << n };
+    (all / 4).max(n * n).max(all.min(64)).min(all)
+}
 
 /// A cooperative game with transferable, integer utility.
 pub trait Game: Sync {
@@ -189,12 +199,12 @@ pub enum ContributionError {
     Overflow(&'static str),
     /// An unknown method name.
     #[error(
-        "unknown contribution method {0:?}; expected exact, tmc, gtg, loo, gradnorm or valgrad"
+        "unknown contribution method {0:?}; expected exact, tmc, gtg, svarm, loo, gradnorm or valgrad"
     )]
     UnknownMethod(String),
 }
 
-/// The estimators, as a user names them (`exact`, `tmc`, `gtg`, `loo`, `gradnorm`, `valgrad`).
+/// The estimators, as a user names them (`exact`, `tmc`, `gtg`, `svarm`, `loo`, `gradnorm`, `valgrad`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
@@ -204,6 +214,8 @@ pub enum Method {
     Tmc,
     /// Guided truncation gradient Shapley ([`sampled::Gtg`]).
     Gtg,
+    /// Stratified SVARM ([`stratified::StratifiedSvarm`]).
+    Svarm,
     /// Leave-one-out ([`loo::LeaveOneOut`]).
     Loo,
     /// The update's L2 norm ([`first_order::GradNorm`]).
@@ -214,10 +226,11 @@ pub enum Method {
 
 impl Method {
     /// Every method, in the order above.
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::Exact,
         Method::Tmc,
         Method::Gtg,
+        Method::Svarm,
         Method::Loo,
         Method::GradNorm,
         Method::ValGrad,
@@ -229,6 +242,7 @@ impl Method {
             Method::Exact => Box::new(exact::Exact),
             Method::Tmc => Box::new(sampled::Tmc::new(seed)),
             Method::Gtg => Box::new(sampled::Gtg::new(seed)),
+            Method::Svarm => Box::new(stratified::StratifiedSvarm::new(seed)),
             Method::Loo => Box::new(loo::LeaveOneOut),
             Method::GradNorm => Box::new(first_order::GradNorm),
             Method::ValGrad => Box::new(first_order::ValGrad),
@@ -247,6 +261,7 @@ impl fmt::Display for Method {
             Method::Exact => "exact",
             Method::Tmc => "tmc",
             Method::Gtg => "gtg",
+            Method::Svarm => "svarm",
             Method::Loo => "loo",
             Method::GradNorm => "gradnorm",
             Method::ValGrad => "valgrad",

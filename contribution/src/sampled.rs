@@ -26,8 +26,8 @@ use rayon::prelude::*;
 
 use crate::memo::Memo;
 use crate::{
-    Coalition, ContributionError, Estimator, MAX_PLAYERS, Method, Phi, Round, Values, grand,
-    players_within,
+    Coalition, ContributionError, Estimator, MAX_PLAYERS, Method, Phi, Round, Values,
+    default_evaluation_cap, grand, players_within,
 };
 
 /// Permutations per batch, and the span over which convergence is judged.
@@ -43,8 +43,7 @@ pub struct Stopping {
     /// Relative change over the last [`WINDOW`] permutations below which the estimate has
     /// converged.
     pub tolerance: f64,
-    /// Distinct coalitions evaluated at most; `None`: a quarter of the `2^N` coalitions, at
-    /// least `N²` (and all of them up to 64).
+    /// Distinct coalitions evaluated at most; `None`: [`default_evaluation_cap`].
     pub max_evaluations: Option<usize>,
 }
 
@@ -61,10 +60,8 @@ impl Default for Stopping {
 
 impl Stopping {
     fn evaluation_cap(&self, n: usize) -> usize {
-        self.max_evaluations.unwrap_or_else(|| {
-            let all = if n >= 63 { usize::MAX } else { 1usize << n };
-            (all / 4).max(n * n).max(all.min(64)).min(all)
-        })
+        self.max_evaluations
+            .unwrap_or_else(|| default_evaluation_cap(n))
     }
 }
 

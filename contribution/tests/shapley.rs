@@ -87,6 +87,21 @@ proptest! {
     }
 
     #[test]
+    fn svarm_with_every_coalition_in_budget_is_exact(table in tables(8), seed in any::<u64>()) {
+        let n = table.len().trailing_zeros() as usize;
+        let mut svarm = contribution::stratified::StratifiedSvarm::new(seed);
+        svarm.max_evaluations = Some(table.len());
+        let values = svarm
+            .estimate(&Round { game: &Table(table.clone()), first_order: None })
+            .unwrap();
+        prop_assert_eq!(values.evaluations, table.len());
+        for (estimate, exact) in values.phi.to_f64().iter().zip(numerators(&table)) {
+            let exact = exact as f64 / factorial(n) as f64;
+            prop_assert!((estimate - exact).abs() < 1e-6 * (1.0 + exact.abs()), "{} vs {}", estimate, exact);
+        }
+    }
+
+    #[test]
     fn linearity(a in tables(7), seed in any::<u64>()) {
         let b: Vec<i64> = (0..a.len() as u64)
             .map(|s| ((s.wrapping_mul(seed | 1) >> 7) % 2001) as i64 - 1000)

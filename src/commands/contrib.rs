@@ -17,13 +17,13 @@ pub struct ContribArgs {
     /// Run directory (of `zkfl run` or `zkfl train`)
     #[arg(long)]
     pub run: PathBuf,
-    /// Estimator: exact | tmc | gtg | loo | gradnorm | valgrad
+    /// Estimator: exact | tmc | gtg | svarm | loo | gradnorm | valgrad
     #[arg(long, default_value = "exact")]
     pub method: String,
     /// Round to value, or `all`
     #[arg(long, default_value = "all")]
     pub round: String,
-    /// Seed of the sampling estimators (tmc, gtg)
+    /// Seed of the sampling estimators (tmc, gtg, svarm)
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Escrow to split by value: exact and loo values are split in integers (payout column);

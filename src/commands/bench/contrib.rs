@@ -175,7 +175,7 @@ fn measure(scratch: &std::path::Path, args: &ContribBenchArgs) -> Result<()> {
     for &n in &args.providers {
         let dir = round_one_run(scratch, n, &args.dataset)?;
         let mut exact: Option<(Vec<f64>, f64)> = None;
-        for method in [Method::Exact, Method::Tmc, Method::Gtg] {
+        for method in [Method::Exact, Method::Tmc, Method::Gtg, Method::Svarm] {
             let mut times = Vec::new();
             let mut last: Option<RunValuation> = None;
             for _ in 0..args.repeat {
