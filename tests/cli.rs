@@ -76,11 +76,13 @@ fn bad_input_gives_one_error_line_and_writes_nothing() {
 #[test]
 fn run_refuses_a_bad_reward_setup_or_provider_count_in_one_line_before_writing() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["--reward", "bogus"], "bogus"),
         (&["--setup", "trusted"], "not a key setup"),
         (&["--providers", "0"], "providers"),
         (&["--reward", "shapley", "--providers", "13"], "at most 12"),
+        // Shapley is the default reward, so the default refuses what it cannot prove.
+        (&["--providers", "13"], "--reward proportional"),
     ];
     for (i, (extra, needle)) in cases.into_iter().enumerate() {
         let out = tmp.path().join(format!("run-{i}"));
@@ -348,7 +350,7 @@ fn a_ceremony_passes_between_processes_and_refuses_what_is_not_one_contribution(
     fails_with(&verify(&p0, &p2), "does not check");
     fails_with(&verify(&p2, &p1), "does not check");
     let garbage = path("garbage.pot");
-    std::fs::write(&garbage, b"ZKFLPOT1 and then not an accumulator").unwrap();
+    std::fs::write(&garbage, b"ZKFLPOT2 and then not an accumulator").unwrap();
     fails_with(&verify(&p1, &garbage), "not a valid encoding");
     fails_with(&verify(&p1, &path("missing.pot")), "missing.pot");
     // The Lagrange basis of the result, checked; not the basis of another accumulator.
@@ -365,4 +367,63 @@ fn a_ceremony_passes_between_processes_and_refuses_what_is_not_one_contribution(
     ok(&prepare(&p2, "4", true));
     fails_with(&prepare(&p1, "4", true), "not this powers of tau's");
     fails_with(&prepare(&p2, "6", false), "reach 32");
+}
+
+#[test]
+fn powers_of_tau_import_from_a_snarkjs_file_and_take_a_contribution_on_top() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = |name: &str| tmp.path().join(name).display().to_string();
+    let fixture = |name: &str| format!("{}/ceremony/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let (ptau, fresh) = (
+        fixture("snarkjs-2^7-prepared.ptau"),
+        fixture("snarkjs-2^7-fresh.ptau"),
+    );
+    let (imported, lagrange, mine) = (path("0.pot"), path("0.lag"), path("1.pot"));
+    let import = |file: &str, power: &str| {
+        zkfl(&[
+            "ceremony",
+            "import",
+            "--ptau",
+            file,
+            "--power",
+            power,
+            "--out",
+            &imported,
+            "--lagrange",
+            &lagrange,
+            "--json",
+        ])
+    };
+    let v: serde_json::Value = serde_json::from_str(&ok(&import(&ptau, "6"))).unwrap();
+    assert_eq!(v["points"], 64);
+    assert_eq!(v["contributions"], 2);
+    assert_eq!(v["prepared"], true);
+    // The hash `snarkjs powersoftau verify` printed for the file.
+    assert!(
+        v["next_challenge"]
+            .as_str()
+            .unwrap()
+            .starts_with("4c7953fa7db8488e")
+    );
+    // The basis written is the imported powers'; a contribution on top checks.
+    ok(&zkfl(&[
+        "ceremony", "prepare", "--input", &imported, "--power", "6", "--out", &lagrange, "--check",
+    ]));
+    ok(&zkfl(&[
+        "ceremony",
+        "contribute",
+        "--input",
+        &imported,
+        "--out",
+        &mine,
+    ]));
+    ok(&zkfl(&[
+        "ceremony", "verify", "--before", &imported, "--after", &mine,
+    ]));
+    // Nobody's contribution, more points than the file has, no such file: one line, nothing written.
+    std::fs::remove_file(&imported).unwrap();
+    fails_with(&import(&fresh, "6"), "no contribution");
+    fails_with(&import(&ptau, "8"), "reach 128");
+    fails_with(&import(&path("missing.ptau"), "6"), "missing.ptau");
+    assert!(!Path::new(&imported).exists());
 }

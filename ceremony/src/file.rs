@@ -99,7 +99,7 @@ pub fn from_bytes<T: CanonicalDeserialize>(bytes: &[u8]) -> Result<T, CeremonyEr
 }
 
 impl CeremonyFile for Accumulator {
-    const MAGIC: [u8; 8] = *b"ZKFLPOT1";
+    const MAGIC: [u8; 8] = *b"ZKFLPOT2";
     const KIND: &'static str = "powers of tau file";
 }
 

@@ -55,6 +55,30 @@ impl LagrangeBasis {
         })
     }
 
+    /// The basis from Lagrange evaluations someone else computed (a prepared `.ptau` file's),
+    /// with the vanishing and direct elements taken from `phase1`; unchecked until
+    /// [`LagrangeBasis::check`].
+    pub(crate) fn from_evaluations(
+        phase1: &Accumulator,
+        l_g1: Vec<G1Affine>,
+        l_g2: Vec<G2Affine>,
+        l_alpha_g1: Vec<G1Affine>,
+        l_beta_g1: Vec<G1Affine>,
+    ) -> Self {
+        let m = l_g1.len();
+        Self {
+            phase1: phase1.digest(),
+            l_g1,
+            l_g2,
+            l_alpha_g1,
+            l_beta_g1,
+            h_g1: vanishing(phase1, m),
+            alpha_g1: phase1.alpha_tau_g1[0],
+            beta_g1: phase1.beta_tau_g1[0],
+            beta_g2: phase1.beta_g2,
+        }
+    }
+
     /// The number of domain points `m`.
     pub fn size(&self) -> usize {
         self.l_g1.len()
@@ -100,7 +124,7 @@ impl LagrangeBasis {
 /// everyone) and serves `m` points.
 fn domain(phase1: &Accumulator, m: usize) -> Result<GeneralEvaluationDomain<Fr>, CeremonyError> {
     phase1.check_lengths()?;
-    if phase1.contributions().is_empty() {
+    if !phase1.has_secret() {
         return Err(CeremonyError::Rejected(
             "powers of tau without a contribution have τ = 1, known to everyone",
         ));

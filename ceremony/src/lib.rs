@@ -13,6 +13,8 @@
 //!   A participant draws `(τ', α', β')`, multiplies each element by the matching product and
 //!   appends a [`Phase1Contribution`]; [`Accumulator::verify`] replays every contribution from
 //!   the generators.
+//!   Powers from a public ceremony come in as snarkjs `.ptau` files
+//!   ([`Accumulator::from_ptau`]), the usual source for real circuit sizes.
 //! - **Preparation, per domain size** ([`LagrangeBasis`]): the powers in the Lagrange basis
 //!   `[L_j(τ)]`, their inverse FFT over the group (BGM17 §3.3); made once, checked cheaply.
 //! - **Phase 2, per circuit** ([`Parameters`]): the Groth16 proving key computed once from the
@@ -44,6 +46,7 @@ mod knowledge;
 mod lagrange;
 mod phase1;
 mod phase2;
+mod ptau;
 mod scale;
 
 #[cfg(test)]
@@ -55,6 +58,7 @@ pub use knowledge::KnowledgeProof;
 pub use lagrange::LagrangeBasis;
 pub use phase1::{Accumulator, MAX_POWER, Phase1Contribution};
 pub use phase2::{Parameters, Phase2Contribution, Transcript, is_start_key};
+pub use ptau::PtauOrigin;
 
 /// A SHA-256 transcript hash.
 pub type Digest = [u8; 32];

@@ -7,7 +7,7 @@ use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use rand::{CryptoRng, RngCore};
 
 use crate::knowledge::{KnowledgeProof, hash_parts, merge_consecutive, same_ratio};
-use crate::{CeremonyError, Digest, scale};
+use crate::{CeremonyError, Digest, PtauOrigin, scale};
 
 /// The largest accumulator: domains of `2^MAX_POWER` (BN254's scalar field has 2-adicity 28).
 pub const MAX_POWER: u32 = 24;
@@ -17,7 +17,9 @@ pub const MAX_POWER: u32 = 24;
 /// Holds `[τ^i]₁` for `i < 2m − 1`, `[τ^i]₂`, `[α·τ^i]₁`, `[β·τ^i]₁` for `i < m`, and `[β]₂`
 /// over BN254's standard generators. A fresh accumulator has `τ = α = β = 1`; its secrets are
 /// the products of every contribution's factors, and [`Accumulator::verify`] replays the
-/// contributions from the generators to the powers held.
+/// contributions from the generators to the powers held. An accumulator imported from a public
+/// ceremony's `.ptau` file ([`Accumulator::from_ptau`]) starts from that file's powers instead,
+/// and its own contributions build on them.
 #[derive(Clone, Debug, PartialEq, Eq, CanonicalSerialize, CanonicalDeserialize)]
 pub struct Accumulator {
     pub(crate) tau_g1: Vec<G1Affine>,
@@ -27,6 +29,9 @@ pub struct Accumulator {
     pub(crate) beta_g2: G2Affine,
     /// Every contribution so far, in order.
     pub(crate) contributions: Vec<Phase1Contribution>,
+    /// The public ceremony the powers were imported from, if any: the base the contributions
+    /// start from.
+    pub(crate) imported: Option<PtauOrigin>,
 }
 
 /// One participant's update: `[τ]₁`, `[α]₁`, `[β]₁` after it, and proofs of knowledge of its
@@ -66,6 +71,7 @@ impl Accumulator {
             beta_tau_g1: vec![g1; m],
             beta_g2: g2,
             contributions: Vec::new(),
+            imported: None,
         })
     }
 
@@ -74,9 +80,21 @@ impl Accumulator {
         self.tau_g2.len()
     }
 
-    /// The contributions so far, in order.
+    /// The contributions so far, in order (those of an imported file's ceremony not among
+    /// them: see [`Accumulator::imported`]).
     pub fn contributions(&self) -> &[Phase1Contribution] {
         &self.contributions
+    }
+
+    /// The public ceremony the powers were imported from, if any.
+    pub fn imported(&self) -> Option<&PtauOrigin> {
+        self.imported.as_ref()
+    }
+
+    /// Whether anyone contributed a secret: a contribution here, or the imported ceremony's
+    /// (else `τ = α = β = 1`, known to everyone).
+    pub fn has_secret(&self) -> bool {
+        !self.contributions.is_empty() || self.imported.is_some()
     }
 
     /// SHA-256 of the canonical uncompressed encoding (contributions included).
@@ -84,12 +102,22 @@ impl Accumulator {
         hash_parts(b"zkfl-powers-of-tau-v1", &[self])
     }
 
-    /// The transcript hash after every contribution so far: a hash of the domain size, then
+    /// The transcript hash after every contribution so far: a hash of the domain size (and of
+    /// the imported ceremony's [`PtauOrigin`], if any), then
     /// `SHA-256(tag ‖ transcript ‖ contribution)` per contribution (each one's receipt).
     pub fn transcript(&self) -> Digest {
         self.contributions
             .iter()
-            .fold(start(self.size()), |t, c| next_transcript(&t, c))
+            .fold(self.start(), |t, c| next_transcript(&t, c))
+    }
+
+    /// The transcript before any contribution here.
+    fn start(&self) -> Digest {
+        let m = self.size() as u64;
+        match &self.imported {
+            None => hash_parts(b"zkfl-powers-of-tau-start-v1", &[&m]),
+            Some(origin) => hash_parts(b"zkfl-powers-of-tau-imported-v1", &[&m, origin]),
+        }
     }
 
     /// Updates the accumulator with fresh secret factors drawn from `rng`, appends the
@@ -117,7 +145,8 @@ impl Accumulator {
         (next, receipt)
     }
 
-    /// Checks the whole accumulator: its contributions replayed from the generators (each
+    /// Checks the whole accumulator: its contributions replayed from the generators, or from an
+    /// imported ceremony's `[τ]₁`, `[α]₁`, `[β]₁` (each
     /// proves knowledge of its factors against the transcript before it, and its `[τ]₁`,
     /// `[α]₁`, `[β]₁` are the previous ones times those factors), the powers held are the last
     /// contribution's (or the generators', before any), and they are consecutive powers of one
@@ -127,8 +156,11 @@ impl Accumulator {
     pub fn verify(&self) -> Result<Vec<Digest>, CeremonyError> {
         self.check_lengths()?;
         let g1 = G1Affine::generator();
-        let (mut tau, mut alpha, mut beta) = (g1, g1, g1);
-        let mut transcript = start(self.size());
+        let (mut tau, mut alpha, mut beta) = match &self.imported {
+            None => (g1, g1, g1),
+            Some(origin) => (origin.tau_g1, origin.alpha_g1, origin.beta_g1),
+        };
+        let mut transcript = self.start();
         let mut receipts = Vec::with_capacity(self.contributions.len());
         for c in &self.contributions {
             let steps = [
@@ -181,6 +213,7 @@ impl Accumulator {
     pub fn verify_contribution(&self, next: &Self) -> Result<Vec<Digest>, CeremonyError> {
         let n = self.contributions.len();
         if next.size() != self.size()
+            || next.imported != self.imported
             || next.contributions.len() != n + 1
             || next.contributions[..n] != self.contributions
         {
@@ -245,11 +278,6 @@ impl Accumulator {
         }
         Ok(())
     }
-}
-
-/// The transcript of an accumulator of `m` points before any contribution.
-fn start(m: usize) -> Digest {
-    hash_parts(b"zkfl-powers-of-tau-start-v1", &[&(m as u64)])
 }
 
 /// The transcript after `contribution`: its receipt.

@@ -448,3 +448,170 @@ fn the_key_equals_ark_groth16s_for_the_same_secrets() {
     .unwrap();
     assert_eq!(ours.proving_key(), &theirs);
 }
+
+/// A `.ptau` file made by snarkjs 0.7.6 (`ceremony/tests/data/README.md` says how).
+fn ptau(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// Proves `y = x³ + x + 5` for `x = 3` under `pk` and checks the proof, and that it fails for
+/// another `y`.
+fn proves_and_verifies(pk: &ark_groth16::ProvingKey<Bn254>) {
+    let x = Fr::from(3u64);
+    let y = x * x * x + x + Fr::from(5u64);
+    let witness = Cubic {
+        x: Some(x),
+        terms: 40,
+    };
+    let proof = Groth16::<Bn254>::prove(pk, witness, &mut rng(4)).unwrap();
+    let pvk = Groth16::<Bn254>::process_vk(&pk.vk).unwrap();
+    assert!(Groth16::<Bn254>::verify_with_processed_vk(&pvk, &[y], &proof).unwrap());
+    assert!(!Groth16::<Bn254>::verify_with_processed_vk(&pvk, &[y + Fr::one()], &proof).unwrap());
+}
+
+#[test]
+fn powers_of_tau_from_a_snarkjs_ceremony_key_a_circuit_and_take_further_contributions() {
+    let file = ptau("snarkjs-2^7-prepared.ptau");
+    let (acc, basis) = Accumulator::from_ptau(&file, 6).unwrap();
+    let origin = acc.imported().unwrap().clone();
+    // What `snarkjs powersoftau verify` printed for this file: 2 contributions, this hash.
+    assert_eq!((origin.power, origin.contributions), (7, 2));
+    assert_eq!(
+        hex::encode(origin.next_challenge),
+        "4c7953fa7db8488e55cf0e7746bc04420b120030cdf713ce113214e5a08c6e5d\
+         abed43d56003cba203c23322ff4a6a6230c872c0488e585a76788b4d40cb63ae"
+    );
+    assert_eq!(acc.size(), DOMAIN);
+    assert!(acc.contributions().is_empty() && acc.has_secret());
+    assert_eq!(acc.verify().unwrap(), Vec::<crate::Digest>::new());
+
+    // snarkjs's Lagrange basis is the one we compute from its powers, point for point.
+    let basis = basis.unwrap();
+    assert_eq!(basis, LagrangeBasis::new(&acc, DOMAIN).unwrap());
+    basis.check(&acc).unwrap();
+
+    // Phase 2 on the imported powers: a key that proves and verifies.
+    let (params, _) = Parameters::new(&basis, circuit())
+        .unwrap()
+        .contribute(&mut rng(10));
+    params.verify(&acc, &basis, circuit()).unwrap();
+    proves_and_verifies(params.proving_key());
+
+    // Our own contribution on top of the public ceremony's, replayed from its powers.
+    let (next, receipt) = acc.contribute(&mut rng(1));
+    assert_eq!(acc.verify_contribution(&next).unwrap(), vec![receipt]);
+    assert_eq!(next.imported(), Some(&origin));
+    // The same contribution claimed on fresh powers, or the import dropped: not this history.
+    let mut orphan = next.clone();
+    orphan.imported = None;
+    assert!(rejected(orphan.verify()));
+    assert!(rejected(
+        Accumulator::new(6).unwrap().verify_contribution(&next)
+    ));
+
+    // The whole file, and more than it has.
+    let (whole, _) = Accumulator::from_ptau(&file, 7).unwrap();
+    assert_eq!(whole.size(), 128);
+    assert!(matches!(
+        Accumulator::from_ptau(&file, 8),
+        Err(CeremonyError::TooSmall {
+            needed: 256,
+            available: 128
+        })
+    ));
+}
+
+/// Section id → (offset, length) of a `.ptau` file's bytes.
+fn sections(bytes: &[u8]) -> std::collections::HashMap<u32, (usize, usize)> {
+    let word = |at: usize, n: usize| {
+        let mut le = [0u8; 8];
+        le[..n].copy_from_slice(&bytes[at..at + n]);
+        u64::from_le_bytes(le) as usize
+    };
+    let mut found = std::collections::HashMap::new();
+    let mut at = 12;
+    for _ in 0..word(8, 4) {
+        let (id, len) = (word(at, 4) as u32, word(at + 4, 8));
+        found.insert(id, (at + 12, len));
+        at += 12 + len;
+    }
+    found
+}
+
+#[test]
+fn a_ptau_file_that_is_not_a_ceremonys_powers_is_refused() {
+    let good = std::fs::read(ptau("snarkjs-2^7-prepared.ptau")).unwrap();
+    let at = sections(&good);
+    let dir = tempfile::tempdir().unwrap();
+    let import = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        Accumulator::from_ptau(&path, 6)
+    };
+    let altered = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut bytes = good.clone();
+        edit(&mut bytes);
+        bytes
+    };
+    let point = |id: u32, k: usize, size: usize| at[&id].0 + k * size;
+
+    // Powers nobody contributed to.
+    assert!(rejected_for(
+        Accumulator::from_ptau(&ptau("snarkjs-2^7-fresh.ptau"), 6),
+        "no contribution"
+    ));
+    // [τ^5]₁ replaced by [τ^6]₁: every point valid, no longer consecutive powers.
+    let shifted = altered(&|b| b.copy_within(point(2, 6, 64)..point(2, 7, 64), point(2, 5, 64)));
+    assert!(rejected_for(
+        import("shifted", &shifted),
+        "consecutive powers"
+    ));
+    // [β]₂ swapped for [τ]₂: β in G1 and G2 disagree.
+    let beta = altered(&|b| b.copy_within(point(3, 1, 128)..point(3, 2, 128), point(6, 0, 128)));
+    assert!(rejected_for(import("beta", &beta), "consecutive powers"));
+    // One byte of a coordinate flipped: not a point of the curve.
+    let flipped = altered(&|b| b[point(4, 3, 64) + 7] ^= 1);
+    assert!(rejected_for(
+        import("flipped", &flipped),
+        "not on the curve"
+    ));
+    // The last contribution's [τ]₁ is not the powers' (the contribution record altered).
+    let tau = &good[point(2, 1, 64)..point(2, 2, 64)];
+    let contributions = &good[at[&7].0..at[&7].0 + at[&7].1];
+    let record = at[&7].0 + contributions.windows(64).rposition(|w| w == tau).unwrap();
+    let last = altered(&|b| b.copy_within(point(2, 2, 64)..point(2, 3, 64), record));
+    assert!(rejected_for(import("record", &last), "last contribution"));
+    // Two Lagrange points of the 2^6 domain swapped.
+    let first = point(12, (1 << 6) - 1, 64);
+    let lagrange = altered(&|b| {
+        let (x, y) = (
+            b[first..first + 64].to_vec(),
+            b[first + 64..first + 128].to_vec(),
+        );
+        b[first..first + 64].copy_from_slice(&y);
+        b[first + 64..first + 128].copy_from_slice(&x);
+    });
+    assert!(rejected_for(
+        import("lagrange", &lagrange),
+        "Lagrange basis"
+    ));
+    // Cut short, another magic, another curve, a power out of range.
+    assert!(rejected_for(
+        import("short", &good[..good.len() / 2]),
+        "cut short"
+    ));
+    assert!(matches!(
+        import("magic", &altered(&|b| b[..4].copy_from_slice(b"zkey"))),
+        Err(CeremonyError::NotA(_))
+    ));
+    let curve = altered(&|b| b[at[&1].0 + 4] ^= 1);
+    assert!(rejected_for(import("curve", &curve), "another curve"));
+    assert!(matches!(
+        Accumulator::from_ptau(&ptau("snarkjs-2^7-prepared.ptau"), 0),
+        Err(CeremonyError::Power(0))
+    ));
+    // Untouched, the same bytes import.
+    assert!(import("good", &good).is_ok());
+}

@@ -3,13 +3,14 @@
 //! and can prove anything.
 //!
 //! ```text
-//! <key store>/ceremony/powers-of-tau-2^P.bin   phase 1 of power P (ZKFLPOT1)
+//! <key store>/ceremony/powers-of-tau-2^P.bin   phase 1 of power P (ZKFLPOT2)
 //! <key store>/ceremony/lagrange-2^P.bin        its Lagrange basis for 2^P (ZKFLLAG1)
 //! ```
 //! A circuit whose domain (constraints plus public inputs, to a power of two) is `2^P` uses the
 //! files of exactly that `P`. They are what `zkfl ceremony contribute --out` and `zkfl
 //! ceremony prepare --out` write, so powers from a ceremony among many parties go there under
-//! these names; a missing basis is prepared from the powers. When a size has no powers, a
+//! these names, and so does `zkfl ceremony import` from a public ceremony's snarkjs `.ptau`
+//! file (the practical source for real sizes); a missing basis is prepared from the powers. When a size has no powers, a
 //! prover makes them with one contribution of its own (OS randomness, dropped at once) and
 //! says so: enough for one machine's tests and demos, not for a task whose parties distrust
 //! each other. Powers are read, checked (`Accumulator::verify`, `LagrangeBasis::check`) and
@@ -75,9 +76,12 @@ impl StepProver {
             if !pot.exists() {
                 tracing::warn!(
                     "no powers of tau for 2^{power} in {}: making them here with one \
-                     contribution of this machine (put a public ceremony's there for a task \
-                     among parties that distrust each other)",
-                    dir.display()
+                     contribution of this machine (for a task among parties that distrust \
+                     each other, import a public ceremony's: zkfl ceremony import --ptau FILE \
+                     --power {power} --out {} --lagrange {})",
+                    dir.display(),
+                    pot.display(),
+                    lagrange.display()
                 );
                 let (phase1, _) = Accumulator::new(power)
                     .map_err(ceremony_error)?

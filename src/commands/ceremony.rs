@@ -49,6 +49,31 @@ pub enum CeremonyCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Take the powers of tau for 2^POWER from a public ceremony's snarkjs .ptau file (for
+    /// example the Perpetual Powers of Tau's), checked as `verify` checks ours, with its Lagrange
+    /// basis when the file was prepared for phase 2; `contribute` can add yours on top. The
+    /// file's own contributions are not replayed: check them with `snarkjs powersoftau verify
+    /// FILE`, which prints the next challenge hash this command prints. For a task's keys, write
+    /// them to the key directory as ceremony/powers-of-tau-2^POWER.bin and
+    /// ceremony/lagrange-2^POWER.bin
+    Import {
+        /// The .ptau file
+        #[arg(long)]
+        ptau: PathBuf,
+        /// Domain size exponent of the circuits it serves (at most the file's)
+        #[arg(long)]
+        power: u32,
+        /// Where the powers of tau go
+        #[arg(long)]
+        out: PathBuf,
+        /// Where their Lagrange basis for 2^POWER goes (the file's, or made here if the file
+        /// was not prepared)
+        #[arg(long)]
+        lagrange: Option<PathBuf>,
+        /// Print one JSON object on stdout
+        #[arg(long)]
+        json: bool,
+    },
     /// Convert the powers of tau to the Lagrange basis for circuits of one domain size (once
     /// per size: m·log m scalar multiplications), or with --check confirm a basis someone
     /// else made
@@ -128,6 +153,55 @@ pub fn run(command: CeremonyCommand) -> Result<()> {
                 for r in &receipts {
                     println!("  {r}");
                 }
+            }
+        }
+        CeremonyCommand::Import {
+            ptau,
+            power,
+            out,
+            lagrange,
+            json,
+        } => {
+            let (powers, basis) = working("reading and checking", || {
+                Accumulator::from_ptau(&ptau, power)
+            })
+            .with_context(|| format!("importing {}", ptau.display()))?;
+            let origin = powers
+                .imported()
+                .expect("an imported accumulator has its origin");
+            let prepared = basis.is_some();
+            if let Some(path) = &lagrange {
+                let basis = match basis {
+                    Some(basis) => basis,
+                    None => working("converting", || LagrangeBasis::new(&powers, 1 << power))?,
+                };
+                basis.write_to(path)?;
+            }
+            powers.write_to(&out)?;
+            let hash = hex::encode(origin.next_challenge);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "points": powers.size(),
+                        "ptau_power": origin.power,
+                        "contributions": origin.contributions,
+                        "next_challenge": hash,
+                        "prepared": prepared,
+                        "transcript": hex::encode(powers.transcript()),
+                    })
+                );
+            } else {
+                println!(
+                    "powers of tau for 2^{power} points from a ceremony of {} contributions \
+                     (2^{}); its next challenge hash {hash}: wrote {}{}",
+                    origin.contributions,
+                    origin.power,
+                    out.display(),
+                    lagrange
+                        .map(|p| format!(" and {}", p.display()))
+                        .unwrap_or_default()
+                );
             }
         }
         CeremonyCommand::Prepare {
