@@ -256,8 +256,8 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
             why.contains("not where the ledger's transcript is"),
             "{why}"
         ),
-        Reply::Joined { tx, .. } => {
-            panic!("joined with parameters the ledger does not name: {tx:?}")
+        Reply::Contributed { .. } => {
+            panic!("contributed to parameters the ledger does not name")
         }
         _ => panic!("an unexpected reply"),
     }
@@ -328,6 +328,31 @@ fn a_restarted_owner_finishes_a_ceremony_join_a_silent_provider_missed() {
         "created, joined"
     );
     assert_eq!(task.driver.next_step(), Step::Start);
+    assert_eq!(key_transcript(&*task.ledger).contributions, 3);
+
+    // Without the owner's turn, its contribution and registration are refused, whoever
+    // submits them (itself, or a rival that copied them), and the ledger stays at the
+    // parameters the owner holds.
+    let held =
+        zkfl::task::setup::load(&task.dir, &*task.ledger, TASK, TaskKey::TrainingStep).unwrap();
+    let keys = Arc::new(BTreeMap::from([(TaskKey::TrainingStep, held)]));
+    let reply = task.transport.with_provider(2, |p| {
+        p.handle(&Request::Join {
+            keys: Some(keys.clone()),
+        })
+    });
+    let Some(Reply::Contributed { registration, .. }) = reply else {
+        panic!("provider 2 did not contribute: {reply:?}");
+    };
+    let hash = task.ledger.submit_signed(*registration).unwrap();
+    task.ledger.make_block().unwrap();
+    match task.ledger.outcome(&hash).unwrap() {
+        Some(TxOutcome::Failed(why)) => assert!(
+            why.contains("denied by rule at /tasks/$task/setup/$key/$addr"),
+            "{why}"
+        ),
+        other => panic!("a contribution without its turn: {other:?}"),
+    }
     assert_eq!(key_transcript(&*task.ledger).contributions, 3);
     drop(task);
     // A restarted owner asks it once more, from the parameters the ledger is at.

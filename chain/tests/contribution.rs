@@ -607,7 +607,7 @@ fn an_unproven_round_pays_by_credited_rounds_and_a_proof_needs_its_seal_and_draw
 fn a_contribution_key_from_a_ceremony_of_owner_and_providers_is_the_one_the_ledger_verifies() {
     use ceremony::{Accumulator, LagrangeBasis, Parameters, Phase2Contribution};
     use chain::settlement::TaskKey;
-    use chain::task::{contribute_key_op, in_one_set};
+    use chain::task::{contribute_key_op, in_one_set, key_turn_op};
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let program = build::<Bn254>(&shape(), &witness(&[0; 6], 0, &SAMPLES))
         .unwrap()
@@ -639,14 +639,31 @@ fn a_contribution_key_from_a_ceremony_of_owner_and_providers_is_the_one_the_ledg
     let key_op = |w: &World, who: usize, c: &Phase2Contribution| {
         contribute_key_op(TASK, &w.addr(who), TaskKey::Contribution, c).unwrap()
     };
+    let turn = |w: &World, who: usize, params: &Parameters| {
+        key_turn_op(
+            TASK,
+            TaskKey::Contribution,
+            &w.addr(who),
+            params.transcript(),
+        )
+        .unwrap()
+    };
     let mut w = created(config.clone(), start.proving_key().clone());
     let rewrite = |w: &World| Op::SetValue {
         path: path(&format!("/tasks/{TASK}/config")),
         value: w.at("config"),
     };
 
-    // Nobody contributes before the owner; the owner's contribution freezes the config.
+    // Nobody contributes before the owner, nor is given the turn to; the owner's contribution
+    // freezes the config.
     let (owners, c) = contribute(&start, &mut rng);
+    let early_turn = turn(&w, 1, &owners);
+    refused_op(
+        &mut w,
+        0,
+        early_turn,
+        "denied by rule at /tasks/$task/turns/$key",
+    );
     let early = key_op(&w, 1, &c);
     refused_op(
         &mut w,
@@ -663,6 +680,43 @@ fn a_contribution_key_from_a_ceremony_of_owner_and_providers_is_the_one_the_ledg
         0,
         config_op,
         "denied by rule at /tasks/$task/config",
+    );
+
+    // Only the owner hands out turns.
+    let (checked, checked_c) = contribute(&owners, &mut rng);
+    let self_given = turn(&w, 1, &checked);
+    refused_op(
+        &mut w,
+        1,
+        self_given,
+        "denied by rule at /tasks/$task/turns/$key",
+    );
+    // Without the turn, nobody contributes after the owner: not a provider on its own, and
+    // not someone who copies the contribution the owner checked (front-running it).
+    let unasked = in_one_set([key_op(&w, 1, &checked_c), join_op(&w, 1)]);
+    refused_op(
+        &mut w,
+        1,
+        unasked,
+        "denied by rule at /tasks/$task/setup/$key/$addr:",
+    );
+    w.ok(0, turn(&w, 1, &checked));
+    let copied = in_one_set([key_op(&w, 2, &checked_c), join_op(&w, 2)]);
+    refused_op(
+        &mut w,
+        2,
+        copied,
+        "denied by rule at /tasks/$task/setup/$key/$addr:",
+    );
+    // The party given the turn posts the contribution the owner checked, no other (else the
+    // owner would not hold the parameters the ledger is at).
+    let (_, other) = contribute(&owners, &mut rng);
+    let other = in_one_set([key_op(&w, 1, &other), join_op(&w, 1)]);
+    refused_op(
+        &mut w,
+        1,
+        other,
+        "is not the one the owner gave the turn to",
     );
 
     // A provider cannot register without contributing (nor with a write below its
@@ -690,10 +744,15 @@ fn a_contribution_key_from_a_ceremony_of_owner_and_providers_is_the_one_the_ledg
     let stale = in_one_set([key_op(&w, 1, &from_start), join_op(&w, 1)]);
     refused_op(&mut w, 1, stale, "contribution rejected");
 
-    // Each provider contributes and registers in one transaction.
+    // Each provider, given its turn, contributes and registers in one transaction.
     let mut params = owners.clone();
     for p in 1..=3 {
-        let (next, c) = contribute(&params, &mut rng);
+        let (next, c) = if p == 1 {
+            (checked.clone(), checked_c.clone())
+        } else {
+            contribute(&params, &mut rng)
+        };
+        w.ok(0, turn(&w, p, &next));
         let join = in_one_set([key_op(&w, p, &c), join_op(&w, p)]);
         w.ok(p, join);
         assert_eq!(

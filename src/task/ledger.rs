@@ -14,8 +14,8 @@ use anyhow::{Context, Result};
 use chain::shard::{Shard, audit_shard};
 use chain::store::Hash;
 use chain::{
-    Address, BlockHeader, Genesis, Keypair, Ledger, Op, Path, SingleValidator, Transaction,
-    TxOutcome, Value,
+    Address, BlockHeader, Genesis, Keypair, Ledger, Op, Path, SignedTransaction, SingleValidator,
+    Transaction, TxOutcome, Value,
 };
 
 use super::clock::Clock;
@@ -25,8 +25,17 @@ pub const FEE: u128 = 1;
 
 /// A ledger the task's parties write to and read from.
 pub trait LedgerClient: Send + Sync {
+    /// `op` signed with `key` at the sender's next nonce (not submitted: a party can hand it
+    /// to another to submit).
+    fn sign(&self, key: &Keypair, op: Op) -> SignedTransaction;
+
+    /// Submits a signed transaction, whoever signed it; its hash.
+    fn submit_signed(&self, tx: SignedTransaction) -> Result<Hash>;
+
     /// Signs `op` with `key` at the sender's next nonce and submits it; its hash.
-    fn submit(&self, key: &Keypair, op: Op) -> Result<Hash>;
+    fn submit(&self, key: &Keypair, op: Op) -> Result<Hash> {
+        self.submit_signed(self.sign(key, op))
+    }
 
     /// The value at `path` as of the latest block.
     fn get(&self, path: &Path) -> Value;
@@ -159,19 +168,23 @@ impl EmbeddedLedger {
 }
 
 impl LedgerClient for EmbeddedLedger {
-    fn submit(&self, key: &Keypair, op: Op) -> Result<Hash> {
-        let mut chains = self.chains();
-        let ledger = chains.shard.ledger_mut();
+    fn sign(&self, key: &Keypair, op: Op) -> SignedTransaction {
+        let chains = self.chains();
+        let ledger = chains.shard.ledger();
         let from = Address::of(&key.public());
-        let tx = Transaction::new(
+        Transaction::new(
             ledger.chain_id(),
             &key.public(),
             ledger.next_nonce(&from),
             FEE,
             ledger.tip().timestamp,
             op,
-        );
-        Ok(ledger.submit(tx.sign(key))?)
+        )
+        .sign(key)
+    }
+
+    fn submit_signed(&self, tx: SignedTransaction) -> Result<Hash> {
+        Ok(self.chains().shard.ledger_mut().submit(tx)?)
     }
 
     fn get(&self, path: &Path) -> Value {

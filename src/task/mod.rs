@@ -7,7 +7,8 @@
 //!           rates, challenge rule, escrow)                                          → block
 //! Join      providers: stake and register their data roots                         → block
 //!           (keys by ceremony: the owner contributes its δ → block; then each provider
-//!           in turn checks the parameters, contributes and registers     → a block each)
+//!           in turn checks the parameters, contributes and hands back its signed
+//!           registration; the owner checks, gives it the turn → block, submits   → block)
 //! Start(1)  owner: running; round 1; the global model's digest                      → block
 //! Train(r)  owner → providers: train round r; each posts its log (head, record root, steps,
 //!           update digest) and sends its update                                     → block
@@ -28,7 +29,7 @@
 //! block). So a driver that stops between any two steps, restarted on the same ledger and
 //! cache, makes exactly the blocks an uninterrupted one would have made. A restarted driver
 //! asks the providers that have not registered to join once more (with a key ceremony, Join is
-//! one block per provider, so a stop inside it leaves some unregistered). The run directory is a
+//! two blocks per provider, so a stop inside it leaves some unregistered). The run directory is a
 //! cache (models, logs, checkpoints, proofs, metrics), not the channel between steps: values
 //! pass in memory.
 
@@ -48,9 +49,10 @@ use chain::settlement::{ContributionConfig, ProofConfig, TaskKey};
 use chain::store::Hash;
 use chain::task::{
     ChallengeParams, LogPost, RewardRule, RoundValuation, TaskSpec, contribute_key_op,
-    draw_challenge_op, in_one_set, post_model_op, seal_round_op, submit_contribution_op, task_path,
+    draw_challenge_op, in_one_set, key_turn_op, post_model_op, seal_round_op,
+    submit_contribution_op, task_path,
 };
-use chain::{Address, Keypair, Op, TxOutcome, Value};
+use chain::{Address, Keypair, Op, SignedTransaction, TxOutcome, Value};
 use circuits::fixed::quantize_lr;
 use circuits::relations::training_step::TrainingStepShape;
 use fl::federation::{ClientMetrics, Federation, RoundMetrics, RunDir};
@@ -500,12 +502,13 @@ impl TaskDriver {
 
     /// Joining a task whose keys a ceremony makes: the owner contributes first (which
     /// freezes the config), then each provider that has not registered is handed the
-    /// parameters as they stand, checks them, contributes and registers in one transaction
-    /// (contributions chain, so one at a time). The owner checks what a provider returns
-    /// before keeping it; a provider whose registration fails is left out, and the next one
-    /// gets the parameters from before it. A provider whose contribution lands but whose
-    /// returned parameters do not check leaves nobody with the parameters the ledger is at:
-    /// the join stops with an error naming it.
+    /// parameters as they stand, checks them, contributes and hands back its parameters and
+    /// its signed transaction (contributions and registration). The owner checks the
+    /// parameters, gives the provider the turn for exactly those (a block), then submits its
+    /// transaction (a block): contributions chain, so one at a time, and the ledger only ever
+    /// moves to parameters the owner holds. A provider that does not answer, returns
+    /// parameters that fail or whose registration fails is left out, and the next one gets
+    /// the parameters from before it.
     fn ceremony_join(
         &mut self,
         programs: &BTreeMap<TaskKey, circuits::Program>,
@@ -532,7 +535,7 @@ impl TaskDriver {
             self.owner_block(in_one_set(ops))?;
         }
         for (key, params) in &keys {
-            setup::prune(&self.dir, *key, params)?;
+            setup::prune(&self.dir, *key, &[params.transcript()])?;
         }
         let mut keys = Arc::new(keys);
         for &client in clients {
@@ -542,53 +545,80 @@ impl TaskDriver {
             let replies = self
                 .transport
                 .broadcast(&[client], &request, self.terms.timeout);
-            let next = match replies.first() {
-                Some(Some(Reply::Joined {
-                    keys: Some(next), ..
-                })) => match self.check_returned(&keys, next, programs) {
-                    Ok(()) => Some(next.clone()),
-                    Err(why) => {
-                        tracing::warn!("provider {client} returned parameters that fail: {why:#}");
-                        None
-                    }
-                },
-                _ => None,
-            };
-            if let Some(next) = &next {
-                for (key, params) in next.iter() {
-                    setup::save(&self.dir, *key, params)?;
-                }
-            }
-            self.ledger.make_block()?;
-            let on_ledger = |keys: &BTreeMap<TaskKey, ceremony::Parameters>| {
-                keys.iter().all(|(key, params)| {
-                    setup::check_on_ledger(
-                        self.ledger.as_ref(),
-                        &task,
-                        *key,
-                        params,
-                        &programs[key],
-                    )
-                    .is_ok()
-                })
-            };
-            if let Some(next) = next
-                && on_ledger(&next)
+            if let Some(Some(Reply::Contributed {
+                keys: next,
+                registration,
+            })) = replies.first()
             {
-                for (key, params) in next.iter() {
-                    setup::prune(&self.dir, *key, params)?;
+                match self.check_returned(&keys, next, programs) {
+                    Ok(()) => {
+                        keys = self.give_turn(client, (&keys, next), registration, programs)?
+                    }
+                    Err(why) => {
+                        tracing::warn!("provider {client} returned parameters that fail: {why:#}")
+                    }
                 }
-                keys = next;
-            } else if !on_ledger(&keys) {
-                bail!(
-                    "provider {client} moved the ledger's key transcript without returning \
-                     parameters that check: nobody holds the parameters the ledger is at, so \
-                     the task's keys cannot be finished"
-                );
             }
             self.report_joins(&[client], &replies);
         }
         Ok(())
+    }
+
+    /// Gives provider `client` the turn for the parameters `next` it returned (checked), after
+    /// `before`, and submits its `registration`; the parameters the ledger is at afterwards,
+    /// by key. Those are `next` or `before`, unless a provider's own transaction landed while
+    /// its turn stood (say, one contribution without its registration, or after a refused
+    /// registration): then the ones named by the ledger's transcript, which the owner saved
+    /// when it checked them and keeps while that provider's turn stands (so past the next
+    /// turn, or until the task starts).
+    fn give_turn(
+        &mut self,
+        client: usize,
+        (before, next): (&setup::KeyParameters, &setup::KeyParameters),
+        registration: &SignedTransaction,
+        programs: &BTreeMap<TaskKey, circuits::Program>,
+    ) -> Result<setup::KeyParameters> {
+        let task = self.terms.id.clone();
+        let addr = self.providers[&client];
+        for (key, params) in next.iter() {
+            setup::save(&self.dir, *key, params)?;
+        }
+        let turns = next
+            .iter()
+            .map(|(key, params)| key_turn_op(&task, *key, &addr, params.transcript()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.owner_block(in_one_set(turns))?;
+        // The previous turn is over: keep the parameters the ledger is at and this provider's.
+        for (key, params) in next.iter() {
+            let at =
+                setup::ledger_transcript_hash(self.ledger.as_ref(), &task, *key, params.cs_hash())?;
+            setup::prune(&self.dir, *key, &[at, params.transcript()])?;
+        }
+        if let Err(why) = self.ledger.submit_signed(registration.clone()) {
+            tracing::warn!("provider {client}'s registration was refused: {why:#}");
+        }
+        self.ledger.make_block()?;
+        let ledger = self.ledger.as_ref();
+        let mut now = BTreeMap::new();
+        for (key, program) in programs {
+            let on_ledger = |params: &ceremony::Parameters| {
+                setup::check_on_ledger(ledger, &task, *key, params, program).is_ok()
+            };
+            let params = [&next[key], &before[key]]
+                .into_iter()
+                .find(|p| on_ledger(p))
+                .cloned();
+            let params = match params {
+                Some(params) => params,
+                None => {
+                    let params = setup::load(&self.dir, ledger, &task, *key)?;
+                    setup::check_on_ledger(ledger, &task, *key, &params, program)?;
+                    params
+                }
+            };
+            now.insert(*key, params);
+        }
+        Ok(Arc::new(now))
     }
 
     /// Checks the parameters a provider returned: the same keys, each the ones it was handed
@@ -641,7 +671,7 @@ impl TaskDriver {
             if !self.checked.contains(&params.transcript()) {
                 self.prover.ceremony_check(&params, &program)?;
             }
-            setup::prune(&self.dir, key, &params)?;
+            setup::prune(&self.dir, key, &[params.transcript()])?;
             self.prover.use_ceremony_key(&program, &params);
         }
         self.ceremony_keys = true;

@@ -108,9 +108,7 @@ impl Provider {
     /// Answers a request of the owner.
     pub fn handle(&mut self, request: &Request) -> Reply {
         let result = match request {
-            Request::Join { keys } => self
-                .join(keys.as_ref())
-                .map(|(tx, keys)| Reply::Joined { tx, keys }),
+            Request::Join { keys } => self.join(keys.as_ref()),
             Request::Train { round, model } => self
                 .train(*round, model)
                 .map(|u| Reply::Trained(Box::new(u))),
@@ -123,12 +121,10 @@ impl Provider {
         Ok(task_path(&self.ctx.task, leaf)?)
     }
 
-    /// Registers (with `keys`, after checking them and contributing to each); returns the
-    /// transaction and the parameters after its contributions.
-    fn join(
-        &mut self,
-        keys: Option<&KeyParameters>,
-    ) -> Result<(Option<chain::store::Hash>, Option<KeyParameters>)> {
+    /// Registers; in a task whose keys a ceremony makes, checks `keys`, contributes to each
+    /// and hands back the parameters after its contributions with its signed transaction
+    /// (contributions and registration) for the owner to submit.
+    fn join(&mut self, keys: Option<&KeyParameters>) -> Result<Reply> {
         let me = self.address().to_string();
         if !self
             .ctx
@@ -136,7 +132,7 @@ impl Provider {
             .get(&self.at(&["providers", &me])?)
             .is_absent()
         {
-            return Ok((None, None));
+            return Ok(Reply::Joined(None));
         }
         let root = self
             .commitment
@@ -174,9 +170,14 @@ impl Provider {
             self.ctx.stake,
             "join",
         )?);
-        let tx = self.ctx.ledger.submit(&self.key, in_one_set(ops))?;
-        let keys = (!programs.is_empty()).then(|| Arc::new(next));
-        Ok((Some(tx), keys))
+        let op = in_one_set(ops);
+        if programs.is_empty() {
+            return Ok(Reply::Joined(Some(self.ctx.ledger.submit(&self.key, op)?)));
+        }
+        Ok(Reply::Contributed {
+            keys: Arc::new(next),
+            registration: Box::new(self.ctx.ledger.sign(&self.key, op)),
+        })
     }
 
     fn train(&mut self, round: u32, model: &[f32]) -> Result<Update> {

@@ -2,8 +2,10 @@
 //! makes the start parameters of each key at creation (posting their `cs_hash` and start key),
 //! contributes a δ first, and hands the parameters to each provider in turn at join; the
 //! provider checks them against the program and the powers of tau, contributes its own δ and
-//! registers in the same transaction (`prover::setup`, `chain::settlement::setup`). Once the
-//! task runs, everyone proves with the key the ledger verifies with.
+//! hands back its parameters and its signed transaction (contributions and registration),
+//! which the owner submits once the parameters check and it has given the provider the turn
+//! for them (`prover::setup`, `chain::settlement::setup`). Once the task runs, everyone
+//! proves with the key the ledger verifies with.
 //!
 //! ```text
 //! DIR/setup/<key>/<transcript hash>.params   the owner's parameters, named by transcript
@@ -185,6 +187,17 @@ pub fn check_on_ledger(
     Ok(())
 }
 
+/// The hash of the ledger's transcript of `key` (`cs_hash`, its start, before any
+/// contribution): the name of the parameters it is at.
+pub fn ledger_transcript_hash(
+    ledger: &dyn LedgerClient,
+    task: &str,
+    key: TaskKey,
+    cs_hash: [u8; 32],
+) -> Result<[u8; 32]> {
+    Ok(transcript(ledger, task, key)?.map_or(cs_hash, |t| t.hash))
+}
+
 /// The ledger's transcript of `key` (`None` before any contribution).
 fn transcript(ledger: &dyn LedgerClient, task: &str, key: TaskKey) -> Result<Option<Transcript>> {
     let stored = ledger.get(&task_path(task, &["transcripts", key.name()])?);
@@ -272,7 +285,7 @@ pub fn load(
             key.name()
         )
     })?;
-    let at = transcript(ledger, task, key)?.map_or(cs_hash, |t| t.hash);
+    let at = ledger_transcript_hash(ledger, task, key, cs_hash)?;
     let folder = cache_dir(dir, key);
     let path = folder.join(format!("{}.params", hex::encode(at)));
     if !path.exists() {
@@ -286,12 +299,16 @@ pub fn load(
     Ok(Parameters::read_from(&path)?)
 }
 
-/// Removes every other version of `key`'s parameters than `keep`'s.
-pub fn prune(dir: &RunDir, key: TaskKey, keep: &Parameters) -> Result<()> {
+/// Removes every other version of `key`'s parameters than those with the transcript hashes
+/// `keep`.
+pub fn prune(dir: &RunDir, key: TaskKey, keep: &[[u8; 32]]) -> Result<()> {
     let folder = cache_dir(dir, key);
-    let keep = folder.join(format!("{}.params", hex::encode(keep.transcript())));
+    let keep: Vec<PathBuf> = keep
+        .iter()
+        .map(|hash| folder.join(format!("{}.params", hex::encode(hash))))
+        .collect();
     for entry in std::fs::read_dir(&folder)?.flatten() {
-        if entry.path() != keep {
+        if !keep.contains(&entry.path()) {
             std::fs::remove_file(entry.path())
                 .with_context(|| entry.path().display().to_string())?;
         }

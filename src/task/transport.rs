@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chain::SignedTransaction;
 use chain::store::Hash;
 use chain::task::LogPost;
 use pol::LogEnds;
@@ -23,7 +24,8 @@ use super::setup::KeyParameters;
 #[derive(Clone, Debug)]
 pub enum Request {
     /// Join the task: stake, and register the commitment of your data; with `keys` (a task
-    /// whose keys a ceremony makes), first check them and contribute to each.
+    /// whose keys a ceremony makes), first check them and contribute to each, and hand back
+    /// the signed transaction instead of submitting it.
     Join {
         /// The parameters of each ceremony key as the ledger's transcript stands.
         keys: Option<KeyParameters>,
@@ -74,12 +76,18 @@ pub struct SubmittedProof {
 /// A provider's answer.
 #[derive(Clone, Debug)]
 pub enum Reply {
-    /// It sent its registration.
-    Joined {
-        /// Its transaction (`None`: it was registered already).
-        tx: Option<Hash>,
-        /// The ceremony parameters after its contributions (when it was sent some).
-        keys: Option<KeyParameters>,
+    /// It sent its registration: its transaction (`None`: it was registered already).
+    Joined(Option<Hash>),
+    /// It checked the ceremony parameters it was sent and contributed to each: the parameters
+    /// after its contributions, and its contributions and registration as one signed
+    /// transaction it has not submitted. The owner checks the parameters, gives it the turn
+    /// (naming their transcript) and submits the transaction, so the ledger never moves to
+    /// parameters the owner does not hold.
+    Contributed {
+        /// The parameters after its contributions.
+        keys: KeyParameters,
+        /// Its contributions and registration, signed.
+        registration: Box<SignedTransaction>,
     },
     /// It trained and posted its log.
     Trained(Box<Update>),

@@ -25,10 +25,20 @@
 //! makes the key sound; a key nobody contributed to is refused (with `δ = γ = 1` anyone can
 //! forge).
 //!
-//! Not enforced: who may contribute after the owner. Anyone may, at the cost of a fee, which
-//! moves the transcript past the parameters the owner holds and stalls the task's join (a
-//! liveness attack, not a soundness one); and a contribution is not bound to its sender, so
-//! one seen in the mempool can be posted under another address first.
+//!
+//! After the owner, one party contributes at a time, the one the owner gave the turn to:
+//!
+//! ```text
+//! /tasks/<id>/turns/<key>         = {"addr": "<addr>", "receipt": "<hex: transcript hash>"}
+//! ```
+//! The owner writes it once it has checked the parameters the party made (so that the owner
+//! holds the parameters the ledger will be at), naming their transcript hash; the rules let
+//! only `<addr>` contribute, and the function accepts only the contribution whose receipt is
+//! the one named. So nobody else can move the transcript past the parameters the owner holds
+//! (for a fee, stalling the join), a contribution seen in the mempool cannot be posted under
+//! another address, and the party itself cannot post another contribution than the one it
+//! handed over. The party hands the owner its signed transaction (contributions and
+//! registration), which the owner submits after the turn.
 
 use std::collections::BTreeMap;
 
@@ -181,6 +191,14 @@ pub fn accept(call: &FunctionCall<'_>, state: &mut StateTxn<'_>) -> Result<(), F
     let receipt = transcript
         .accept(&contribution)
         .map_err(|e| reject(format!("{name} key: contribution {e}")))?;
+    if state.get_value(&at(task, &["owner"])?).as_str() != Some(addr) {
+        let turn = state.get_value(&at(task, &["turns", name])?);
+        if turn.child("receipt").as_str() != Some(hex::encode(receipt).as_str()) {
+            return Err(reject(format!(
+                "{name} key: the contribution of {addr} is not the one the owner gave the turn to"
+            )));
+        }
+    }
     state.set_value(
         &at(task, &["transcripts", name])?,
         Value::Str(hex::encode(ceremony::to_bytes(&transcript))),

@@ -23,6 +23,9 @@
 //!                                  {"contribution": hex, "index": n, "receipt": hex}
 //!                                  (`<key>` training-step or contribution; only for a key
 //!                                  config with `ceremony`; crate::settlement::setup)
+//! /tasks/<id>/turns/<key>        = {"addr": "<addr>", "receipt": hex}   who may contribute
+//!                                  next after the owner, and the receipt its contribution
+//!                                  must have (written by the owner)
 //! /tasks/<id>/transcripts/<key>  = hex of the ceremony's ceremony::Transcript (functions only)
 //! /tasks/<id>/status             = "open" → "running" → "closed" (or "open" → "closed")
 //! /tasks/<id>/round              = the current round: 0 at creation (not started), then +1
@@ -89,7 +92,10 @@
 //!   has contributed to that key (`setup/<key>/<addr>`);
 //! - `setup/<key>/<addr>`: only `<addr>` itself, once, while `open`, a string, `<key>`
 //!   `training-step` or `contribution`, the owner's first (which freezes the config before
-//!   anyone else contributes); nothing below it (the function checks the rest);
+//!   anyone else contributes), then only the party `turns/<key>` names; nothing below it (the
+//!   function checks the rest, and that the receipt is the turn's);
+//! - `turns/<key>`: only the owner, while `open`, once it has contributed to `<key>`,
+//!   `{"addr": string, "receipt": 64 chars}`;
 //! - `rounds/<r>/model`: only the owner, once, while `running`, for the current round (≥ 1),
 //!   64 characters;
 //! - `rounds/<r>/logs/<addr>`: only `<addr>`, once, while `running`, for the current round
@@ -134,9 +140,9 @@ pub mod ops;
 pub mod rules;
 
 pub use ops::{
-    LogPost, RoundValuation, contribute_key_op, draw_challenge_op, in_one_set, post_log_op,
-    post_model_op, posted_log, provider_join_op, seal_round_op, submit_contribution_op,
-    submit_proof_op,
+    LogPost, RoundValuation, contribute_key_op, draw_challenge_op, in_one_set, key_turn_op,
+    post_log_op, post_model_op, posted_log, provider_join_op, seal_round_op,
+    submit_contribution_op, submit_proof_op,
 };
 pub use rules::TASK_RULES;
 

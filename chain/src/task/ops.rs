@@ -119,6 +119,22 @@ pub fn contribute_key_op(
     )]))
 }
 
+/// The owner's op giving `party` the turn to contribute to task `id`'s `key` with the
+/// contribution whose receipt (the transcript hash after it) is `receipt` (see
+/// [`crate::settlement::setup`]).
+pub fn key_turn_op(
+    id: &str,
+    key: TaskKey,
+    party: &Address,
+    receipt: [u8; 32],
+) -> Result<Op, TaskError> {
+    let turn = Value::Object(BTreeMap::from([
+        ("addr".to_owned(), Value::Str(party.to_string())),
+        ("receipt".to_owned(), Value::Str(hex::encode(receipt))),
+    ]));
+    Ok(set(task_path(id, &["turns", key.name()])?, turn))
+}
+
 /// `ops` in order as one all-or-nothing `SET` (each a `SET` or a single write): say, a
 /// provider's key contributions and then its registration.
 pub fn in_one_set(ops: impl IntoIterator<Item = Op>) -> Op {

@@ -144,9 +144,27 @@ pub const TASK_RULES: &[(&str, &str)] = &[
              && ($key == 'training-step' || $key == 'contribution') \
              && ($addr == ",
             task_value!("/owner"),
-            " || getValue('/tasks/' + $task + '/setup/' + $key + '/' + ",
+            " || (getValue('/tasks/' + $task + '/setup/' + $key + '/' + ",
             task_value!("/owner"),
-            ") != null)"
+            ") != null \
+                   && getValue('/tasks/' + $task + '/turns/' + $key + '/addr') == $addr))"
+        ),
+    ),
+    // The owner hands the turn to contribute to one party at a time, naming the receipt of the
+    // contribution it checked (the function holds the contribution to it).
+    (
+        "/tasks/$task/turns/$key",
+        concat!(
+            "auth.addr == ",
+            task_value!("/owner"),
+            " && ",
+            task_value!("/status"),
+            " == 'open' && getValue('/tasks/' + $task + '/setup/' + $key + '/' + ",
+            task_value!("/owner"),
+            ") != null \
+             && util.isObject(newData) && util.length(newData) == 2 \
+             && util.isString(newData.addr) && util.isString(newData.receipt) \
+             && util.length(newData.receipt) == 64"
         ),
     ),
     // A contribution is a bare string: nothing may be written below it (which would stand in
