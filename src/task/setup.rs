@@ -10,10 +10,10 @@
 //! ```text
 //! DIR/setup/<key>/<transcript hash>.params   the owner's parameters, named by transcript
 //!                                            (written before they are posted, so a restart
-//!                                            finds the ones the ledger is at; older ones are
-//!                                            removed once the ledger moves past them, so a
-//!                                            running task keeps its final key, which
-//!                                            `zkfl verify --run` reads)
+//!                                            finds the ones the ledger is at; others are
+//!                                            removed once no standing turn can move the
+//!                                            ledger to them, so a running task keeps its
+//!                                            final key, which `zkfl verify --run` reads)
 //! ```
 
 use std::collections::BTreeMap;
