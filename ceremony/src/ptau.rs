@@ -32,6 +32,7 @@ use std::path::Path;
 
 use ark_bn254::{Fq, Fq2, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
+use ark_ec::short_weierstrass::{Affine, SWCurveConfig};
 use ark_ff::{BigInt, PrimeField};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use rayon::prelude::*;
@@ -331,12 +332,10 @@ fn g1(bytes: &[u8]) -> Result<G1Affine, CeremonyError> {
     if bytes.iter().all(|&b| b == 0) {
         return Ok(G1Affine::zero());
     }
-    let p = G1Affine::new_unchecked(fq(&bytes[..32])?, fq(&bytes[32..64])?);
-    if p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve() {
-        Ok(p)
-    } else {
-        Err(off_curve())
-    }
+    in_subgroup(G1Affine::new_unchecked(
+        fq(&bytes[..32])?,
+        fq(&bytes[32..64])?,
+    ))
 }
 
 fn g2(bytes: &[u8]) -> Result<G2Affine, CeremonyError> {
@@ -345,7 +344,11 @@ fn g2(bytes: &[u8]) -> Result<G2Affine, CeremonyError> {
     }
     let x = Fq2::new(fq(&bytes[..32])?, fq(&bytes[32..64])?);
     let y = Fq2::new(fq(&bytes[64..96])?, fq(&bytes[96..128])?);
-    let p = G2Affine::new_unchecked(x, y);
+    in_subgroup(G2Affine::new_unchecked(x, y))
+}
+
+/// `p` if it is on its curve and in the prime-order subgroup.
+fn in_subgroup<C: SWCurveConfig>(p: Affine<C>) -> Result<Affine<C>, CeremonyError> {
     if p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve() {
         Ok(p)
     } else {

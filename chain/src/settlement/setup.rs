@@ -25,7 +25,6 @@
 //! makes the key sound; a key nobody contributed to is refused (with `δ = γ = 1` anyone can
 //! forge).
 //!
-//!
 //! After the owner, one party contributes at a time, the one the owner gave the turn to:
 //!
 //! ```text
