@@ -365,6 +365,142 @@ fn a_restarted_owner_finishes_a_ceremony_join_a_silent_provider_missed() {
     assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
 }
 
+/// The transactions `party` sent that the task chain holds.
+fn sent_by(ledger: &EmbeddedLedger, party: &chain::Address) -> Vec<chain::SignedTransaction> {
+    ledger.with_task(|l| {
+        (0..=l.tip().height)
+            .flat_map(|h| l.block(h).unwrap().unwrap().txs)
+            .filter(|tx| tx.tx.from == *party)
+            .collect()
+    })
+}
+
+/// The first op of a provider's join transaction: its contribution to the training-step key,
+/// without its registration.
+fn contribution_alone(registration: &chain::SignedTransaction) -> Op {
+    match &registration.tx.ops {
+        Op::Set(ops) => ops[0].clone(),
+        other => panic!("not a join transaction: {other:?}"),
+    }
+}
+
+fn provider(client: usize) -> (chain::Keypair, chain::Address) {
+    let key = demo_key(&format!("provider-{client}"));
+    let addr = chain::Address::of(&key.public());
+    (key, addr)
+}
+
+#[test]
+fn a_provider_whose_registration_fails_loses_its_turn_and_its_contribution_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = ceremony_task(dir.path(), vec![(2, 0)]);
+    assert_eq!(task.driver.run(&Quiet, Some(1)).unwrap(), 1, "created");
+    // Provider 1 gives its balance away: it cannot stake.
+    let (key, addr) = provider(1);
+    let owner = chain::Address::of(&demo_key("owner").public());
+    let give = task.ledger.balance(&addr) - 5;
+    let op = chain::workload::transfer_op(&addr, &owner, 0, give);
+    task.ledger.submit(&key, op).unwrap();
+    task.ledger.make_block().unwrap();
+    assert!(task.ledger.balance(&addr) < 10);
+
+    assert_eq!(task.driver.run(&Quiet, Some(1)).unwrap(), 1, "joined");
+    assert!(
+        at(&*task.ledger, "providers")
+            .child(&addr.to_string())
+            .is_absent()
+    );
+    assert_eq!(key_transcript(&*task.ledger).contributions, 2);
+    assert_eq!(
+        at(&*task.ledger, "turns/training-step/addr").as_str(),
+        Some(owner.to_string().as_str()),
+        "its turn ended (and nobody else holds one)"
+    );
+    // Its contribution the owner checked, sent again without the registration, is refused.
+    let sent = sent_by(&task.ledger, &addr);
+    let late = contribution_alone(sent.last().unwrap());
+    let hash = task.ledger.submit(&key, late).unwrap();
+    task.ledger.make_block().unwrap();
+    match task.ledger.outcome(&hash).unwrap() {
+        Some(TxOutcome::Failed(why)) => assert!(
+            why.contains("denied by rule at /tasks/$task/setup/$key/$addr"),
+            "{why}"
+        ),
+        other => panic!("a contribution after its turn ended: {other:?}"),
+    }
+    assert_eq!(key_transcript(&*task.ledger).contributions, 2);
+
+    // A restarted owner goes on from there: provider 2 joins, and the task pays the two.
+    drop(task);
+    let mut task = ceremony_task(dir.path(), vec![]);
+    task.driver.run(&Quiet, None).unwrap();
+    assert_eq!(key_transcript(&*task.ledger).contributions, 3);
+    let proofs = task.driver.proofs();
+    assert_eq!(proofs.len(), 4);
+    assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
+}
+
+#[test]
+fn a_restarted_owner_ends_a_standing_turn_and_keeps_the_parameters_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = ceremony_task(dir.path(), vec![(2, 0)]);
+    assert_eq!(
+        task.driver.run(&Quiet, Some(2)).unwrap(),
+        2,
+        "created, joined"
+    );
+    // Provider 2 answers late; the owner checks and saves its parameters, gives it the turn
+    // and stops before it submits provider 2's transaction.
+    let held =
+        zkfl::task::setup::load(&task.dir, &*task.ledger, TASK, TaskKey::TrainingStep).unwrap();
+    let keys = Arc::new(BTreeMap::from([(TaskKey::TrainingStep, held)]));
+    let reply = task.transport.with_provider(2, |p| {
+        p.handle(&Request::Join {
+            keys: Some(keys.clone()),
+        })
+    });
+    let Some(Reply::Contributed {
+        keys: next,
+        registration,
+    }) = reply
+    else {
+        panic!("provider 2 did not contribute: {reply:?}");
+    };
+    let next = next[&TaskKey::TrainingStep].clone();
+    zkfl::task::setup::save(&task.dir, TaskKey::TrainingStep, &next).unwrap();
+    let (key, addr) = provider(2);
+    let turn =
+        chain::task::key_turn_op(TASK, TaskKey::TrainingStep, &addr, next.transcript()).unwrap();
+    task.ledger.submit(&demo_key("owner"), turn).unwrap();
+    task.ledger.make_block().unwrap();
+    drop(task);
+
+    // Its contribution alone (no registration) is on its way when the owner restarts: it
+    // lands in the block that ends the turn, the owner has the parameters it names, and
+    // provider 2 registers by itself.
+    let mut task = ceremony_task(dir.path(), vec![]);
+    let late = task
+        .ledger
+        .submit(&key, contribution_alone(&registration))
+        .unwrap();
+    task.driver.run(&Quiet, None).unwrap();
+    assert_eq!(
+        task.ledger.outcome(&late).unwrap(),
+        Some(TxOutcome::Applied)
+    );
+    let transcript = key_transcript(&*task.ledger);
+    assert_eq!(transcript.contributions, 4);
+    assert_eq!(transcript.hash, next.transcript());
+    assert!(
+        !at(&*task.ledger, "providers")
+            .child(&addr.to_string())
+            .is_absent()
+    );
+    let proofs = task.driver.proofs();
+    assert_eq!(proofs.len(), 6);
+    assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
+}
+
 #[test]
 fn writing_below_a_guessed_proof_id_does_not_block_a_providers_proof() {
     let dir = tempfile::tempdir().unwrap();

@@ -507,37 +507,38 @@ impl TaskDriver {
     /// parameters, gives the provider the turn for exactly those (a block), then submits its
     /// transaction (a block): contributions chain, so one at a time, and the ledger only ever
     /// moves to parameters the owner holds. A provider that does not answer, returns
-    /// parameters that fail or whose registration fails is left out, and the next one gets
-    /// the parameters from before it.
+    /// parameters that fail or whose registration fails is left out (its turn ended, a
+    /// block), and the next one gets the parameters the ledger is at.
+    ///
+    /// The owner's cache holds the parameters the ledger is at, and while a turn stands for
+    /// a provider that has not registered, the ones that turn names; a restarted owner ends
+    /// such a turn before it goes on.
     fn ceremony_join(
         &mut self,
         programs: &BTreeMap<TaskKey, circuits::Program>,
         clients: &[usize],
     ) -> Result<()> {
         let task = self.terms.id.clone();
-        let mut keys = BTreeMap::new();
-        for (key, program) in programs {
-            let params = setup::load(&self.dir, self.ledger.as_ref(), &task, *key)?;
-            setup::check_on_ledger(self.ledger.as_ref(), &task, *key, &params, program)?;
-            keys.insert(*key, params);
-        }
         let owner = Address::of(&self.owner.public());
         let mut ops = Vec::new();
-        for (key, params) in keys.iter_mut() {
+        for (key, program) in programs {
             if !setup::contributed(self.ledger.as_ref(), &task, *key, &owner) {
-                let (next, contribution) = prover::setup::contribute(params);
+                let params = self.ledger_parameters(*key, program)?;
+                let (next, contribution) = prover::setup::contribute(&params);
                 ops.push(contribute_key_op(&task, &owner, *key, &contribution)?);
                 setup::save(&self.dir, *key, &next)?;
-                *params = next;
             }
         }
         if !ops.is_empty() {
             self.owner_block(in_one_set(ops))?;
         }
-        for (key, params) in &keys {
-            setup::prune(&self.dir, *key, &[params.transcript()])?;
+        // A turn left standing (by an owner that stopped before the provider's transaction
+        // landed) ends here: its contribution may still land, up to this block.
+        let names: Vec<TaskKey> = programs.keys().copied().collect();
+        if let Some(party) = self.standing_turn(&names) {
+            self.end_turns(party, &names)?;
         }
-        let mut keys = Arc::new(keys);
+        let mut keys = self.ledger_keys(programs)?;
         for &client in clients {
             let request = Request::Join {
                 keys: Some(keys.clone()),
@@ -545,39 +546,101 @@ impl TaskDriver {
             let replies = self
                 .transport
                 .broadcast(&[client], &request, self.terms.timeout);
-            if let Some(Some(Reply::Contributed {
-                keys: next,
-                registration,
-            })) = replies.first()
-            {
-                match self.check_returned(&keys, next, programs) {
+            match replies.first() {
+                Some(Some(Reply::Contributed {
+                    keys: next,
+                    registration,
+                })) => match self.check_returned(client, &keys, next, registration, programs) {
                     Ok(()) => {
-                        keys = self.give_turn(client, (&keys, next), registration, programs)?
+                        self.give_turn(client, next, registration, &names)?;
+                        keys = self.ledger_keys(programs)?;
                     }
                     Err(why) => {
                         tracing::warn!("provider {client} returned parameters that fail: {why:#}")
                     }
+                },
+                // A provider whose contributions are on the ledger registers by itself.
+                Some(Some(Reply::Joined(Some(_)))) if self.ledger.pending() > 0 => {
+                    self.ledger.make_block()?;
                 }
+                _ => {}
             }
             self.report_joins(&[client], &replies);
         }
         Ok(())
     }
 
-    /// Gives provider `client` the turn for the parameters `next` it returned (checked), after
-    /// `before`, and submits its `registration`; the parameters the ledger is at afterwards,
-    /// by key. Those are `next` or `before`, unless a provider's own transaction landed while
-    /// its turn stood (say, one contribution without its registration, or after a refused
-    /// registration): then the ones named by the ledger's transcript, which the owner saved
-    /// when it checked them and keeps while that provider's turn stands (so past the next
-    /// turn, or until the task starts).
+    /// The ledger's parameters of `key` from the owner's cache, checked against `program`.
+    fn ledger_parameters(
+        &self,
+        key: TaskKey,
+        program: &circuits::Program,
+    ) -> Result<ceremony::Parameters> {
+        let params = setup::load(&self.dir, self.ledger.as_ref(), &self.terms.id, key)?;
+        setup::check_on_ledger(self.ledger.as_ref(), &self.terms.id, key, &params, program)?;
+        Ok(params)
+    }
+
+    /// The parameters the ledger is at, by key; every other version leaves the cache (call
+    /// it when no turn stands for a provider that has not contributed).
+    fn ledger_keys(
+        &self,
+        programs: &BTreeMap<TaskKey, circuits::Program>,
+    ) -> Result<setup::KeyParameters> {
+        let mut keys = BTreeMap::new();
+        for (key, program) in programs {
+            let params = self.ledger_parameters(*key, program)?;
+            setup::prune(&self.dir, *key, &[params.transcript()])?;
+            keys.insert(*key, params);
+        }
+        Ok(Arc::new(keys))
+    }
+
+    /// The party other than the owner that holds a turn to contribute to one of `keys` and
+    /// has not used it.
+    fn standing_turn(&self, keys: &[TaskKey]) -> Option<Address> {
+        let owner = Address::of(&self.owner.public());
+        keys.iter().find_map(|key| {
+            let addr = self.value(&["turns", key.name(), "addr"]);
+            let addr: Address = addr.as_str()?.parse().ok()?;
+            let used = !self
+                .value(&["setup", key.name(), &addr.to_string()])
+                .is_absent();
+            (addr != owner && !used).then_some(addr)
+        })
+    }
+
+    /// Ends the turns to contribute to `keys` that `party` holds (a block): each turn then
+    /// names the owner, who has contributed already, so nobody may contribute until the
+    /// next turn.
+    fn end_turns(&mut self, party: Address, keys: &[TaskKey]) -> Result<()> {
+        let owner = Address::of(&self.owner.public());
+        let task = self.terms.id.clone();
+        let mut ops = Vec::new();
+        for key in keys {
+            let addr = self.value(&["turns", key.name(), "addr"]);
+            if addr.as_str() == Some(party.to_string().as_str()) {
+                let at = setup::transcript(self.ledger.as_ref(), &task, *key)?
+                    .context("a turn before the owner's contribution")?;
+                ops.push(key_turn_op(&task, *key, &owner, at.hash)?);
+            }
+        }
+        if !ops.is_empty() {
+            self.owner_block(in_one_set(ops))?;
+        }
+        Ok(())
+    }
+
+    /// Gives provider `client` the turn for the parameters `next` it returned (checked): saves
+    /// them, writes the turns (a block), submits its `registration` (a block), and ends its
+    /// turns if it did not register (a block).
     fn give_turn(
         &mut self,
         client: usize,
-        (before, next): (&setup::KeyParameters, &setup::KeyParameters),
+        next: &setup::KeyParameters,
         registration: &SignedTransaction,
-        programs: &BTreeMap<TaskKey, circuits::Program>,
-    ) -> Result<setup::KeyParameters> {
+        keys: &[TaskKey],
+    ) -> Result<()> {
         let task = self.terms.id.clone();
         let addr = self.providers[&client];
         for (key, params) in next.iter() {
@@ -588,47 +651,39 @@ impl TaskDriver {
             .map(|(key, params)| key_turn_op(&task, *key, &addr, params.transcript()))
             .collect::<std::result::Result<Vec<_>, _>>()?;
         self.owner_block(in_one_set(turns))?;
-        // The previous turn is over: keep the parameters the ledger is at and this provider's.
-        for (key, params) in next.iter() {
-            let at =
-                setup::ledger_transcript_hash(self.ledger.as_ref(), &task, *key, params.cs_hash())?;
-            setup::prune(&self.dir, *key, &[at, params.transcript()])?;
-        }
-        if let Err(why) = self.ledger.submit_signed(registration.clone()) {
-            tracing::warn!("provider {client}'s registration was refused: {why:#}");
-        }
+        let submitted = self.ledger.submit_signed(registration.clone());
         self.ledger.make_block()?;
-        let ledger = self.ledger.as_ref();
-        let mut now = BTreeMap::new();
-        for (key, program) in programs {
-            let on_ledger = |params: &ceremony::Parameters| {
-                setup::check_on_ledger(ledger, &task, *key, params, program).is_ok()
-            };
-            let params = [&next[key], &before[key]]
-                .into_iter()
-                .find(|p| on_ledger(p))
-                .cloned();
-            let params = match params {
-                Some(params) => params,
-                None => {
-                    let params = setup::load(&self.dir, ledger, &task, *key)?;
-                    setup::check_on_ledger(ledger, &task, *key, &params, program)?;
-                    params
-                }
-            };
-            now.insert(*key, params);
+        let refused = match submitted {
+            Ok(hash) => self.rejection(&hash)?,
+            Err(why) => Some(format!("{why:#}")),
+        };
+        if let Some(why) = refused {
+            tracing::warn!(
+                "provider {client}'s contributions and registration were refused: {why}"
+            );
         }
-        Ok(Arc::new(now))
+        if !self.joined().contains_key(&client) {
+            self.end_turns(addr, keys)?;
+        }
+        Ok(())
     }
 
-    /// Checks the parameters a provider returned: the same keys, each the ones it was handed
-    /// plus one contribution, and each passing [`StepProver::ceremony_check`].
+    /// Checks what provider `client` returned: its transaction signed by its address, and
+    /// its parameters: the same keys, each the ones it was handed plus one contribution, and
+    /// each passing [`StepProver::ceremony_check`].
     fn check_returned(
         &mut self,
+        client: usize,
         before: &BTreeMap<TaskKey, ceremony::Parameters>,
         after: &BTreeMap<TaskKey, ceremony::Parameters>,
+        registration: &SignedTransaction,
         programs: &BTreeMap<TaskKey, circuits::Program>,
     ) -> Result<()> {
+        ensure!(
+            registration.tx.from == self.providers[&client],
+            "its transaction is signed by {}, not by its address",
+            registration.tx.from
+        );
         ensure!(
             after.keys().eq(before.keys()),
             "parameters of other keys than the task's"

@@ -123,7 +123,8 @@ impl Provider {
 
     /// Registers; in a task whose keys a ceremony makes, checks `keys`, contributes to each
     /// and hands back the parameters after its contributions with its signed transaction
-    /// (contributions and registration) for the owner to submit.
+    /// (contributions and registration) for the owner to submit. A provider whose
+    /// contributions are on the ledger already submits its registration itself.
     fn join(&mut self, keys: Option<&KeyParameters>) -> Result<Reply> {
         let me = self.address().to_string();
         if !self
@@ -140,8 +141,21 @@ impl Provider {
             .context("no BN254 data root")?;
         let mut ops = Vec::new();
         let programs = setup::ceremony_programs(self.ctx.ledger.as_ref(), &self.ctx.task)?;
+        let ledger = self.ctx.ledger.as_ref();
+        let done = programs
+            .keys()
+            .filter(|key| setup::contributed(ledger, &self.ctx.task, **key, &self.address()))
+            .count();
+        // Contributions of its own on the ledger (a transaction of its that split them from
+        // its registration): it registers, by itself; a part of them: it cannot.
+        ensure!(
+            done == 0 || done == programs.len(),
+            "it contributed to {done} of the task's {} keys, and may not contribute to the others",
+            programs.len()
+        );
+        let registered_by_itself = done > 0;
         let mut next = BTreeMap::new();
-        for (key, program) in &programs {
+        for (key, program) in programs.iter().filter(|_| !registered_by_itself) {
             let params = keys.and_then(|k| k.get(key)).with_context(|| {
                 format!("the owner sent no parameters of the {} key", key.name())
             })?;
@@ -171,7 +185,7 @@ impl Provider {
             "join",
         )?);
         let op = in_one_set(ops);
-        if programs.is_empty() {
+        if programs.is_empty() || registered_by_itself {
             return Ok(Reply::Joined(Some(self.ctx.ledger.submit(&self.key, op)?)));
         }
         Ok(Reply::Contributed {

@@ -10,10 +10,11 @@
 //! ```text
 //! DIR/setup/<key>/<transcript hash>.params   the owner's parameters, named by transcript
 //!                                            (written before they are posted, so a restart
-//!                                            finds the ones the ledger is at; others are
-//!                                            removed once no standing turn can move the
-//!                                            ledger to them, so a running task keeps its
-//!                                            final key, which `zkfl verify --run` reads)
+//!                                            finds the ones the ledger is at; the others
+//!                                            are removed once no turn of a provider that
+//!                                            has not contributed stands, so a running task
+//!                                            keeps its final key, which `zkfl verify
+//!                                            --run` reads)
 //! ```
 
 use std::collections::BTreeMap;
@@ -199,7 +200,11 @@ pub fn ledger_transcript_hash(
 }
 
 /// The ledger's transcript of `key` (`None` before any contribution).
-fn transcript(ledger: &dyn LedgerClient, task: &str, key: TaskKey) -> Result<Option<Transcript>> {
+pub fn transcript(
+    ledger: &dyn LedgerClient,
+    task: &str,
+    key: TaskKey,
+) -> Result<Option<Transcript>> {
     let stored = ledger.get(&task_path(task, &["transcripts", key.name()])?);
     if stored.is_absent() {
         return Ok(None);
