@@ -22,6 +22,7 @@ use zkfl::task::clock::SimClock;
 use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask, demo_key};
 use zkfl::task::ledger::{EmbeddedLedger, LedgerClient};
 use zkfl::task::transport::{Reply, Request};
+use zkfl::task::wire;
 use zkfl::task::{ContributionTerms, KeySetup, Quiet, Step, TaskTerms};
 
 const TASK: &str = "bc";
@@ -78,6 +79,16 @@ fn open_on(
     terms: TaskTerms,
     silent: Vec<(usize, u32)>,
 ) -> EmbeddedTask {
+    open_config(dir, federation, terms, silent, false)
+}
+
+fn open_config(
+    dir: &Path,
+    federation: FederationConfig,
+    terms: TaskTerms,
+    silent: Vec<(usize, u32)>,
+    network: bool,
+) -> EmbeddedTask {
     EmbeddedTask::open(EmbeddedConfig {
         dir: dir.to_path_buf(),
         federation,
@@ -85,6 +96,7 @@ fn open_on(
         keys: keys(),
         clock: Arc::new(SimClock::new(1_700_000_000_000)),
         silent,
+        network,
     })
     .unwrap()
 }
@@ -620,6 +632,87 @@ fn one_seed_twice_gives_byte_identical_ledgers() {
         blocks(&other.ledger) != first,
         "another seed, another ledger"
     );
+}
+
+#[test]
+fn providers_behind_libp2p_peers_on_loopback_make_the_same_ledger_as_in_process() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let local = blocks(&finished(a.path(), vec![]).ledger);
+    let mut task = open_config(b.path(), federation(), terms(), vec![], true);
+    task.driver.run(&Quiet, None).unwrap();
+    assert!(
+        blocks(&task.ledger) == local,
+        "the transport changed the ledger"
+    );
+
+    // A peer that is not the task's owner is refused by a provider, and logged.
+    let network = task.network.as_ref().unwrap();
+    let stranger = net::Peer::start(net::PeerConfig::loopback([99; 32])).unwrap();
+    let provider = stranger
+        .dial(network.providers[&0].address(), Duration::from_secs(20))
+        .unwrap();
+    let mut none = NoBlobs;
+    let message = wire::encode_request(&Request::Prove { round: 1 }, u64::MAX, &mut none).unwrap();
+    match stranger.request(provider, message, Duration::from_secs(20)) {
+        Err(net::NetError::Refused { reason, .. }) => {
+            assert_eq!(reason, "not the task's owner")
+        }
+        other => panic!("a stranger was answered: {other:?}"),
+    }
+    // From the owner's key, a new request is answered, and the same bytes again, or a
+    // number below those the transport used, are refused as replays.
+    let to = network.providers[&0].id();
+    let ask = |sequence: u64| {
+        let message =
+            wire::encode_request(&Request::Join { keys: None }, sequence, &mut NoBlobs).unwrap();
+        network.owner.request(to, message, Duration::from_secs(20))
+    };
+    let answer = ask(u64::MAX - 1).unwrap();
+    assert!(matches!(
+        wire::decode_reply(&answer, &mut NoBlobs).unwrap(),
+        Reply::Joined(None)
+    ));
+    for sequence in [u64::MAX - 1, 1] {
+        match ask(sequence) {
+            Err(net::NetError::Refused { reason, .. }) => assert_eq!(reason, "a replayed request"),
+            other => panic!("a replayed request was answered: {other:?}"),
+        }
+    }
+    // The owner's peer takes no messages at all.
+    let owner = stranger
+        .dial(network.owner.address(), Duration::from_secs(20))
+        .unwrap();
+    match stranger.request(owner, b"hello".to_vec(), Duration::from_secs(20)) {
+        Err(net::NetError::Refused { reason, .. }) => assert!(reason.contains("no messages")),
+        other => panic!("the owner took a message: {other:?}"),
+    }
+}
+
+#[test]
+fn a_provider_whose_peer_declines_a_round_is_left_out_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = open_config(dir.path(), federation(), terms(), vec![(2, 2)], true);
+    task.driver.run(&Quiet, None).unwrap();
+    let round2: Vec<usize> = task.driver.history()[1]
+        .clients
+        .iter()
+        .map(|c| c.client)
+        .collect();
+    assert_eq!(round2, vec![0, 1]);
+    let paid: Vec<i128> = task.driver.payouts().iter().map(|p| p.payout).collect();
+    assert_eq!(paid, vec![400, 400, 200]);
+}
+
+/// Blobs for a message that has none.
+struct NoBlobs;
+
+impl wire::Blobs for NoBlobs {
+    fn put(&mut self, _: Vec<u8>) -> anyhow::Result<[u8; 32]> {
+        anyhow::bail!("no blobs here")
+    }
+    fn get(&mut self, _: [u8; 32], _: u64) -> anyhow::Result<Vec<u8>> {
+        anyhow::bail!("no blobs here")
+    }
 }
 
 #[test]

@@ -59,15 +59,19 @@ pub fn chunk(blob: &[u8], index: u32) -> Option<&[u8]> {
 #[derive(Debug)]
 pub struct Assembly {
     digest: Digest,
+    max: u64,
     total: Option<u64>,
     bytes: Vec<u8>,
 }
 
 impl Assembly {
-    /// An empty assembly of the blob with `digest`.
-    pub fn new(digest: Digest) -> Assembly {
+    /// An empty assembly of the blob with `digest`, of at most `max` bytes (and never over
+    /// [`MAX_BLOB`]): the fetcher says how large a blob it takes before the sender's first
+    /// chunk says how large it is.
+    pub fn new(digest: Digest, max: u64) -> Assembly {
         Assembly {
             digest,
+            max: max.min(MAX_BLOB),
             total: None,
             bytes: Vec::new(),
         }
@@ -86,15 +90,18 @@ impl Assembly {
 
     /// Adds the next chunk, which its sender says belongs to a blob of `total` bytes.
     ///
-    /// Errors: [`NetError::Blob`] for a length over [`MAX_BLOB`], another length than the
-    /// first chunk said, or a chunk of the wrong size.
+    /// Errors: [`NetError::Blob`] for a length over the assembly's most (or [`MAX_BLOB`]),
+    /// another length than the first chunk said, or a chunk of the wrong size.
     pub fn add(&mut self, total: u64, bytes: &[u8]) -> Result<(), NetError> {
         let fail = |reason: String| NetError::Blob {
             digest: self.digest,
             reason,
         };
-        if total > MAX_BLOB {
-            return Err(fail(format!("a length of {total} bytes, over {MAX_BLOB}")));
+        if total > self.max {
+            return Err(fail(format!(
+                "a length of {total} bytes, over the {} taken",
+                self.max
+            )));
         }
         if self.total.is_some_and(|t| t != total) {
             return Err(fail(format!(
@@ -147,7 +154,7 @@ mod tests {
     use super::*;
 
     fn assemble(blob: &[u8], digest: Digest) -> Result<Vec<u8>, NetError> {
-        let mut a = Assembly::new(digest);
+        let mut a = Assembly::new(digest, MAX_BLOB);
         let mut asked = 0;
         while let Some(i) = a.next() {
             asked += 1;
@@ -178,10 +185,12 @@ mod tests {
 
     #[test]
     fn a_chunk_of_the_wrong_size_or_length_is_refused() {
-        let mut a = Assembly::new(Digest::of(b"x"));
+        let mut a = Assembly::new(Digest::of(b"x"), u64::MAX);
         assert!(a.add(10, &[0; 9]).is_err(), "short first chunk");
         assert!(a.add(MAX_BLOB + 1, &[]).is_err(), "oversized blob");
-        let mut a = Assembly::new(Digest([0; 32]));
+        let mut a = Assembly::new(Digest::of(b"x"), 9);
+        assert!(a.add(10, &[0; 10]).is_err(), "over the fetcher's most");
+        let mut a = Assembly::new(Digest([0; 32]), MAX_BLOB);
         a.add(CHUNK as u64 + 2, &vec![0; CHUNK]).unwrap();
         assert!(a.add(CHUNK as u64 + 3, &[0; 3]).is_err(), "another length");
         assert!(
@@ -190,7 +199,7 @@ mod tests {
         );
         a.add(CHUNK as u64 + 2, &[0; 2]).unwrap();
         assert!(a.add(CHUNK as u64 + 2, &[]).is_err(), "past the end");
-        let err = Assembly::new(Digest([0; 32])).finish().unwrap_err();
+        let err = Assembly::new(Digest([0; 32]), 1).finish().unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
     }
 

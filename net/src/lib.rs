@@ -7,12 +7,14 @@
 //! - [`blob`]: blobs (models, updates, logs, proofs, key parameters) move in chunks of at most
 //!   [`blob::CHUNK`] bytes, addressed by the blob's SHA-256 digest and the chunk's index,
 //!   and are checked against the digest once whole.
+//! - [`seal`]: blobs sealed to one reader (NaCl's crypto_box between the two ledger keys).
 //! - [`peer`]: one party on the network: a libp2p swarm run on a thread of its own, with a
 //!   blocking handle for requests, replies and blobs (the task driver is synchronous).
 
 pub mod blob;
 pub mod frame;
 pub mod peer;
+pub mod seal;
 
 pub use blob::Digest;
 pub use libp2p::{Multiaddr, PeerId};
@@ -64,6 +66,10 @@ pub enum NetError {
         /// What was wrong.
         reason: String,
     },
+    /// A blob that cannot be sealed to, or opened from, a peer: its id holds no usable
+    /// ed25519 key, or the blob was not sealed by it to this party, or was altered.
+    #[error("sealed blob: {0}")]
+    Seal(String),
     /// A listen or dial address that does not work.
     #[error("address {addr}: {reason}")]
     Address {

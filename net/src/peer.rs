@@ -28,8 +28,8 @@ use crate::NetError;
 use crate::blob::{self, Assembly, Digest};
 use crate::frame::{FrameCodec, MAX_FRAME, PROTOCOL, Request, Response};
 
-/// How a peer starts.
-#[derive(Clone, Debug)]
+/// How a peer starts (its `Debug` leaves the secret out).
+#[derive(Clone)]
 pub struct PeerConfig {
     /// The 32-byte ed25519 secret of the party's ledger key.
     pub secret: [u8; 32],
@@ -37,17 +37,38 @@ pub struct PeerConfig {
     pub listen: Multiaddr,
     /// How long libp2p keeps a request open (the caller's own timeout may be shorter).
     pub request_timeout: Duration,
+    /// The most messages from others waiting for this peer's answer; more are refused at
+    /// once. 0: a peer that takes no messages (it only asks), all refused.
+    pub max_waiting: usize,
 }
 
 impl PeerConfig {
     /// A peer of the key with `secret`, listening on `listen`, with requests open up to 10
-    /// minutes (a round of training is a request).
+    /// minutes (a round of training is a request) and up to 64 messages waiting.
     pub fn new(secret: [u8; 32], listen: Multiaddr) -> PeerConfig {
         PeerConfig {
             secret,
             listen,
             request_timeout: Duration::from_secs(600),
+            max_waiting: 64,
         }
+    }
+
+    /// [`PeerConfig::new`] listening on 127.0.0.1, on a port the system picks.
+    pub fn loopback(secret: [u8; 32]) -> PeerConfig {
+        let listen = "/ip4/127.0.0.1/tcp/0".parse().expect("a valid multiaddr");
+        PeerConfig::new(secret, listen)
+    }
+}
+
+impl std::fmt::Debug for PeerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerConfig")
+            .field("peer", &peer_id_of(self.secret).ok())
+            .field("listen", &self.listen)
+            .field("request_timeout", &self.request_timeout)
+            .field("max_waiting", &self.max_waiting)
+            .finish()
     }
 }
 
@@ -80,7 +101,8 @@ fn keypair(secret: [u8; 32]) -> Result<identity::Keypair, NetError> {
     identity::Keypair::ed25519_from_bytes(secret).map_err(|e| NetError::Setup(e.to_string()))
 }
 
-/// An application message from another peer, to be answered once.
+/// An application message from another peer, to be answered once; dropped unanswered, it is
+/// refused ("dropped unanswered").
 #[derive(Debug)]
 pub struct Inbound {
     /// The sender, authenticated by the Noise handshake.
@@ -88,6 +110,7 @@ pub struct Inbound {
     /// The message.
     pub body: Vec<u8>,
     id: u64,
+    answered: bool,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -117,13 +140,25 @@ impl Inbound {
         self.answer(Response::Refused(reason.to_owned()))
     }
 
-    fn answer(self, response: Response) -> Result<(), NetError> {
+    fn answer(mut self, response: Response) -> Result<(), NetError> {
+        self.answered = true;
         self.commands
             .send(Command::Respond {
                 id: self.id,
                 response,
             })
             .map_err(|_| NetError::Stopped)
+    }
+}
+
+impl Drop for Inbound {
+    fn drop(&mut self) {
+        if !self.answered {
+            let _ = self.commands.send(Command::Respond {
+                id: self.id,
+                response: Response::Refused("dropped unanswered".into()),
+            });
+        }
     }
 }
 
@@ -167,6 +202,7 @@ struct Behaviour {
 /// A running peer; dropping it stops its network thread.
 pub struct Peer {
     id: PeerId,
+    secret: [u8; 32],
     addr: Multiaddr,
     commands: Option<mpsc::UnboundedSender<Command>>,
     inbound: Mutex<std_mpsc::Receiver<Inbound>>,
@@ -181,6 +217,7 @@ impl Peer {
     pub fn start(config: PeerConfig) -> Result<Peer, NetError> {
         let key = keypair(config.secret)?;
         let id = key.public().to_peer_id();
+        let secret = config.secret;
         let (commands, rx) = mpsc::unbounded_channel();
         let (inbound_tx, inbound) = std_mpsc::channel();
         let (ready_tx, ready) = std_mpsc::channel();
@@ -216,6 +253,7 @@ impl Peer {
                         next_inbound: 0,
                         blobs: HashMap::new(),
                         inbound: inbound_tx,
+                        max_waiting: config.max_waiting,
                         commands: loop_commands,
                     };
                     state.run(rx).await;
@@ -229,6 +267,7 @@ impl Peer {
         };
         Ok(Peer {
             id,
+            secret,
             addr,
             commands: Some(commands),
             inbound: Mutex::new(inbound),
@@ -246,6 +285,17 @@ impl Peer {
         self.addr
             .clone()
             .with(libp2p::multiaddr::Protocol::P2p(self.id))
+    }
+
+    /// `plaintext` sealed to peer `to` under this peer's key, for `to` alone to open
+    /// ([`crate::seal::seal`]).
+    pub fn seal(&self, to: &PeerId, plaintext: &[u8]) -> Result<Vec<u8>, NetError> {
+        crate::seal::seal(self.secret, to, plaintext)
+    }
+
+    /// A blob peer `from` sealed to this peer, opened ([`crate::seal::open`]).
+    pub fn open(&self, from: &PeerId, sealed: &[u8]) -> Result<Vec<u8>, NetError> {
+        crate::seal::open(self.secret, from, sealed)
     }
 
     fn send(&self, command: Command) -> Result<(), NetError> {
@@ -347,19 +397,21 @@ impl Peer {
     }
 
     /// Fetches the blob with `digest` from `peer`, chunk by chunk, within `timeout` in all;
-    /// its bytes, checked against the digest.
+    /// its bytes, checked against the digest. A blob over `max` bytes is refused at its first
+    /// chunk, before more is asked for.
     ///
     /// Errors: [`NetError::Refused`] (say, a peer not among the readers, or a blob it does not
-    /// serve), [`NetError::Blob`] for chunks that do not fit or bytes that do not hash to
-    /// `digest`, [`NetError::Timeout`], [`NetError::Failed`].
+    /// serve), [`NetError::Blob`] for a blob over `max`, chunks that do not fit or bytes that
+    /// do not hash to `digest`, [`NetError::Timeout`], [`NetError::Failed`].
     pub fn fetch(
         &self,
         peer: PeerId,
         digest: Digest,
+        max: u64,
         timeout: Duration,
     ) -> Result<Vec<u8>, NetError> {
         let deadline = Instant::now() + timeout;
-        let mut assembly = Assembly::new(digest);
+        let mut assembly = Assembly::new(digest, max);
         while let Some(index) = assembly.next() {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.ask(peer, Request::Chunk { digest, index }, left)? {
@@ -433,6 +485,7 @@ struct Driver {
     next_inbound: u64,
     blobs: HashMap<Digest, (Arc<Vec<u8>>, Readers)>,
     inbound: std_mpsc::Sender<Inbound>,
+    max_waiting: usize,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -571,6 +624,19 @@ impl Driver {
                 ..
             } => match request {
                 Request::App(body) => {
+                    if self.channels.len() >= self.max_waiting {
+                        let reason = match self.max_waiting {
+                            0 => "this peer takes no messages".to_owned(),
+                            n => format!("{n} messages are waiting already"),
+                        };
+                        tracing::info!("refused a message from {peer}: {reason}");
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .frames
+                            .send_response(channel, Response::Refused(reason));
+                        return;
+                    }
                     let id = self.next_inbound;
                     self.next_inbound += 1;
                     self.channels.insert(id, channel);
@@ -578,6 +644,7 @@ impl Driver {
                         peer,
                         body,
                         id,
+                        answered: false,
                         commands: self.commands.clone(),
                     };
                     if self.inbound.send(inbound).is_err() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use net::blob::CHUNK;
+use net::blob::{CHUNK, MAX_BLOB};
 use net::frame::MAX_FRAME;
 use net::peer::peer_id_of;
 use net::{Digest, NetError, Peer, PeerConfig, Readers};
@@ -14,11 +14,7 @@ use net::{Digest, NetError, Peer, PeerConfig, Readers};
 const WAIT: Duration = Duration::from_secs(20);
 
 fn peer(seed: u8) -> Peer {
-    Peer::start(PeerConfig::new(
-        [seed; 32],
-        "/ip4/127.0.0.1/tcp/0".parse().unwrap(),
-    ))
-    .unwrap()
+    Peer::start(PeerConfig::loopback([seed; 32])).unwrap()
 }
 
 /// Answers each message from `peer`'s inbox with its bytes reversed, `n` times; a message
@@ -106,24 +102,30 @@ fn a_blob_moves_in_chunks_to_its_readers_only() {
         .unwrap();
 
     let id = reader.dial(owner.address(), WAIT).unwrap();
-    assert_eq!(reader.fetch(id, digest, WAIT).unwrap(), blob);
+    assert_eq!(reader.fetch(id, digest, MAX_BLOB, WAIT).unwrap(), blob);
+    // A reader that takes less than the blob's length is not sent it.
+    let short = blob.len() as u64 - 1;
+    match reader.fetch(id, digest, short, WAIT) {
+        Err(NetError::Blob { reason, .. }) => assert!(reason.contains("over the"), "{reason}"),
+        other => panic!("a blob over the reader's most: {other:?}"),
+    }
     let id = stranger.dial(owner.address(), WAIT).unwrap();
-    match stranger.fetch(id, digest, WAIT) {
+    match stranger.fetch(id, digest, MAX_BLOB, WAIT) {
         Err(NetError::Refused { reason, .. }) => {
             assert!(reason.contains("may not read"), "{reason}")
         }
         other => panic!("a stranger read the blob: {other:?}"),
     }
-    assert_eq!(stranger.fetch(id, public, WAIT).unwrap(), b"open");
+    assert_eq!(stranger.fetch(id, public, MAX_BLOB, WAIT).unwrap(), b"open");
     // A digest nobody serves, and a blob no longer served, are refused.
-    match stranger.fetch(id, Digest([9; 32]), WAIT) {
+    match stranger.fetch(id, Digest([9; 32]), MAX_BLOB, WAIT) {
         Err(NetError::Refused { reason, .. }) => assert!(reason.contains("no blob"), "{reason}"),
         other => panic!("{other:?}"),
     }
     owner.unserve(public).unwrap();
     let mut refused = false;
     for _ in 0..100 {
-        match stranger.fetch(id, public, WAIT) {
+        match stranger.fetch(id, public, MAX_BLOB, WAIT) {
             Err(NetError::Refused { .. }) => {
                 refused = true;
                 break;
@@ -149,4 +151,63 @@ fn a_dial_to_nobody_fails() {
         Err(NetError::Address { .. }) => {}
         other => panic!("dialled nobody: {other:?}"),
     }
+}
+
+#[test]
+fn a_sealed_model_is_refused_to_a_stranger_and_says_nothing_to_one_who_captured_it() {
+    let owner = peer(10);
+    let provider = peer(11);
+    let stranger = peer(12);
+    let model: Vec<u8> = (0..3 * 1024u32)
+        .flat_map(|i| (i as f32).to_le_bytes())
+        .collect();
+    let sealed = owner.seal(&provider.id(), &model).unwrap();
+    let digest = owner
+        .serve(
+            Arc::new(sealed),
+            Readers::Only(BTreeSet::from([provider.id()])),
+        )
+        .unwrap();
+
+    let id = stranger.dial(owner.address(), WAIT).unwrap();
+    assert!(matches!(
+        stranger.fetch(id, digest, MAX_BLOB, WAIT),
+        Err(NetError::Refused { .. })
+    ));
+    // What crossed the wire to the provider, captured, opens for the provider only.
+    let id = provider.dial(owner.address(), WAIT).unwrap();
+    let captured = provider.fetch(id, digest, MAX_BLOB, WAIT).unwrap();
+    assert!(
+        !captured.windows(64).any(|w| w == &model[4000..4064]),
+        "the sealed blob holds the model in clear"
+    );
+    assert_eq!(provider.open(&owner.id(), &captured).unwrap(), model);
+    match stranger.open(&owner.id(), &captured) {
+        Err(NetError::Seal(_)) => {}
+        other => panic!("a stranger opened a captured model: {other:?}"),
+    }
+}
+
+#[test]
+fn a_peer_that_takes_no_messages_refuses_them_and_a_dropped_message_is_refused() {
+    let mut config = PeerConfig::loopback([13; 32]);
+    config.max_waiting = 0;
+    let asker = Peer::start(config).unwrap();
+    let other = Arc::new(peer(14));
+    let id = other.dial(asker.address(), WAIT).unwrap();
+    match other.request(id, b"hello".to_vec(), WAIT) {
+        Err(NetError::Refused { reason, .. }) => {
+            assert!(reason.contains("no messages"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A message its recipient drops without an answer is refused, not left to time out.
+    let dropper = other.clone();
+    let drop_one = thread::spawn(move || drop(dropper.next_inbound(WAIT)));
+    let id = asker.dial(other.address(), WAIT).unwrap();
+    match asker.request(id, b"hello".to_vec(), WAIT) {
+        Err(NetError::Refused { reason, .. }) => assert_eq!(reason, "dropped unanswered"),
+        other => panic!("{other:?}"),
+    }
+    drop_one.join().unwrap();
 }

@@ -98,6 +98,11 @@ pub struct RunArgs {
     /// Key directory (default: $ZKFL_KEYS or ~/.cache/zkfl/keys)
     #[arg(long)]
     pub keys: Option<PathBuf>,
+    /// Reach the providers over libp2p: the owner and each provider a peer of its own on
+    /// 127.0.0.1 (TCP, Noise, identities from the ledger keys), models and updates sealed to
+    /// their reader; still one process
+    #[arg(long)]
+    pub p2p: bool,
 }
 
 /// Runs the pipeline.
@@ -187,6 +192,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         keys: store,
         clock: Arc::new(SystemClock),
         silent: Vec::new(),
+        network: args.p2p,
     })?;
     let events = Printed {
         visible: !args.json,

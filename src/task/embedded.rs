@@ -1,6 +1,7 @@
 //! A whole task in one process: the embedded ledger, the providers behind the in-process
-//! transport, and the owner's driver, wired from one configuration. `zkfl run` and the
-//! whole-task tests use it.
+//! transport (or, with [`EmbeddedConfig::network`], behind peers of their own on 127.0.0.1,
+//! reached over libp2p), and the owner's driver, wired from one configuration. `zkfl run` and
+//! the whole-task tests use it.
 //!
 //! ```text
 //! DIR/config.json              the federation (a resumed task must have the same)
@@ -16,19 +17,22 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chain::keys::save_key_file;
 use chain::{Address, Keypair};
 use fl::federation::{Federation, FederationConfig, RunDir};
+use net::{Peer, PeerConfig};
 use prover::StepProver;
 use sha2::{Digest as _, Sha256};
 use verifier::KeyStore;
 
 use super::clock::Clock;
 use super::ledger::{EmbeddedLedger, LedgerSetup};
+use super::network::{NetTransport, ProviderServer};
 use super::provider::{Provider, ProviderContext};
-use super::transport::InProcess;
+use super::transport::{InProcess, Transport};
 use super::{Parties, TaskDriver, TaskTerms};
 use crate::proving::{commit_run, federation_shape};
 
@@ -52,6 +56,9 @@ pub struct EmbeddedConfig {
     pub clock: Arc<dyn Clock>,
     /// Providers that stop answering from a round on: `(client, round)`.
     pub silent: Vec<(usize, u32)>,
+    /// Reach the providers over libp2p: the owner and each provider a peer of its own on
+    /// 127.0.0.1 (real TCP, Noise, identities from the ledger keys), not in process.
+    pub network: bool,
 }
 
 /// A task wired in one process.
@@ -66,6 +73,66 @@ pub struct EmbeddedTask {
     pub federation: Arc<Federation>,
     /// The run directory.
     pub dir: Arc<RunDir>,
+    /// With [`EmbeddedConfig::network`]: the peers and the providers' servers.
+    pub network: Option<Loopback>,
+}
+
+/// The owner's and the providers' peers on 127.0.0.1, and the servers answering for the
+/// providers (each stopped when dropped; a peer stops with its last handle).
+pub struct Loopback {
+    /// The owner's peer.
+    pub owner: Arc<Peer>,
+    /// The providers' peers, by client index.
+    pub providers: BTreeMap<usize, Arc<Peer>>,
+    // Held, not read: each answers until dropped.
+    _servers: Vec<ProviderServer>,
+}
+
+impl Loopback {
+    /// Starts a peer for the owner and for each provider, dials each from the owner, and
+    /// serves each provider's requests with `transport`'s provider. Requests stay open a
+    /// minute past the task's `timeout`, so that the task's terms decide when a provider is
+    /// late; the owner's peer takes no messages (it only asks).
+    fn start(
+        owner: &Keypair,
+        providers: &BTreeMap<usize, Keypair>,
+        transport: &Arc<InProcess>,
+        timeout: Duration,
+    ) -> Result<Loopback> {
+        let start = |key: &Keypair, max_waiting: Option<usize>| -> Result<Arc<Peer>> {
+            let mut config = PeerConfig::loopback(key.secret());
+            config.request_timeout = timeout.saturating_add(Duration::from_secs(60));
+            if let Some(max) = max_waiting {
+                config.max_waiting = max;
+            }
+            Ok(Arc::new(Peer::start(config)?))
+        };
+        let owner_peer = start(owner, Some(0))?;
+        let mut peers = BTreeMap::new();
+        let mut servers = Vec::new();
+        for (&client, key) in providers {
+            let peer = start(key, None)?;
+            owner_peer.dial(peer.address(), Duration::from_secs(20))?;
+            let transport = transport.clone();
+            servers.push(ProviderServer::start(
+                peer.clone(),
+                owner_peer.id(),
+                move |request| transport.answer(client, request),
+            ));
+            peers.insert(client, peer);
+        }
+        Ok(Loopback {
+            owner: owner_peer,
+            providers: peers,
+            _servers: servers,
+        })
+    }
+
+    /// The owner's transport to the providers' peers.
+    fn transport(&self) -> NetTransport {
+        let ids = self.providers.iter().map(|(&c, p)| (c, p.id())).collect();
+        NetTransport::new(self.owner.clone(), ids)
+    }
 }
 
 impl EmbeddedTask {
@@ -127,6 +194,14 @@ impl EmbeddedTask {
             transport = transport.silence_from(client, round);
         }
         let transport = Arc::new(transport);
+        let network = config
+            .network
+            .then(|| Loopback::start(&owner, &provider_keys, &transport, terms.timeout))
+            .transpose()?;
+        let to_providers: Arc<dyn Transport> = match &network {
+            Some(network) => Arc::new(network.transport()),
+            None => transport.clone(),
+        };
         let parties = Parties {
             owner,
             providers: provider_keys
@@ -135,7 +210,7 @@ impl EmbeddedTask {
                 .collect(),
             clock: config.clock,
             ledger: ledger.clone(),
-            transport: transport.clone(),
+            transport: to_providers,
             prover,
         };
         let driver = TaskDriver::new(terms, federation.clone(), shape, dir.clone(), parties)
@@ -146,6 +221,7 @@ impl EmbeddedTask {
             transport,
             federation,
             dir,
+            network,
         })
     }
 

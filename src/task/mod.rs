@@ -36,9 +36,11 @@
 pub mod clock;
 pub mod embedded;
 pub mod ledger;
+pub mod network;
 pub mod provider;
 pub mod setup;
 pub mod transport;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

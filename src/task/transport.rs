@@ -141,6 +141,15 @@ impl InProcess {
             .is_none_or(|from| round < *from)
     }
 
+    /// Provider `client`'s reply to `request`; `None` if it is silent by then (or there is
+    /// no such provider).
+    pub fn answer(&self, client: usize, request: &Request) -> Option<Reply> {
+        if !self.answers(client, request) {
+            return None;
+        }
+        self.with_provider(client, |p| p.handle(request))
+    }
+
     /// Runs `f` on provider `client`.
     pub fn with_provider<R>(&self, client: usize, f: impl FnOnce(&mut Provider) -> R) -> Option<R> {
         let provider = self.providers.get(&client)?;
@@ -152,12 +161,7 @@ impl Transport for InProcess {
     fn broadcast(&self, to: &[usize], request: &Request, timeout: Duration) -> Vec<Option<Reply>> {
         let replies: Vec<Option<Reply>> = to
             .par_iter()
-            .map(|&client| {
-                if !self.answers(client, request) {
-                    return None;
-                }
-                self.with_provider(client, |p| p.handle(request))
-            })
+            .map(|&client| self.answer(client, request))
             .collect();
         if replies.iter().any(Option::is_none) {
             self.clock.wait(timeout);
