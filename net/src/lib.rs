@@ -8,6 +8,7 @@
 //!   [`blob::CHUNK`] bytes, addressed by the blob's SHA-256 digest and the chunk's index,
 //!   and are checked against the digest once whole.
 //! - [`seal`]: blobs sealed to one reader (NaCl's crypto_box between the two ledger keys).
+//! - [`traffic`]: bytes on the wire, counted under Noise and yamux.
 //! - [`peer`]: one party on the network: a libp2p swarm run on a thread of its own, with a
 //!   blocking handle for requests, replies and blobs (the task driver is synchronous).
 
@@ -15,10 +16,12 @@ pub mod blob;
 pub mod frame;
 pub mod peer;
 pub mod seal;
+pub mod traffic;
 
 pub use blob::Digest;
 pub use libp2p::{Multiaddr, PeerId};
 pub use peer::{Inbound, Peer, PeerConfig, Readers};
+pub use traffic::Traffic;
 
 /// What can go wrong on the network.
 #[derive(Debug, thiserror::Error)]

@@ -18,15 +18,17 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::core::ConnectedPoint;
+use libp2p::core::upgrade;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{ConnectionId, NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, identify, identity, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, Transport, identify, identity, noise, tcp, yamux};
 use tokio::sync::mpsc;
 
 use crate::NetError;
 use crate::blob::{self, Assembly, Digest};
 use crate::frame::{FrameCodec, MAX_FRAME, PROTOCOL, Request, Response};
+use crate::traffic::{Counted, Counters, Traffic};
 
 /// How a peer starts (its `Debug` leaves the secret out).
 #[derive(Clone)]
@@ -203,6 +205,7 @@ struct Behaviour {
 pub struct Peer {
     id: PeerId,
     secret: [u8; 32],
+    counters: Arc<Counters>,
     addr: Multiaddr,
     commands: Option<mpsc::UnboundedSender<Command>>,
     inbound: Mutex<std_mpsc::Receiver<Inbound>>,
@@ -218,6 +221,8 @@ impl Peer {
         let key = keypair(config.secret)?;
         let id = key.public().to_peer_id();
         let secret = config.secret;
+        let counters = Arc::new(Counters::default());
+        let counted = counters.clone();
         let (commands, rx) = mpsc::unbounded_channel();
         let (inbound_tx, inbound) = std_mpsc::channel();
         let (ready_tx, ready) = std_mpsc::channel();
@@ -236,7 +241,7 @@ impl Peer {
                     }
                 };
                 runtime.block_on(async move {
-                    let swarm = match swarm(key, &config) {
+                    let swarm = match swarm(key, &config, counted) {
                         Ok(swarm) => swarm,
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -268,6 +273,7 @@ impl Peer {
         Ok(Peer {
             id,
             secret,
+            counters,
             addr,
             commands: Some(commands),
             inbound: Mutex::new(inbound),
@@ -278,6 +284,11 @@ impl Peer {
     /// This peer's id.
     pub fn id(&self) -> PeerId {
         self.id
+    }
+
+    /// Bytes its TCP connections have carried so far, Noise and yamux framing included.
+    pub fn traffic(&self) -> Traffic {
+        self.counters.read()
     }
 
     /// Where others reach it: its listen address with `/p2p/<id>`.
@@ -440,31 +451,36 @@ impl Drop for Peer {
     }
 }
 
-fn swarm(key: identity::Keypair, config: &PeerConfig) -> Result<Swarm<Behaviour>, NetError> {
+fn swarm(
+    key: identity::Keypair,
+    config: &PeerConfig,
+    counters: Arc<Counters>,
+) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let frames = request_response::Behaviour::with_codec(
         FrameCodec,
         [(PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(config.request_timeout),
     );
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| setup(&e))?
-        .with_behaviour(|key| Behaviour {
-            frames,
-            identify: identify::Behaviour::new(identify::Config::new(
-                "/zkfl/1".into(),
-                key.public(),
-            )),
-        })
-        .map_err(|e| setup(&e))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-        .build();
+    // TCP, its bytes counted, then Noise and yamux: what SwarmBuilder's with_tcp builds, with
+    // the count underneath.
+    let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+        .map(move |stream, _| Counted::new(stream, counters.clone()))
+        .upgrade(upgrade::Version::V1)
+        .authenticate(noise::Config::new(&key).map_err(|e| setup(&e))?)
+        .multiplex(yamux::Config::default())
+        .boxed();
+    let behaviour = Behaviour {
+        frames,
+        identify: identify::Behaviour::new(identify::Config::new("/zkfl/1".into(), key.public())),
+    };
+    let mut swarm = Swarm::new(
+        transport,
+        behaviour,
+        key.public().to_peer_id(),
+        libp2p::swarm::Config::with_tokio_executor()
+            .with_idle_connection_timeout(Duration::from_secs(3600)),
+    );
     swarm
         .listen_on(config.listen.clone())
         .map_err(|e| NetError::Address {

@@ -102,7 +102,13 @@ fn a_blob_moves_in_chunks_to_its_readers_only() {
         .unwrap();
 
     let id = reader.dial(owner.address(), WAIT).unwrap();
+    let (read, served) = (reader.traffic(), owner.traffic());
     assert_eq!(reader.fetch(id, digest, MAX_BLOB, WAIT).unwrap(), blob);
+    // The wire carried the blob and a little framing, counted on both sides.
+    let (read, served) = (reader.traffic().since(read), owner.traffic().since(served));
+    let n = blob.len() as u64;
+    assert!(read.received >= n && read.received < n + n / 50, "{read:?}");
+    assert!(served.sent >= n && served.sent < n + n / 50, "{served:?}");
     // A reader that takes less than the blob's length is not sent it.
     let short = blob.len() as u64 - 1;
     match reader.fetch(id, digest, short, WAIT) {

@@ -105,8 +105,10 @@ pub struct RunArgs {
     pub p2p: bool,
 }
 
-/// Runs the pipeline.
-pub fn run(args: RunArgs) -> Result<()> {
+/// The default task as `args` set it: its directory, federation, terms and keys.
+///
+/// Errors: options out of range or that do not parse (one line naming the option).
+pub fn embedded_config(args: &RunArgs) -> Result<EmbeddedConfig> {
     let backend: BackendKind = args.backend.parse()?;
     let attack = args
         .attack
@@ -176,7 +178,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             ),
         }
     }
-    let mut task = EmbeddedTask::open(EmbeddedConfig {
+    Ok(EmbeddedConfig {
         dir: args.out.clone(),
         federation: config,
         terms: TaskTerms {
@@ -193,7 +195,13 @@ pub fn run(args: RunArgs) -> Result<()> {
         clock: Arc::new(SystemClock),
         silent: Vec::new(),
         network: args.p2p,
-    })?;
+    })
+}
+
+/// Runs the pipeline.
+pub fn run(args: RunArgs) -> Result<()> {
+    let backend: BackendKind = args.backend.parse()?;
+    let mut task = EmbeddedTask::open(embedded_config(&args)?)?;
     let events = Printed {
         visible: !args.json,
         out: args.out.clone(),

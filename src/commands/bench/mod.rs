@@ -1,6 +1,7 @@
 //! `zkfl bench`: speed figures, each beside a baseline measured in the same run.
 
 mod contrib;
+mod net;
 mod prover;
 mod train;
 
@@ -59,6 +60,25 @@ pub enum BenchCommand {
     /// number of providers (time, coalitions evaluated, relative L2 error and Spearman ρ against
     /// the exact values of the same game).
     Contrib(contrib::ContribBenchArgs),
+    /// What the network costs a round of the default task (digits, softmax 64→10, FedAvg,
+    /// paid by credited rounds, nobody audited): mean round time with the providers in
+    /// process (the baseline) and behind libp2p peers on 127.0.0.1, and the bytes each
+    /// provider's TCP connections carried per round (framing, handshakes and the join
+    /// included) beside the model down and the update up
+    Net {
+        /// Numbers of providers
+        #[arg(long, value_delimiter = ',', default_value = "3,10")]
+        providers: Vec<usize>,
+        /// Rounds of each task
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+        /// Key directory (default: $ZKFL_KEYS or ~/.cache/zkfl/keys)
+        #[arg(long)]
+        keys: Option<std::path::PathBuf>,
+        /// Print the rows as JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
     /// Ledger throughput: signed transfers per second through the full path (signature check,
     /// rules, state root, one redb commit per block) beside raw ed25519 verification measured in
     /// the same run, the replay check, and 2 shards against 1.
@@ -99,6 +119,12 @@ pub fn run(command: BenchCommand) -> Result<()> {
             json,
         } => ledger(blocks, per_block, json),
         BenchCommand::Contrib(args) => contrib::run(args),
+        BenchCommand::Net {
+            providers,
+            rounds,
+            keys,
+            json,
+        } => net::run(&providers, rounds, keys, json),
     }
 }
 
