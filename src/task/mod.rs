@@ -884,9 +884,9 @@ impl TaskDriver {
         Ok(())
     }
 
-    /// Checks a provider's update against the log it posted: the post is on the ledger, the
-    /// log's header names this round, this provider and the global model, and its last record
-    /// holds the update after the posted number of steps.
+    /// Checks a provider's update against the log it posted: the update has the model's
+    /// shape, the post is on the ledger, the log's header names this round, this provider and
+    /// the global model, and its last record holds the update after the posted number of steps.
     fn check_update(
         &self,
         round: u32,
@@ -895,6 +895,9 @@ impl TaskDriver {
         global: &Digest,
         update: &Update,
     ) -> Result<()> {
+        // First: a provider that logged an update of another length would otherwise pass
+        // the log's checks and reach the aggregation.
+        same_shape(&update.params, &self.global)?;
         let posted = LogPost::from_value(&self.round_value_of(round, addr))
             .context("no log posted on the ledger")?;
         ensure!(
@@ -1227,6 +1230,17 @@ impl TaskDriver {
 
 /// The exact fixed-point FedAvg of the updates (`circuits::relations::contribution::fedavg`),
 /// back in floats: what a `shapley` task's contribution proof shows is the next global model.
+/// An update of as many parameters as the global model.
+fn same_shape(update: &[f32], global: &[f32]) -> Result<()> {
+    ensure!(
+        update.len() == global.len(),
+        "an update of {} parameters for a model of {}",
+        update.len(),
+        global.len()
+    );
+    Ok(())
+}
+
 fn proven_fedavg(global: &[f32], updates: &[ClientUpdate]) -> Result<Vec<f32>> {
     use circuits::fixed::{FW, dequantize, quantize_params};
     let mut quantized = Vec::new();
@@ -1253,4 +1267,19 @@ fn proven_fedavg(global: &[f32], updates: &[ClientUpdate]) -> Result<Vec<f32>> {
 /// The initial global model of a federation.
 fn federation_init(federation: &Federation) -> Vec<f32> {
     federation.spec().init_params(federation.config().seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_of_another_shape_is_refused_before_it_reaches_fedavg() {
+        let global = vec![0.0f32; 650];
+        assert!(same_shape(&vec![0.5; 650], &global).is_ok());
+        for len in [0, 649, 651] {
+            let err = same_shape(&vec![0.5; len], &global).unwrap_err();
+            assert!(err.to_string().contains("for a model of 650"), "{err}");
+        }
+    }
 }
