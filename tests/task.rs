@@ -635,6 +635,28 @@ fn one_seed_twice_gives_byte_identical_ledgers() {
 }
 
 #[test]
+fn options_that_cannot_run_leave_the_directory_free_for_ones_that_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("task");
+    let bad = EmbeddedTask::open(EmbeddedConfig {
+        dir: out.clone(),
+        federation: FederationConfig {
+            rounds: 0,
+            ..federation()
+        },
+        terms: terms(),
+        keys: keys(),
+        clock: Arc::new(SimClock::new(1_700_000_000_000)),
+        silent: vec![],
+        network: false,
+    });
+    assert!(bad.is_err(), "0 rounds were taken");
+    assert!(!out.exists(), "a refused task wrote {}", out.display());
+    // The same directory then takes a task that can run.
+    open_on(&out, federation(), terms(), vec![]);
+}
+
+#[test]
 fn providers_behind_libp2p_peers_on_loopback_make_the_same_ledger_as_in_process() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let local = blocks(&finished(a.path(), vec![]).ledger);

@@ -1,5 +1,6 @@
-//! Bytes on the wire: every byte a peer's TCP connections carry, counted below Noise and
-//! yamux, so their framing, handshakes and the protocol's own messages are all in the count.
+//! Bytes on the wire: every byte a peer's TCP connections carry (TCP payload; IP and TCP
+//! headers are not counted), counted below Noise and yamux, so their framing, handshakes and
+//! the protocol's own messages are all in the count.
 
 use std::io;
 use std::pin::Pin;

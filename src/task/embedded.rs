@@ -138,6 +138,9 @@ impl Loopback {
 impl EmbeddedTask {
     /// Opens (or resumes) the task in `config.dir`.
     pub fn open(config: EmbeddedConfig) -> Result<EmbeddedTask> {
+        // The options are checked before anything is written: a directory never holds a
+        // task whose options cannot run.
+        let federation = Federation::new(config.federation.clone())?;
         let dir = RunDir::create(&config.dir)?;
         match dir.read_json::<FederationConfig>("config.json")? {
             Some(previous) if previous != config.federation => bail!(
@@ -147,7 +150,7 @@ impl EmbeddedTask {
             Some(_) => {}
             None => dir.write_json("config.json", &config.federation)?,
         }
-        let federation = Arc::new(commit_run(Federation::new(config.federation)?, &dir)?.0);
+        let federation = Arc::new(commit_run(federation, &dir)?.0);
         let shape = federation_shape(&federation)?;
         let dir = Arc::new(dir);
         let terms = config.terms;

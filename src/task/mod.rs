@@ -1228,8 +1228,6 @@ impl TaskDriver {
     }
 }
 
-/// The exact fixed-point FedAvg of the updates (`circuits::relations::contribution::fedavg`),
-/// back in floats: what a `shapley` task's contribution proof shows is the next global model.
 /// An update of as many parameters as the global model.
 fn same_shape(update: &[f32], global: &[f32]) -> Result<()> {
     ensure!(
@@ -1241,6 +1239,8 @@ fn same_shape(update: &[f32], global: &[f32]) -> Result<()> {
     Ok(())
 }
 
+/// The exact fixed-point FedAvg of the updates (`circuits::relations::contribution::fedavg`),
+/// back in floats: what a `shapley` task's contribution proof shows is the next global model.
 fn proven_fedavg(global: &[f32], updates: &[ClientUpdate]) -> Result<Vec<f32>> {
     use circuits::fixed::{FW, dequantize, quantize_params};
     let mut quantized = Vec::new();

@@ -62,9 +62,10 @@ pub enum BenchCommand {
     Contrib(contrib::ContribBenchArgs),
     /// What the network costs a round of the default task (digits, softmax 64→10, FedAvg,
     /// paid by credited rounds, nobody audited): mean round time with the providers in
-    /// process (the baseline) and behind libp2p peers on 127.0.0.1, and the bytes each
-    /// provider's TCP connections carried per round (framing, handshakes and the join
-    /// included) beside the model down and the update up
+    /// process (the baseline) and behind libp2p peers on 127.0.0.1, the bytes each training
+    /// provider's TCP connections carried per round (Noise and yamux framing included) beside
+    /// the model down and the update up, and the whole task's bytes (handshakes and the join
+    /// included) per provider and round
     Net {
         /// Numbers of providers
         #[arg(long, value_delimiter = ',', default_value = "3,10")]

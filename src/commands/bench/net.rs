@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use clap::Parser;
 use net::Peer;
 use serde::Serialize;
@@ -32,7 +32,11 @@ struct Row {
     p2p_round_seconds: f64,
     /// The second over the first.
     round_time_ratio: f64,
-    /// Bytes a provider's connections carried in a round, both ways.
+    /// Provider-rounds whose update the owner took (a provider with too few rows for a
+    /// batch answers but sends no update).
+    trained_provider_rounds: usize,
+    /// Bytes a training provider's connections carried in a round, both ways: all
+    /// providers' round bytes over the trained provider-rounds.
     wire_bytes_per_provider_round: f64,
     /// The model down and the update up, bytes.
     payload_bytes: u64,
@@ -66,13 +70,18 @@ pub fn run(providers: &[usize], rounds: u32, keys: Option<PathBuf>, json: bool) 
         let p2p = task(n, rounds, true, &keys)?;
         let payload = 2 * 4 * local.params as u64;
         let provider_rounds = n as f64 * f64::from(rounds);
-        let per = p2p.round_bytes as f64 / provider_rounds;
+        ensure!(
+            p2p.trained > 0,
+            "no provider trained in the task of {n} providers"
+        );
+        let per = p2p.round_bytes as f64 / p2p.trained as f64;
         let row = Row {
             providers: n,
             rounds,
             in_process_round_seconds: local.round_seconds,
             p2p_round_seconds: p2p.round_seconds,
             round_time_ratio: p2p.round_seconds / local.round_seconds,
+            trained_provider_rounds: p2p.trained,
             wire_bytes_per_provider_round: per,
             payload_bytes: payload,
             overhead: per / payload as f64 - 1.0,
@@ -120,6 +129,8 @@ struct Measured {
     seconds: f64,
     /// Model parameters.
     params: usize,
+    /// Provider-rounds whose update was taken.
+    trained: usize,
     /// Bytes all providers' connections carried in the rounds, and in the whole task (0 in
     /// process).
     round_bytes: u64,
@@ -163,8 +174,9 @@ fn task(n: usize, rounds: u32, p2p: bool, keys: &Option<PathBuf>) -> Result<Meas
         std::process::id(),
         if p2p { "p2p" } else { "local" }
     ));
-    // A task directory is resumed: start from none.
+    // A task directory is resumed: start from none, and leave none behind.
     let _ = std::fs::remove_dir_all(&dir);
+    let _removed = Removed(dir.clone());
     let mut argv = vec![
         "zkfl".to_owned(),
         "--out".into(),
@@ -205,6 +217,7 @@ fn task(n: usize, rounds: u32, p2p: bool, keys: &Option<PathBuf>) -> Result<Meas
         history.len()
     );
     let round_seconds = history.iter().map(|m| m.seconds).sum::<f64>() / f64::from(rounds);
+    let trained = history.iter().map(|m| m.clients.len()).sum();
     let params = task
         .federation
         .spec()
@@ -212,15 +225,21 @@ fn task(n: usize, rounds: u32, p2p: bool, keys: &Option<PathBuf>) -> Result<Meas
         .len();
     let task_bytes = counter.now();
     let round_bytes = counter.count.lock().unwrap_or_else(|e| e.into_inner()).1;
-    drop(counter);
-    drop(task);
-    std::fs::remove_dir_all(&dir)
-        .with_context(|| format!("removing the bench's task directory {}", dir.display()))?;
     Ok(Measured {
         round_seconds,
         seconds,
         params,
+        trained,
         round_bytes,
         task_bytes,
     })
+}
+
+/// Removes a directory when dropped, whether the task in it ran or failed.
+struct Removed(PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
