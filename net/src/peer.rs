@@ -462,12 +462,11 @@ fn swarm(
         [(PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(config.request_timeout),
     );
-    // TCP, its bytes counted, then Noise and yamux, and the 10 s connection-setup timeout
-    // SwarmBuilder adds: its with_tcp transport with the count underneath (multistream-select
-    // V1, not V1Lazy: one round trip more per connection, none per request).
+    // What SwarmBuilder's with_tcp builds (TCP, Noise, yamux, a 10 s connection-setup
+    // timeout), with the byte count underneath Noise.
     let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
         .map(move |stream, _| Counted::new(stream, counters.clone()))
-        .upgrade(upgrade::Version::V1)
+        .upgrade(upgrade::Version::V1Lazy)
         .authenticate(noise::Config::new(&key).map_err(|e| setup(&e))?)
         .multiplex(yamux::Config::default())
         .timeout(Duration::from_secs(10))

@@ -99,19 +99,18 @@ impl Loopback {
         transport: &Arc<InProcess>,
         timeout: Duration,
     ) -> Result<Loopback> {
-        let start = |key: &Keypair, max_waiting: Option<usize>| -> Result<Arc<Peer>> {
-            let mut config = PeerConfig::loopback(key.secret());
-            config.request_timeout = timeout.saturating_add(Duration::from_secs(60));
-            if let Some(max) = max_waiting {
-                config.max_waiting = max;
-            }
-            Ok(Arc::new(Peer::start(config)?))
+        let config = |key: &Keypair| PeerConfig {
+            request_timeout: timeout.saturating_add(Duration::from_secs(60)),
+            ..PeerConfig::loopback(key.secret())
         };
-        let owner_peer = start(owner, Some(0))?;
+        let owner_peer = Arc::new(Peer::start(PeerConfig {
+            max_waiting: 0,
+            ..config(owner)
+        })?);
         let mut peers = BTreeMap::new();
         let mut servers = Vec::new();
         for (&client, key) in providers {
-            let peer = start(key, None)?;
+            let peer = Arc::new(Peer::start(config(key))?);
             owner_peer.dial(peer.address(), Duration::from_secs(20))?;
             let transport = transport.clone();
             servers.push(ProviderServer::start(

@@ -208,30 +208,20 @@ impl ProviderServer {
                     let _ = inbound.refuse("not the task's owner");
                     continue;
                 }
-                match wire::request_sequence(&inbound.body) {
-                    Ok(s) if guard.admit(s) => {}
-                    Ok(s) => {
-                        tracing::warn!(
-                            "refused a replayed request {s} (last taken {:?})",
-                            guard.last
-                        );
-                        let _ = inbound.refuse("a replayed request");
-                        continue;
-                    }
-                    Err(why) => {
-                        tracing::warn!("refused a request from the owner: {why:#}");
-                        let _ = inbound.refuse(&format!("{why:#}"));
-                        continue;
-                    }
-                }
-                // The owner has the previous reply's blobs by now: it asks one thing at a time.
-                served.unserve();
-                let mut fetch = Fetch {
-                    peer: &peer,
-                    from: owner,
-                    deadline: Instant::now() + FETCH,
-                };
-                let request = match wire::decode_request(&inbound.body, &mut fetch) {
+                // The sequence number first: a replay fetches nothing and unserves nothing.
+                let admitted = wire::request_sequence(&inbound.body).and_then(|s| {
+                    anyhow::ensure!(guard.admit(s), "a replayed request");
+                    // The owner has the previous reply's blobs by now: it asks one thing at
+                    // a time.
+                    served.unserve();
+                    let mut fetch = Fetch {
+                        peer: &peer,
+                        from: owner,
+                        deadline: Instant::now() + FETCH,
+                    };
+                    wire::decode_request(&inbound.body, &mut fetch)
+                });
+                let request = match admitted {
                     Ok((_, request)) => request,
                     Err(why) => {
                         tracing::warn!("refused a request from the owner: {why:#}");

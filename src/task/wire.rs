@@ -34,6 +34,7 @@ use chain::SignedTransaction;
 use chain::codec::{Reader, Writer};
 use chain::settlement::TaskKey;
 use chain::task::LogPost;
+use fl::blob::{bytes_to_f32s, f32s_to_bytes};
 use pol::LogEnds;
 
 use super::setup::KeyParameters;
@@ -84,7 +85,7 @@ pub fn encode_request(request: &Request, sequence: u64, blobs: &mut dyn Blobs) -
         Request::Train { round, model } => {
             w.u8(2);
             w.u32(*round);
-            w.raw(&blobs.put(floats(model))?);
+            w.raw(&blobs.put(f32s_to_bytes(model))?);
         }
         Request::Prove { round } => {
             w.u8(3);
@@ -119,7 +120,8 @@ pub fn decode_request(bytes: &[u8], blobs: &mut dyn Blobs) -> Result<(u64, Reque
         },
         2 => {
             let round = r.u32("round")?;
-            let model = Arc::new(read_floats(&blobs.get(r.array("model")?, MAX_MODEL)?)?);
+            let model = blobs.get(r.array("model")?, MAX_MODEL)?;
+            let model = Arc::new(bytes_to_f32s(&model).context("the global model")?);
             Request::Train { round, model }
         }
         3 => Request::Prove {
@@ -154,7 +156,7 @@ pub fn encode_reply(reply: &Reply, blobs: &mut dyn Blobs) -> Result<Vec<u8>> {
         }
         Reply::Trained(update) => {
             w.u8(3);
-            w.raw(&blobs.put(floats(&update.params))?);
+            w.raw(&blobs.put(f32s_to_bytes(&update.params))?);
             w.u64(update.samples as u64);
             w.u32(update.train_loss.to_bits());
             w.raw(&update.post.head);
@@ -222,7 +224,7 @@ pub fn decode_reply(bytes: &[u8], blobs: &mut dyn Blobs) -> Result<Reply> {
             };
             let ends = LogEnds::decode(r.bytes32("ends", MAX_FIELD)?).context("the log's ends")?;
             Reply::Trained(Box::new(Update {
-                params: read_floats(&blobs.get(params, MAX_MODEL)?)?,
+                params: bytes_to_f32s(&blobs.get(params, MAX_MODEL)?).context("the update")?,
                 samples: usize::try_from(samples).context("samples")?,
                 train_loss,
                 post,
@@ -269,22 +271,6 @@ fn truncated(reason: &str) -> &[u8] {
         end -= 1;
     }
     &reason.as_bytes()[..end]
-}
-
-fn floats(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
-fn read_floats(bytes: &[u8]) -> Result<Vec<f32>> {
-    ensure!(
-        bytes.len().is_multiple_of(4),
-        "{} bytes are not f32 values",
-        bytes.len()
-    );
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect())
 }
 
 /// `bytes` if within [`MAX_FIELD`], which the recipient takes.
@@ -420,7 +406,10 @@ mod tests {
         w.u32(1);
         w.raw(&odd);
         let err = decode_request(&w.finish(), &mut store).unwrap_err();
-        assert!(err.to_string().contains("not f32"), "{err}");
+        assert!(
+            format!("{err:#}").contains("not a multiple of 4"),
+            "{err:#}"
+        );
         // A proof count past the cap is refused before anything is allocated.
         let mut w = Writer::record(REPLY, VERSION);
         w.u8(4);

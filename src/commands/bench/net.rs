@@ -177,27 +177,18 @@ fn task(n: usize, rounds: u32, p2p: bool, keys: &Option<PathBuf>) -> Result<Meas
     // A task directory is resumed: start from none, and leave none behind.
     let _ = std::fs::remove_dir_all(&dir);
     let _removed = Removed(dir.clone());
-    let mut argv = vec![
-        "zkfl".to_owned(),
-        "--out".into(),
-        dir.display().to_string(),
-        "--rounds".into(),
-        rounds.to_string(),
-        "--providers".into(),
-        n.to_string(),
-        "--reward".into(),
-        "proportional".into(),
-        "--audit".into(),
-        "0".into(),
-        "--json".into(),
-    ];
-    if p2p {
-        argv.push("--p2p".into());
-    }
-    if let Some(keys) = keys {
-        argv.extend(["--keys".into(), keys.display().to_string()]);
-    }
-    let args = Wrapped::try_parse_from(argv)?.run;
+    // `zkfl run`'s defaults, but for what the bench sets.
+    let args = RunArgs {
+        out: dir.clone(),
+        rounds,
+        providers: n,
+        reward: "proportional".into(),
+        audit: 0,
+        json: true,
+        p2p,
+        keys: keys.clone(),
+        ..Wrapped::try_parse_from(["zkfl"])?.run
+    };
     let started = Instant::now();
     let mut task = EmbeddedTask::open(embedded_config(&args)?)?;
     let counter = RoundBytes {
