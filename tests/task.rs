@@ -126,7 +126,7 @@ fn blocks(ledger: &EmbeddedLedger) -> Vec<Vec<u8>> {
 
 fn at(ledger: &dyn LedgerClient, leaf: &str) -> Value {
     let path = format!("/tasks/{TASK}/{leaf}");
-    ledger.get(&chain::Path::parse(path.trim_end_matches('/')).unwrap())
+    ledger.get(&chain::Path::parse(path.trim_end_matches('/')).unwrap()).unwrap()
 }
 
 /// The paths an op writes.
@@ -195,14 +195,14 @@ fn a_task_runs_in_protocol_order_and_pays_by_credited_rounds() {
             );
         }
     }
-    let proofs = task.driver.proofs();
+    let proofs = task.driver.proofs().unwrap();
     assert_eq!(
         proofs.len(),
         6,
         "one challenged step per provider and round"
     );
     assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
-    let payouts = task.driver.payouts();
+    let payouts = task.driver.payouts().unwrap();
     assert!(
         payouts
             .iter()
@@ -310,12 +310,13 @@ fn a_task_whose_keys_a_ceremony_makes_pays_for_proofs_under_them_and_resumes() {
     assert!(at(ledger, "transcripts/contribution").is_absent());
 
     // Every challenged step was proven under the key the contributions made.
-    let proofs = task.driver.proofs();
+    let proofs = task.driver.proofs().unwrap();
     assert_eq!(proofs.len(), 6);
     assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
     assert!(
         task.driver
             .payouts()
+            .unwrap()
             .iter()
             .all(|p| p.credited == 2 && p.verified == 2)
     );
@@ -339,7 +340,7 @@ fn a_restarted_owner_finishes_a_ceremony_join_a_silent_provider_missed() {
         2,
         "created, joined"
     );
-    assert_eq!(task.driver.next_step(), Step::Start);
+    assert_eq!(task.driver.next_step().unwrap(), Step::Start);
     assert_eq!(key_transcript(&*task.ledger).contributions, 3);
 
     // Without the owner's turn, its contribution and registration are refused, whoever
@@ -369,10 +370,10 @@ fn a_restarted_owner_finishes_a_ceremony_join_a_silent_provider_missed() {
     drop(task);
     // A restarted owner asks it once more, from the parameters the ledger is at.
     let mut task = ceremony_task(dir.path(), vec![]);
-    assert_eq!(task.driver.next_step(), Step::Join);
+    assert_eq!(task.driver.next_step().unwrap(), Step::Join);
     task.driver.run(&Quiet, None).unwrap();
     assert_eq!(key_transcript(&*task.ledger).contributions, 4);
-    let proofs = task.driver.proofs();
+    let proofs = task.driver.proofs().unwrap();
     assert_eq!(proofs.len(), 6);
     assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
 }
@@ -410,11 +411,11 @@ fn a_provider_whose_registration_fails_loses_its_turn_and_its_contribution_with_
     // Provider 1 gives its balance away: it cannot stake.
     let (key, addr) = provider(1);
     let owner = chain::Address::of(&demo_key("owner").public());
-    let give = task.ledger.balance(&addr) - 5;
+    let give = task.ledger.balance(&addr).unwrap() - 5;
     let op = chain::workload::transfer_op(&addr, &owner, 0, give);
     task.ledger.submit(&key, op).unwrap();
     task.ledger.make_block().unwrap();
-    assert!(task.ledger.balance(&addr) < 10);
+    assert!(task.ledger.balance(&addr).unwrap() < 10);
 
     assert_eq!(task.driver.run(&Quiet, Some(1)).unwrap(), 1, "joined");
     assert!(
@@ -447,7 +448,7 @@ fn a_provider_whose_registration_fails_loses_its_turn_and_its_contribution_with_
     let mut task = ceremony_task(dir.path(), vec![]);
     task.driver.run(&Quiet, None).unwrap();
     assert_eq!(key_transcript(&*task.ledger).contributions, 3);
-    let proofs = task.driver.proofs();
+    let proofs = task.driver.proofs().unwrap();
     assert_eq!(proofs.len(), 4);
     assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
 }
@@ -508,7 +509,7 @@ fn a_restarted_owner_ends_a_standing_turn_and_keeps_the_parameters_it_names() {
             .child(&addr.to_string())
             .is_absent()
     );
-    let proofs = task.driver.proofs();
+    let proofs = task.driver.proofs().unwrap();
     assert_eq!(proofs.len(), 6);
     assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
 }
@@ -519,7 +520,7 @@ fn writing_below_a_guessed_proof_id_does_not_block_a_providers_proof() {
     let mut task = open(dir.path(), vec![]);
     // Create, Join, Start, Train(1), Draw(1): round 1's challenge is drawn, nothing proven.
     assert_eq!(task.driver.run(&Quiet, Some(5)).unwrap(), 5);
-    assert_eq!(task.driver.next_step(), Step::Prove(1));
+    assert_eq!(task.driver.next_step().unwrap(), Step::Prove(1));
     // A rival (provider 2) claims every id of the form providers once used for the round's
     // steps (the rules let anyone write below an unused proof id).
     let rival = demo_key("provider-2");
@@ -541,7 +542,7 @@ fn writing_below_a_guessed_proof_id_does_not_block_a_providers_proof() {
         "the claims landed"
     );
     task.driver.run(&Quiet, None).unwrap();
-    let proofs = task.driver.proofs();
+    let proofs = task.driver.proofs().unwrap();
     assert_eq!(proofs.len(), 6);
     assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
 }
@@ -558,7 +559,7 @@ fn a_provider_that_stops_answering_is_left_out_and_not_paid_for_that_round() {
         vec![0, 1],
         "round 2 completed with the others after the timeout"
     );
-    let payouts = task.driver.payouts();
+    let payouts = task.driver.payouts().unwrap();
     let credited: Vec<i128> = payouts.iter().map(|p| p.credited).collect();
     assert_eq!(credited, vec![2, 2, 1]);
     // ⌊1000·2/5⌋ = 400 for the others, ⌊1000/5⌋ = 200 for the one that dropped out.
@@ -573,7 +574,7 @@ fn a_provider_that_does_not_prove_loses_its_stake() {
     let dir = tempfile::tempdir().unwrap();
     let mut task = open(dir.path(), vec![]);
     loop {
-        let step = task.driver.next_step();
+        let step = task.driver.next_step().unwrap();
         if step == Step::Prove(2) {
             break;
         }
@@ -581,7 +582,7 @@ fn a_provider_that_does_not_prove_loses_its_stake() {
     }
     drop(task);
     let task = finished(dir.path(), vec![(1, 2)]);
-    let payouts = task.driver.payouts();
+    let payouts = task.driver.payouts().unwrap();
     assert_eq!(payouts[1].slashed, 10, "its stake went to the escrow");
     assert_eq!(payouts[1].payout, 0);
     assert_eq!(payouts[1].credited, 0);
@@ -596,7 +597,7 @@ fn an_owner_that_crashes_between_any_two_steps_resumes_to_the_same_end() {
     let mut task = open(reference.path(), vec![]);
     let steps = task.driver.run(&Quiet, None).unwrap();
     let expected = blocks(&task.ledger);
-    let payouts = format!("{:?}", task.driver.payouts());
+    let payouts = format!("{:?}", task.driver.payouts().unwrap());
     drop(task);
     assert!(steps >= 9, "{steps} steps");
     for crash_after in 1..steps {
@@ -612,7 +613,7 @@ fn an_owner_that_crashes_between_any_two_steps_resumes_to_the_same_end() {
             blocks(&task.ledger) == expected,
             "a crash after step {crash_after} changed the ledger"
         );
-        assert_eq!(format!("{:?}", task.driver.payouts()), payouts);
+        assert_eq!(format!("{:?}", task.driver.payouts().unwrap()), payouts);
     }
 }
 
@@ -721,7 +722,7 @@ fn a_provider_whose_peer_declines_a_round_is_left_out_of_it() {
         .map(|c| c.client)
         .collect();
     assert_eq!(round2, vec![0, 1]);
-    let paid: Vec<i128> = task.driver.payouts().iter().map(|p| p.payout).collect();
+    let paid: Vec<i128> = task.driver.payouts().unwrap().iter().map(|p| p.payout).collect();
     assert_eq!(paid, vec![400, 400, 200]);
 }
 
@@ -741,7 +742,7 @@ impl wire::Blobs for NoBlobs {
 fn a_proof_of_an_unchallenged_step_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut task = open(dir.path(), vec![]);
-    while task.driver.next_step() != Step::Prove(1) {
+    while task.driver.next_step().unwrap() != Step::Prove(1) {
         task.driver.run(&Quiet, Some(1)).unwrap();
     }
     let provider = demo_key("provider-0");
@@ -788,6 +789,7 @@ fn a_proof_of_an_unchallenged_step_is_refused_and_changes_nothing() {
     let payouts: BTreeMap<usize, i128> = task
         .driver
         .payouts()
+        .unwrap()
         .into_iter()
         .map(|p| (p.client, p.credited))
         .collect();
@@ -809,8 +811,8 @@ fn a_provider_that_drops_out_of_a_shapley_task_is_a_null_player_of_that_round() 
     let dir = tempfile::tempdir().unwrap();
     let task = shapley_task(dir.path(), vec![(2, 2)]);
     let ledger = &*task.ledger;
-    assert_eq!(task.driver.paid_by().as_deref(), Some("shapley"));
-    let gone = task.driver.payouts()[2].address.clone();
+    assert_eq!(task.driver.paid_by().unwrap().as_deref(), Some("shapley"));
+    let gone = task.driver.payouts().unwrap()[2].address.clone();
     for round in 1..=2u32 {
         assert_eq!(
             at(ledger, &format!("rounds/{round}/contribution")),
@@ -857,7 +859,7 @@ fn a_shapley_task_proves_each_rounds_values_and_pays_by_them() {
             .clients
             .iter()
             .zip(&inputs.witness.numerators)
-            .map(|(c, v)| (task.driver.payouts()[*c].address.clone(), *v))
+            .map(|(c, v)| (task.driver.payouts().unwrap()[*c].address.clone(), *v))
             .collect();
         for (addr, v) in &numerators {
             assert_eq!(
@@ -870,10 +872,10 @@ fn a_shapley_task_proves_each_rounds_values_and_pays_by_them() {
             numerators,
         });
     }
-    assert_eq!(task.driver.paid_by().as_deref(), Some("shapley"));
+    assert_eq!(task.driver.paid_by().unwrap().as_deref(), Some("shapley"));
     let values = contribution::payout::task_values(&rounds).unwrap();
     let split = contribution::payout::split(ESCROW, &values.numerators).unwrap();
-    let payouts = task.driver.payouts();
+    let payouts = task.driver.payouts().unwrap();
     for p in &payouts {
         assert_eq!(p.payout, split.payouts[&p.address], "client {}", p.client);
         let expected = values.numerators[&p.address] as f64 / values.denominator as f64;
@@ -894,7 +896,7 @@ fn a_provider_refuses_to_train_a_shapley_round_on_a_model_that_is_not_the_sealed
     let mut task = open_on(dir.path(), federation(), terms, vec![]);
     // Create, join, start, train and seal round 1.
     task.driver.run(&Quiet, Some(4)).unwrap();
-    assert_eq!(task.driver.next_step(), Step::Draw(1));
+    assert_eq!(task.driver.next_step().unwrap(), Step::Draw(1));
     // The owner sends round 2 a model one fixed-point unit off its sealed aggregate.
     let mut other = task.driver.global().to_vec();
     other[0] += 1.0 / 65536.0;

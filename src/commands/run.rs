@@ -31,7 +31,7 @@ use pol::ChallengeRule;
 use zkfl::proving::posted;
 use zkfl::task::clock::SystemClock;
 use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask};
-use zkfl::task::ledger::{EmbeddedLedger, LedgerClient};
+use zkfl::task::ledger::EmbeddedLedger;
 use zkfl::task::{
     ContributionTerms, Events, KeySetup, ProofRecord, ProviderPayout, Step, TaskTerms,
 };
@@ -224,8 +224,8 @@ pub fn run(args: RunArgs) -> Result<()> {
     let last = history.last().context("the task ran no round")?;
     let replayed = replay_last_round(&args, &dir, &federation, last, &ledger, backend)?;
     let (blocks, reports) = ledger.verify()?;
-    let payouts = driver.payouts();
-    let proofs: Vec<ProofRecord> = driver.proofs();
+    let payouts = driver.payouts()?;
+    let proofs: Vec<ProofRecord> = driver.proofs()?;
     let best = history.iter().map(|m| m.test_accuracy).fold(0.0, f64::max);
     // A simulated attacker's forged log failing replay, or its proof refused, is a detection;
     // anyone else's is an error.
@@ -248,7 +248,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             })).collect::<Vec<_>>(),
             "proofs": proofs,
             "payouts": payouts,
-            "paid_by": driver.paid_by(),
+            "paid_by": driver.paid_by()?,
             "task_blocks": blocks,
             "reports": reports,
             "log_reads": log_reads,
@@ -290,7 +290,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             );
         }
         print_proofs(&proofs, &args);
-        print_payouts(&args, &payouts, driver.paid_by(), blocks, reports);
+        print_payouts(&args, &payouts, driver.paid_by()?, blocks, reports);
     }
     anyhow::ensure!(
         replayed
@@ -319,7 +319,7 @@ fn replay_last_round(
 ) -> Result<Vec<(usize, u64, usize, bool)>> {
     let mut out = Vec::new();
     for client in &last.clients {
-        let post = posted_log(|p| ledger.get(p), TASK, last.round.into(), client.client)?
+        let post = posted_log(|p| ledger.with_task(|t| t.get_value(p)), TASK, last.round.into(), client.client)?
             .with_context(|| {
                 format!(
                     "client {} posted no log of round {}",

@@ -27,35 +27,35 @@ pub const FEE: u128 = 1;
 pub trait LedgerClient: Send + Sync {
     /// `op` signed with `key` at the sender's next nonce (not submitted: a party can hand it
     /// to another to submit).
-    fn sign(&self, key: &Keypair, op: Op) -> SignedTransaction;
+    fn sign(&self, key: &Keypair, op: Op) -> Result<SignedTransaction>;
 
     /// Submits a signed transaction, whoever signed it; its hash.
     fn submit_signed(&self, tx: SignedTransaction) -> Result<Hash>;
 
     /// Signs `op` with `key` at the sender's next nonce and submits it; its hash.
     fn submit(&self, key: &Keypair, op: Op) -> Result<Hash> {
-        self.submit_signed(self.sign(key, op))
+        self.submit_signed(self.sign(key, op)?)
     }
 
     /// The value at `path` as of the latest block.
-    fn get(&self, path: &Path) -> Value;
+    fn get(&self, path: &Path) -> Result<Value>;
 
     /// Has a block made of what is pending (an empty one when nothing is), and returns its
     /// header.
     fn make_block(&self) -> Result<BlockHeader>;
 
     /// The latest block's header.
-    fn tip(&self) -> BlockHeader;
+    fn tip(&self) -> Result<BlockHeader>;
 
     /// The outcome of an included transaction (`None` while pending or unknown).
     fn outcome(&self, hash: &Hash) -> Result<Option<TxOutcome>>;
 
     /// The number of pending transactions.
-    fn pending(&self) -> usize;
+    fn pending(&self) -> Result<usize>;
 
     /// The balance of an account.
-    fn balance(&self, addr: &Address) -> i128 {
-        self.get(&addr.balance_path()).as_int().unwrap_or(0)
+    fn balance(&self, addr: &Address) -> Result<i128> {
+        Ok(self.get(&addr.balance_path())?.as_int().unwrap_or(0))
     }
 }
 
@@ -168,11 +168,11 @@ impl EmbeddedLedger {
 }
 
 impl LedgerClient for EmbeddedLedger {
-    fn sign(&self, key: &Keypair, op: Op) -> SignedTransaction {
+    fn sign(&self, key: &Keypair, op: Op) -> Result<SignedTransaction> {
         let chains = self.chains();
         let ledger = chains.shard.ledger();
         let from = Address::of(&key.public());
-        Transaction::new(
+        Ok(Transaction::new(
             ledger.chain_id(),
             &key.public(),
             ledger.next_nonce(&from),
@@ -180,15 +180,15 @@ impl LedgerClient for EmbeddedLedger {
             ledger.tip().timestamp,
             op,
         )
-        .sign(key)
+        .sign(key))
     }
 
     fn submit_signed(&self, tx: SignedTransaction) -> Result<Hash> {
         Ok(self.chains().shard.ledger_mut().submit(tx)?)
     }
 
-    fn get(&self, path: &Path) -> Value {
-        self.chains().shard.ledger().get_value(path)
+    fn get(&self, path: &Path) -> Result<Value> {
+        Ok(self.chains().shard.ledger().get_value(path))
     }
 
     fn make_block(&self) -> Result<BlockHeader> {
@@ -202,8 +202,8 @@ impl LedgerClient for EmbeddedLedger {
         Ok(block.header)
     }
 
-    fn tip(&self) -> BlockHeader {
-        self.chains().shard.ledger().tip().clone()
+    fn tip(&self) -> Result<BlockHeader> {
+        Ok(self.chains().shard.ledger().tip().clone())
     }
 
     fn outcome(&self, hash: &Hash) -> Result<Option<TxOutcome>> {
@@ -215,7 +215,7 @@ impl LedgerClient for EmbeddedLedger {
             .map(|location| location.receipt.outcome))
     }
 
-    fn pending(&self) -> usize {
-        self.chains().shard.ledger().pending()
+    fn pending(&self) -> Result<usize> {
+        Ok(self.chains().shard.ledger().pending())
     }
 }

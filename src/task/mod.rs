@@ -283,7 +283,7 @@ impl TaskDriver {
             initial
         } else {
             let digest = driver
-                .round_value(sealed, "aggregate")
+                .round_value(sealed, "aggregate")?
                 .as_str()
                 .and_then(|s| s.parse::<Digest>().ok())
                 .context("the ledger has no aggregate of the last sealed round")?;
@@ -298,56 +298,57 @@ impl TaskDriver {
         Ok(task_path(&self.terms.id, leaf)?)
     }
 
-    fn value(&self, leaf: &[&str]) -> Value {
-        self.at(leaf)
-            .map(|p| self.ledger.get(&p))
-            .unwrap_or(Value::Null)
+    fn value(&self, leaf: &[&str]) -> Result<Value> {
+        self.ledger.get(&self.at(leaf)?)
     }
 
-    fn round_value(&self, round: u32, leaf: &str) -> Value {
+    fn round_value(&self, round: u32, leaf: &str) -> Result<Value> {
         self.value(&["rounds", &round.to_string(), leaf])
     }
 
     fn sealed_rounds(&self) -> Result<u32> {
-        let current = self.current_round();
-        Ok(if self.round_value(current, "aggregate").is_absent() {
+        let current = self.current_round()?;
+        Ok(if self.round_value(current, "aggregate")?.is_absent() {
             current.saturating_sub(1)
         } else {
             current
         })
     }
 
-    fn current_round(&self) -> u32 {
-        self.value(&["round"])
+    fn current_round(&self) -> Result<u32> {
+        Ok(self
+            .value(&["round"])?
             .as_int()
             .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(0)
+            .unwrap_or(0))
     }
 
     /// The next step, read from the ledger alone.
-    pub fn next_step(&self) -> Step {
-        match self.value(&["status"]).as_str() {
+    ///
+    /// Errors: the ledger cannot be read.
+    pub fn next_step(&self) -> Result<Step> {
+        Ok(match self.value(&["status"])?.as_str() {
             None => Step::Create,
             Some("open") => {
-                let missing = self.joined().len() < self.providers.len();
-                if self.value(&["providers"]).is_absent() || (missing && !self.join_attempted) {
+                let missing = self.joined()?.len() < self.providers.len();
+                if self.value(&["providers"])?.is_absent() || (missing && !self.join_attempted) {
                     Step::Join
                 } else {
                     Step::Start
                 }
             }
             Some("running") => {
-                let r = self.current_round();
-                if self.round_value(r, "aggregate").is_absent() {
+                let r = self.current_round()?;
+                if self.round_value(r, "aggregate")?.is_absent() {
                     Step::Train(r)
-                } else if self.round_value(r, "challenge").is_absent() {
+                } else if self.round_value(r, "challenge")?.is_absent() {
                     Step::Draw(r)
                 } else {
                     Step::Prove(r)
                 }
             }
             _ => Step::Done,
-        }
+        })
     }
 
     /// Runs the task to its end (or, with `max_steps`, stops after that many steps, as a
@@ -355,7 +356,7 @@ impl TaskDriver {
     pub fn run(&mut self, events: &dyn Events, max_steps: Option<usize>) -> Result<usize> {
         let mut steps = 0;
         loop {
-            let step = self.next_step();
+            let step = self.next_step()?;
             if step == Step::Done || max_steps.is_some_and(|m| steps >= m) {
                 return Ok(steps);
             }
@@ -461,14 +462,14 @@ impl TaskDriver {
 
     /// The players of a contribution proof: the registered providers' client indices, in the
     /// ledger's order (by address).
-    fn players(&self) -> Vec<usize> {
+    fn players(&self) -> Result<Vec<usize>> {
         let mut joined: Vec<(String, usize)> = self
-            .joined()
+            .joined()?
             .into_iter()
             .map(|(c, a)| (a.to_string(), c))
             .collect();
         joined.sort();
-        joined.into_iter().map(|(_, c)| c).collect()
+        Ok(joined.into_iter().map(|(_, c)| c).collect())
     }
 
     fn shapley(&self) -> bool {
@@ -477,7 +478,7 @@ impl TaskDriver {
 
     fn join(&mut self) -> Result<()> {
         let programs = setup::ceremony_programs(self.ledger.as_ref(), &self.terms.id)?;
-        let joined = self.joined();
+        let joined = self.joined()?;
         let clients: Vec<usize> = self
             .providers
             .keys()
@@ -490,14 +491,14 @@ impl TaskDriver {
                 &Request::Join { keys: None },
                 self.terms.timeout,
             );
-            if self.ledger.pending() > 0 {
+            if self.ledger.pending()? > 0 {
                 self.ledger.make_block()?;
             }
-            self.report_joins(&clients, &replies);
+            self.report_joins(&clients, &replies)?;
         } else {
             self.ceremony_join(&programs, &clients)?;
         }
-        ensure!(!self.joined().is_empty(), "no provider joined the task");
+        ensure!(!self.joined()?.is_empty(), "no provider joined the task");
         self.join_attempted = true;
         Ok(())
     }
@@ -524,7 +525,7 @@ impl TaskDriver {
         let owner = Address::of(&self.owner.public());
         let mut ops = Vec::new();
         for (key, program) in programs {
-            if !setup::contributed(self.ledger.as_ref(), &task, *key, &owner) {
+            if !setup::contributed(self.ledger.as_ref(), &task, *key, &owner)? {
                 let params = self.ledger_parameters(*key, program)?;
                 let (next, contribution) = prover::setup::contribute(&params);
                 ops.push(contribute_key_op(&task, &owner, *key, &contribution)?);
@@ -537,7 +538,7 @@ impl TaskDriver {
         // A turn left standing (by an owner that stopped before the provider's transaction
         // landed) ends here: its contribution may still land, up to this block.
         let names: Vec<TaskKey> = programs.keys().copied().collect();
-        if let Some(party) = self.standing_turn(&names) {
+        if let Some(party) = self.standing_turn(&names)? {
             self.end_turns(party, &names)?;
         }
         let mut keys = self.ledger_keys(programs)?;
@@ -562,12 +563,12 @@ impl TaskDriver {
                     }
                 },
                 // A provider whose contributions are on the ledger registers by itself.
-                Some(Some(Reply::Joined(Some(_)))) if self.ledger.pending() > 0 => {
+                Some(Some(Reply::Joined(Some(_)))) if self.ledger.pending()? > 0 => {
                     self.ledger.make_block()?;
                 }
                 _ => {}
             }
-            self.report_joins(&[client], &replies);
+            self.report_joins(&[client], &replies)?;
         }
         Ok(())
     }
@@ -600,16 +601,21 @@ impl TaskDriver {
 
     /// The party other than the owner that holds a turn to contribute to one of `keys` and
     /// has not used it.
-    fn standing_turn(&self, keys: &[TaskKey]) -> Option<Address> {
+    fn standing_turn(&self, keys: &[TaskKey]) -> Result<Option<Address>> {
         let owner = Address::of(&self.owner.public());
-        keys.iter().find_map(|key| {
-            let addr = self.value(&["turns", key.name(), "addr"]);
-            let addr: Address = addr.as_str()?.parse().ok()?;
+        for key in keys {
+            let addr = self.value(&["turns", key.name(), "addr"])?;
+            let Some(addr) = addr.as_str().and_then(|a| a.parse::<Address>().ok()) else {
+                continue;
+            };
             let used = !self
-                .value(&["setup", key.name(), &addr.to_string()])
+                .value(&["setup", key.name(), &addr.to_string()])?
                 .is_absent();
-            (addr != owner && !used).then_some(addr)
-        })
+            if addr != owner && !used {
+                return Ok(Some(addr));
+            }
+        }
+        Ok(None)
     }
 
     /// Ends the turns to contribute to `keys` that `party` holds (a block): each turn then
@@ -620,7 +626,7 @@ impl TaskDriver {
         let task = self.terms.id.clone();
         let mut ops = Vec::new();
         for key in keys {
-            let addr = self.value(&["turns", key.name(), "addr"]);
+            let addr = self.value(&["turns", key.name(), "addr"])?;
             if addr.as_str() == Some(party.to_string().as_str()) {
                 let at = setup::transcript(self.ledger.as_ref(), &task, *key)?
                     .context("a turn before the owner's contribution")?;
@@ -664,7 +670,7 @@ impl TaskDriver {
                 "provider {client}'s contributions and registration were refused: {why}"
             );
         }
-        if !self.joined().contains_key(&client) {
+        if !self.joined()?.contains_key(&client) {
             self.end_turns(addr, keys)?;
         }
         Ok(())
@@ -704,8 +710,8 @@ impl TaskDriver {
         Ok(())
     }
 
-    fn report_joins(&self, clients: &[usize], replies: &[Option<Reply>]) {
-        let joined = self.joined();
+    fn report_joins(&self, clients: &[usize], replies: &[Option<Reply>]) -> Result<()> {
+        let joined = self.joined()?;
         for (client, reply) in clients.iter().zip(replies) {
             if let Some(Reply::Failed(why)) = reply {
                 tracing::warn!("provider {client} could not join: {why}");
@@ -713,6 +719,7 @@ impl TaskDriver {
                 tracing::warn!("provider {client} did not join");
             }
         }
+        Ok(())
     }
 
     /// Once the task runs (its keys fixed), proves with the keys its ceremonies made, in place
@@ -736,18 +743,19 @@ impl TaskDriver {
     }
 
     /// The registered providers, by client index.
-    fn joined(&self) -> BTreeMap<usize, Address> {
-        let registered = self.value(&["providers"]);
-        self.providers
+    fn joined(&self) -> Result<BTreeMap<usize, Address>> {
+        let registered = self.value(&["providers"])?;
+        Ok(self
+            .providers
             .iter()
             .filter(|(_, addr)| !registered.child(&addr.to_string()).is_absent())
             .map(|(c, a)| (*c, *a))
-            .collect()
+            .collect())
     }
 
     fn start(&mut self, round: u32) -> Result<()> {
         if round == 1 && self.shapley() {
-            let joined = self.joined().len();
+            let joined = self.joined()?.len();
             ensure!(
                 joined == self.providers.len(),
                 "only {joined} of {} providers joined: the task's contribution key proves rounds \
@@ -767,7 +775,7 @@ impl TaskDriver {
 
     fn train(&mut self, round: u32, events: &dyn Events) -> Result<()> {
         let started = std::time::Instant::now();
-        let joined = self.joined();
+        let joined = self.joined()?;
         let sampled: Vec<usize> = self
             .federation
             .sample_clients(round)
@@ -782,7 +790,7 @@ impl TaskDriver {
         let replies = self
             .transport
             .broadcast(&sampled, &request, self.terms.timeout);
-        if self.ledger.pending() > 0 {
+        if self.ledger.pending()? > 0 {
             self.ledger.make_block()?;
         }
         let global_digest = Digest::of(&fl::blob::f32s_to_bytes(&model));
@@ -871,7 +879,10 @@ impl TaskDriver {
             },
         )?;
         self.dir.write_json(&format!("ends-{round}.json"), &ends)?;
-        let valuation = self.shapley().then(|| self.valuation(round));
+        let valuation = match self.shapley() {
+            true => Some(self.valuation(round)?),
+            false => None,
+        };
         self.owner_block(seal_round_op(
             &self.terms.id,
             u64::from(round),
@@ -898,7 +909,7 @@ impl TaskDriver {
         // First: a provider that logged an update of another length would otherwise pass
         // the log's checks and reach the aggregation.
         same_shape(&update.params, &self.global)?;
-        let posted = LogPost::from_value(&self.round_value_of(round, addr))
+        let posted = LogPost::from_value(&self.round_value_of(round, addr)?)
             .context("no log posted on the ledger")?;
         ensure!(
             posted == update.post,
@@ -911,7 +922,7 @@ impl TaskDriver {
             "the log is not of this round, provider and global model"
         );
         let last = &opened.last;
-        let registered = self.value(&["providers", &addr.to_string(), "samples"]);
+        let registered = self.value(&["providers", &addr.to_string(), "samples"])?;
         ensure!(
             registered.as_int() == Some(update.samples as i128),
             "it trained on {} rows, it registered {registered:?}",
@@ -925,17 +936,17 @@ impl TaskDriver {
         Ok(())
     }
 
-    fn round_value_of(&self, round: u32, addr: &Address) -> Value {
+    fn round_value_of(&self, round: u32, addr: &Address) -> Result<Value> {
         self.value(&["rounds", &round.to_string(), "logs", &addr.to_string()])
     }
 
     fn draw(&mut self, round: u32) -> Result<()> {
         let sealed = self
-            .round_value(round, "sealed")
+            .round_value(round, "sealed")?
             .as_int()
             .and_then(|n| u64::try_from(n).ok())
             .context("the round is not sealed")?;
-        if self.ledger.tip().height <= sealed {
+        if self.ledger.tip()?.height <= sealed {
             self.ledger.make_block()?;
         }
         self.owner_block(draw_challenge_op(
@@ -946,8 +957,8 @@ impl TaskDriver {
     }
 
     fn prove(&mut self, round: u32, events: &dyn Events) -> Result<()> {
-        let challenge = self.round_value(round, "challenge");
-        let joined = self.joined();
+        let challenge = self.round_value(round, "challenge")?;
+        let joined = self.joined()?;
         let challenged: Vec<usize> = joined
             .iter()
             .filter(|(_, addr)| {
@@ -961,7 +972,7 @@ impl TaskDriver {
         let replies =
             self.transport
                 .broadcast(&challenged, &Request::Prove { round }, self.terms.timeout);
-        if self.ledger.pending() > 0 {
+        if self.ledger.pending()? > 0 {
             self.ledger.make_block()?;
         }
         let mut judged = Vec::new();
@@ -992,8 +1003,8 @@ impl TaskDriver {
         events.proofs(round, &judged);
         self.proofs.extend(judged);
         if self.shapley()
-            && self.round_value(round, "contribution").is_absent()
-            && !self.round_value(round, "logs").is_absent()
+            && self.round_value(round, "contribution")?.is_absent()
+            && !self.round_value(round, "logs")?.is_absent()
         {
             let started = std::time::Instant::now();
             let outcome = self
@@ -1016,10 +1027,12 @@ impl TaskDriver {
     /// exact fixed-point aggregate and of the utility table. A round that cannot be valued
     /// (no update, or one a proof cannot take) gets the commitment of the model it keeps and a
     /// zero table: it will not be proven, and the next round still starts from that aggregate.
-    fn valuation(&self, round: u32) -> RoundValuation {
+    ///
+    /// Errors: the ledger cannot be read.
+    fn valuation(&self, round: u32) -> Result<RoundValuation> {
         use circuits::field::{Bn254, Field};
         use circuits::gadgets::commit::commit_params;
-        let players = self.players();
+        let players = self.players()?;
         let valued = crate::valuation::contribution_witness(
             self.dir.root(),
             round,
@@ -1035,7 +1048,7 @@ impl TaskDriver {
                 table: commit(&p.witness.table)?,
             })
         });
-        valued.unwrap_or_else(|e| {
+        Ok(valued.unwrap_or_else(|e| {
             tracing::warn!("round {round} cannot be valued: {e:#}");
             let kept = circuits::fixed::quantize_params(&self.global)
                 .ok()
@@ -1044,20 +1057,20 @@ impl TaskDriver {
                 aggregate: kept.map_or([0; 32], |c| c.to_le_bytes()),
                 table: [0; 32],
             }
-        })
+        }))
     }
 
     /// Proves round `round`'s Shapley values and submits the proof, with the coalitions drawn
     /// from the seed of the round's challenge.
     fn prove_contribution(&self, round: u32) -> Result<()> {
-        let config = ContributionConfig::from_value(&self.value(&["config", "contribution"]))?;
+        let config = ContributionConfig::from_value(&self.value(&["config", "contribution"])?)?;
         let seed = self
-            .round_value(round, "challenge")
+            .round_value(round, "challenge")?
             .child("seed")
             .as_str()
             .and_then(chain::settlement::config::hex32)
             .context("the round's challenge is not drawn")?;
-        let players = self.players();
+        let players = self.players()?;
         let inputs = crate::valuation::contribution_witness(
             self.dir.root(),
             round,
@@ -1079,7 +1092,7 @@ impl TaskDriver {
             .dir
             .read_json(&format!("ends-{round}.json"))?
             .context("the round's log ends are not in the cache")?;
-        let joined = self.joined();
+        let joined = self.joined()?;
         let mut values = BTreeMap::new();
         for (client, value) in inputs.clients.iter().zip(&inputs.witness.numerators) {
             let addr = joined
@@ -1121,13 +1134,13 @@ impl TaskDriver {
     /// Waits (in blocks) until every challenge is answered or past due, then closes the task.
     fn close(&mut self) -> Result<()> {
         let mut latest_due = 0i128;
-        for r in 1..=self.current_round() {
-            let challenge = self.round_value(r, "challenge");
-            if !self.all_answered(r, &challenge) {
+        for r in 1..=self.current_round()? {
+            let challenge = self.round_value(r, "challenge")?;
+            if !self.all_answered(r, &challenge)? {
                 latest_due = latest_due.max(challenge.child("due").as_int().unwrap_or(0));
             }
         }
-        while i128::from(self.ledger.tip().height) < latest_due {
+        while i128::from(self.ledger.tip()?.height) < latest_due {
             self.ledger.make_block()?;
         }
         self.owner_block(Op::SetValue {
@@ -1136,9 +1149,9 @@ impl TaskDriver {
         })
     }
 
-    fn all_answered(&self, round: u32, challenge: &Value) -> bool {
-        let proven = self.round_value(round, "proven");
-        match challenge.child("steps") {
+    fn all_answered(&self, round: u32, challenge: &Value) -> Result<bool> {
+        let proven = self.round_value(round, "proven")?;
+        Ok(match challenge.child("steps") {
             Value::Object(steps) => steps.iter().all(|(addr, drawn)| match drawn {
                 Value::Object(drawn) => drawn
                     .keys()
@@ -1146,7 +1159,7 @@ impl TaskDriver {
                 _ => true,
             }),
             _ => true,
-        }
+        })
     }
 
     /// The rounds sealed so far, with their metrics.
@@ -1156,11 +1169,13 @@ impl TaskDriver {
 
     /// Every step the ledger's challenges drew, and whether the ledger holds a verified proof
     /// of it (with this driver's timings and refusal reasons where it saw the step proven).
-    pub fn proofs(&self) -> Vec<ProofRecord> {
+    ///
+    /// Errors: the ledger cannot be read.
+    pub fn proofs(&self) -> Result<Vec<ProofRecord>> {
         let mut out = Vec::new();
-        for round in 1..=self.current_round() {
-            let challenge = self.round_value(round, "challenge");
-            let proven = self.round_value(round, "proven");
+        for round in 1..=self.current_round()? {
+            let challenge = self.round_value(round, "challenge")?;
+            let proven = self.round_value(round, "proven")?;
             for (client, addr) in &self.providers {
                 let me = addr.to_string();
                 let Value::Object(drawn) = challenge.child("steps").child(&me) else {
@@ -1188,7 +1203,7 @@ impl TaskDriver {
             }
         }
         out.sort_by_key(|p| (p.round, p.client, p.step));
-        out
+        Ok(out)
     }
 
     /// The global model.
@@ -1198,31 +1213,37 @@ impl TaskDriver {
 
     /// How the closed task's escrow was split, as the ledger recorded it: `"shapley"`, or the
     /// rule it fell back to and why.
-    pub fn paid_by(&self) -> Option<String> {
-        self.value(&["paid_by"]).as_str().map(str::to_owned)
+    pub fn paid_by(&self) -> Result<Option<String>> {
+        Ok(self.value(&["paid_by"])?.as_str().map(str::to_owned))
     }
 
     /// Every provider's standing, read from the ledger.
-    pub fn payouts(&self) -> Vec<ProviderPayout> {
-        let int = |leaf: &[&str]| self.value(leaf).as_int().unwrap_or(0);
-        let denominator = self.value(&["values", "denominator"]).as_int();
+    ///
+    /// Errors: the ledger cannot be read.
+    pub fn payouts(&self) -> Result<Vec<ProviderPayout>> {
+        let int = |leaf: &[&str]| -> Result<i128> { Ok(self.value(leaf)?.as_int().unwrap_or(0)) };
+        let denominator = self.value(&["values", "denominator"])?.as_int();
         self.providers
             .iter()
             .map(|(client, addr)| {
                 let me = addr.to_string();
-                ProviderPayout {
+                let value = match denominator {
+                    Some(d) => self
+                        .value(&["values", "values", &me])?
+                        .as_int()
+                        .map(|v| v as f64 / d as f64),
+                    None => None,
+                };
+                Ok(ProviderPayout {
                     client: *client,
                     address: me.clone(),
-                    credited: int(&["credited", &me]),
-                    verified: int(&["verified", &me]),
-                    slashed: int(&["slashed", &me]),
-                    payout: int(&["payouts", &me]),
-                    value: denominator.and_then(|d| {
-                        let v = self.value(&["values", "values", &me]).as_int()?;
-                        Some(v as f64 / d as f64)
-                    }),
-                    balance: self.ledger.balance(addr),
-                }
+                    credited: int(&["credited", &me])?,
+                    verified: int(&["verified", &me])?,
+                    slashed: int(&["slashed", &me])?,
+                    payout: int(&["payouts", &me])?,
+                    value,
+                    balance: self.ledger.balance(addr)?,
+                })
             })
             .collect()
     }

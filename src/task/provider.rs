@@ -130,7 +130,7 @@ impl Provider {
         if !self
             .ctx
             .ledger
-            .get(&self.at(&["providers", &me])?)
+            .get(&self.at(&["providers", &me])?)?
             .is_absent()
         {
             return Ok(Reply::Joined(None));
@@ -142,10 +142,10 @@ impl Provider {
         let mut ops = Vec::new();
         let programs = setup::ceremony_programs(self.ctx.ledger.as_ref(), &self.ctx.task)?;
         let ledger = self.ctx.ledger.as_ref();
-        let done = programs
-            .keys()
-            .filter(|key| setup::contributed(ledger, &self.ctx.task, **key, &self.address()))
-            .count();
+        let mut done = 0;
+        for key in programs.keys() {
+            done += usize::from(setup::contributed(ledger, &self.ctx.task, *key, &self.address())?);
+        }
         // Contributions of its own on the ledger (a transaction of its that split them from
         // its registration): it registers, by itself; a part of them: it cannot.
         ensure!(
@@ -190,7 +190,7 @@ impl Provider {
         }
         Ok(Reply::Contributed {
             keys: Arc::new(next),
-            registration: Box::new(self.ctx.ledger.sign(&self.key, op)),
+            registration: Box::new(self.ctx.ledger.sign(&self.key, op)?),
         })
     }
 
@@ -219,7 +219,7 @@ impl Provider {
         let posted = self
             .ctx
             .ledger
-            .get(&self.at(&["rounds", &round.to_string(), "logs", &me])?);
+            .get(&self.at(&["rounds", &round.to_string(), "logs", &me])?)?;
         match LogPost::from_value(&posted) {
             Some(p) if p == post => {}
             Some(_) => bail!("round {round}: the ledger holds another log of this provider"),
@@ -253,7 +253,7 @@ impl Provider {
     fn check_model(&self, round: u32, model: &[f32]) -> Result<()> {
         use circuits::field::{Bn254, Field};
         let at =
-            |leaf: &[&str]| -> Result<chain::Value> { Ok(self.ctx.ledger.get(&self.at(leaf)?)) };
+            |leaf: &[&str]| -> Result<chain::Value> { self.ctx.ledger.get(&self.at(leaf)?) };
         if round < 2 || at(&["config", "reward"])?.as_str() != Some("shapley") {
             return Ok(());
         }
@@ -286,7 +286,7 @@ impl Provider {
     fn prove(&mut self, round: u32) -> Result<Vec<SubmittedProof>> {
         let me = self.address().to_string();
         let r = round.to_string();
-        let challenge = self.ctx.ledger.get(&self.at(&["rounds", &r, "challenge"])?);
+        let challenge = self.ctx.ledger.get(&self.at(&["rounds", &r, "challenge"])?)?;
         let steps: Vec<u64> = match challenge.child("steps").child(&me) {
             Value::Object(steps) => steps.keys().filter_map(|t| t.parse().ok()).collect(),
             _ => Vec::new(),
@@ -294,7 +294,7 @@ impl Provider {
         let proven = self
             .ctx
             .ledger
-            .get(&self.at(&["rounds", &r, "proven", &me])?);
+            .get(&self.at(&["rounds", &r, "proven", &me])?)?;
         let todo: Vec<u64> = steps
             .into_iter()
             .filter(|t| proven.child(&t.to_string()).is_absent())
@@ -304,7 +304,7 @@ impl Provider {
         }
         let (log, tree) = self.round_log(round)?;
         let posted =
-            LogPost::from_value(&self.ctx.ledger.get(&self.at(&["rounds", &r, "logs", &me])?))
+            LogPost::from_value(&self.ctx.ledger.get(&self.at(&["rounds", &r, "logs", &me])?)?)
                 .context("no log posted for the round")?;
         if posted.root != tree.root().0 {
             bail!("round {round}: the log in the cache is not the one posted");

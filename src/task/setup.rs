@@ -130,7 +130,7 @@ fn ceremony_keys(config: &Value) -> Result<BTreeMap<TaskKey, KeyConfig>> {
 
 /// The config of task `task` on the ledger.
 fn config(ledger: &dyn LedgerClient, task: &str) -> Result<Value> {
-    let config = ledger.get(&task_path(task, &["config"])?);
+    let config = ledger.get(&task_path(task, &["config"])?)?;
     ensure!(
         !config.is_absent(),
         "task {task} has no config on the ledger"
@@ -205,7 +205,7 @@ pub fn transcript(
     task: &str,
     key: TaskKey,
 ) -> Result<Option<Transcript>> {
-    let stored = ledger.get(&task_path(task, &["transcripts", key.name()])?);
+    let stored = ledger.get(&task_path(task, &["transcripts", key.name()])?)?;
     if stored.is_absent() {
         return Ok(None);
     }
@@ -216,10 +216,14 @@ pub fn transcript(
 }
 
 /// Whether `party` has contributed to `key` of task `task`.
-pub fn contributed(ledger: &dyn LedgerClient, task: &str, key: TaskKey, party: &Address) -> bool {
-    task_path(task, &["setup", key.name(), &party.to_string()])
-        .map(|p| !ledger.get(&p).is_absent())
-        .unwrap_or(false)
+pub fn contributed(
+    ledger: &dyn LedgerClient,
+    task: &str,
+    key: TaskKey,
+    party: &Address,
+) -> Result<bool> {
+    let path = task_path(task, &["setup", key.name(), &party.to_string()])?;
+    Ok(!ledger.get(&path)?.is_absent())
 }
 
 fn cache_dir(dir: &RunDir, key: TaskKey) -> PathBuf {
