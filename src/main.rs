@@ -72,6 +72,20 @@ enum Command {
         /// Milliseconds between blocks (when transactions are pending)
         #[arg(long, default_value_t = 1000)]
         block_ms: u64,
+        /// Make a block every interval even with nothing pending, as a chain whose clock is
+        /// its block height needs (a task's challenges and deadlines count blocks: a node
+        /// serving `zkfl owner` and `zkfl provider join` needs this)
+        #[arg(long)]
+        empty_blocks: bool,
+    },
+    /// Run a task as its owner, against a `zkfl node` and with providers over libp2p: create
+    /// it, wait for the providers named in the task file, run its rounds, aggregate, prove
+    /// contributions, settle.
+    Owner(commands::party::OwnerArgs),
+    /// Be a task's data provider in a process of your own (`zkfl provider join`).
+    Provider {
+        #[command(subcommand)]
+        command: commands::party::ProviderCommand,
     },
     /// Content-addressed blobs: leases (time-to-live) and collecting expired ones.
     Blobs {
@@ -105,13 +119,16 @@ fn main() {
         Command::Ceremony { command } => commands::ceremony::run(command),
         Command::Keys { command } => commands::chain::keys(command),
         Command::Blobs { command } => commands::blobs::run(command),
+        Command::Owner(args) => commands::party::owner(args),
+        Command::Provider { command } => commands::party::provider(command),
         Command::Chain { command } => commands::chain::chain(command),
         Command::Node {
             ledger,
             listen,
             validator,
             block_ms,
-        } => commands::chain::node(&ledger, listen, &validator, block_ms),
+            empty_blocks,
+        } => commands::chain::node(&ledger, listen, &validator, block_ms, empty_blocks),
     };
     if let Err(error) = result {
         eprintln!("error: {}", one_line(&error));

@@ -292,16 +292,22 @@ pub fn verify_bound(
         .collect())
 }
 
+/// Makes a federation commit to its checkpoints (Poseidon, as the training-step circuit opens
+/// them).
+pub fn with_checkpoint_committer(federation: Federation) -> Federation {
+    let committer = Arc::new(PoseidonCommitter {
+        params: federation.spec().param_count(),
+    });
+    federation.with_committer(committer)
+}
+
 /// Makes a federation commit to its checkpoints and its providers to their data: sets the
 /// checkpoint committer and writes `DIR/data-commitments.json` (kept if already there).
 pub fn commit_run(
     federation: Federation,
     dir: &RunDir,
 ) -> Result<(Federation, Vec<DataCommitment>)> {
-    let committer = Arc::new(PoseidonCommitter {
-        params: federation.spec().param_count(),
-    });
-    let federation = federation.with_committer(committer);
+    let federation = with_checkpoint_committer(federation);
     if let Some(existing) = dir.read_json::<Vec<DataCommitment>>(DATA_COMMITMENTS)? {
         return Ok((federation, existing));
     }

@@ -126,7 +126,9 @@ fn blocks(ledger: &EmbeddedLedger) -> Vec<Vec<u8>> {
 
 fn at(ledger: &dyn LedgerClient, leaf: &str) -> Value {
     let path = format!("/tasks/{TASK}/{leaf}");
-    ledger.get(&chain::Path::parse(path.trim_end_matches('/')).unwrap()).unwrap()
+    ledger
+        .get(&chain::Path::parse(path.trim_end_matches('/')).unwrap())
+        .unwrap()
 }
 
 /// The paths an op writes.
@@ -722,7 +724,13 @@ fn a_provider_whose_peer_declines_a_round_is_left_out_of_it() {
         .map(|c| c.client)
         .collect();
     assert_eq!(round2, vec![0, 1]);
-    let paid: Vec<i128> = task.driver.payouts().unwrap().iter().map(|p| p.payout).collect();
+    let paid: Vec<i128> = task
+        .driver
+        .payouts()
+        .unwrap()
+        .iter()
+        .map(|p| p.payout)
+        .collect();
     assert_eq!(paid, vec![400, 400, 200]);
 }
 

@@ -646,3 +646,83 @@ fn opening_checks_file_and_validator() {
         Err(NodeError::Bind { .. })
     ));
 }
+
+/// The node client reads what the API says and what the ledger file then holds: status,
+/// nonces (the pending one too), a transaction's fate, values, the latest header.
+#[test]
+fn the_node_client_speaks_the_api() {
+    use chain::node::NodeClient;
+    use chain::node::client::{ClientError, TxStatus};
+    let f = Fixture::new(3);
+    let node = TestNode::start(&f, manual());
+    let client = NodeClient::new(&format!("http://{}", node.addr)).unwrap();
+    let (a, b) = (f.addr(0), f.addr(1));
+
+    let status = client.status().unwrap();
+    assert_eq!((status.chain_id.as_str(), status.height), (CHAIN, 0));
+    let tx = f.tx(0, 0, 3, transfer_op(&a, &b, 0, 40));
+    let hash = client.submit(&tx).unwrap();
+    assert_eq!(hash, tx.hash());
+    let account = client.account(&a).unwrap();
+    assert_eq!((account.nonce, account.next_nonce), (0, 1));
+    assert_eq!(client.transaction(&hash).unwrap(), TxStatus::Pending);
+    assert_eq!(client.status().unwrap().pending, 1);
+    // A refusal comes back with the node's status and reason.
+    match client.submit(&tx) {
+        Err(ClientError::Status {
+            status: 409,
+            message,
+        }) => {
+            assert!(message.contains("already pending"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let made = client.produce_block().unwrap();
+    assert_eq!(made.height, 1);
+    assert_eq!(client.latest_block().unwrap(), made);
+    assert_eq!(client.status().unwrap().tip_hash, made.hash());
+    assert!(matches!(
+        client.transaction(&hash).unwrap(),
+        TxStatus::Included {
+            height: 1,
+            index: 0,
+            outcome: chain::TxOutcome::Applied
+        }
+    ));
+    assert_eq!(client.transaction(&[7; 32]).unwrap(), TxStatus::Unknown);
+    let account = client.account(&a).unwrap();
+    assert_eq!((account.nonce, account.next_nonce), (1, 1));
+    assert_eq!(account.balance, START - 40 - 3);
+    let balance = Path::parse(&format!("/accounts/{b}/balance")).unwrap();
+    assert_eq!(client.value(&balance).unwrap(), Value::Int(START + 40));
+    let nothing = Path::parse("/nothing/here").unwrap();
+    assert_eq!(client.value(&nothing).unwrap(), Value::Null);
+    node.stop();
+
+    // A node that is gone is unreachable once the client's patience runs out.
+    let gone = client.patience(Duration::from_millis(300));
+    assert!(matches!(
+        gone.status(),
+        Err(ClientError::Unreachable { .. })
+    ));
+}
+
+/// A rate-limited client waits as `Retry-After` says and gets its answer.
+#[test]
+fn the_node_client_waits_out_a_rate_limit() {
+    use chain::node::NodeClient;
+    let f = Fixture::new(1);
+    let limited = NodeConfig {
+        rate_limit: Some(RateLimit {
+            burst: 2,
+            per_second: 2,
+        }),
+        ..manual()
+    };
+    let node = TestNode::start(&f, limited);
+    let client = NodeClient::new(&format!("http://{}", node.addr)).unwrap();
+    for _ in 0..5 {
+        assert_eq!(client.status().unwrap().height, 0);
+    }
+}

@@ -20,7 +20,7 @@ pub mod traffic;
 
 pub use blob::Digest;
 pub use libp2p::{Multiaddr, PeerId};
-pub use peer::{Inbound, Peer, PeerConfig, Readers};
+pub use peer::{Inbound, Peer, PeerConfig, Readers, peer_id_of, peer_id_of_public};
 pub use traffic::Traffic;
 
 /// What can go wrong on the network.

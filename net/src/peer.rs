@@ -99,6 +99,15 @@ pub fn peer_id_of(secret: [u8; 32]) -> Result<PeerId, NetError> {
     Ok(keypair(secret)?.public().to_peer_id())
 }
 
+/// The [`PeerId`] of the party whose ed25519 public key is `public` (a ledger key).
+///
+/// Errors: [`NetError::Setup`] for bytes that are not an ed25519 point.
+pub fn peer_id_of_public(public: [u8; 32]) -> Result<PeerId, NetError> {
+    let key = identity::ed25519::PublicKey::try_from_bytes(&public)
+        .map_err(|e| NetError::Setup(format!("not an ed25519 public key: {e}")))?;
+    Ok(identity::PublicKey::from(key).to_peer_id())
+}
+
 fn keypair(secret: [u8; 32]) -> Result<identity::Keypair, NetError> {
     identity::Keypair::ed25519_from_bytes(secret).map_err(|e| NetError::Setup(e.to_string()))
 }
@@ -185,6 +194,10 @@ enum Command {
     },
     Unserve {
         digest: Digest,
+    },
+    Connected {
+        peer: PeerId,
+        done: std_mpsc::Sender<bool>,
     },
     Stop,
 }
@@ -332,6 +345,16 @@ impl Peer {
             peer: expected.unwrap_or(self.id),
             seconds: timeout.as_secs_f64(),
         })?
+    }
+
+    /// Whether a connection to `peer` stands now (dialled by either side).
+    ///
+    /// Errors: [`NetError::Stopped`] when the network thread is gone.
+    pub fn connected(&self, peer: PeerId) -> Result<bool, NetError> {
+        let (done, rx) = std_mpsc::channel();
+        self.send(Command::Connected { peer, done })?;
+        rx.recv_timeout(Duration::from_secs(10))
+            .map_err(|_| NetError::Stopped)
     }
 
     fn ask(&self, peer: PeerId, request: Request, timeout: Duration) -> Result<Response, NetError> {
@@ -521,6 +544,9 @@ impl Driver {
 
     fn command(&mut self, command: Command) {
         match command {
+            Command::Connected { peer, done } => {
+                let _ = done.send(self.swarm.is_connected(&peer));
+            }
             Command::Dial { addr, done } => {
                 let opts = DialOpts::from(addr.clone());
                 let id = opts.connection_id();

@@ -338,13 +338,25 @@ fn json_string(s: &str) -> String {
 }
 
 /// Runs `zkfl node`.
-pub fn node(ledger: &FsPath, listen: SocketAddr, validator: &FsPath, block_ms: u64) -> Result<()> {
+pub fn node(
+    ledger: &FsPath,
+    listen: SocketAddr,
+    validator: &FsPath,
+    block_ms: u64,
+    empty_blocks: bool,
+) -> Result<()> {
     let key = load_key_file(validator)?;
     eprintln!(
         "serving {} on http://{listen}/api (Ctrl-C stops)",
         ledger.display()
     );
-    run_node(ledger, listen, key, Duration::from_millis(block_ms))?;
+    run_node(
+        ledger,
+        listen,
+        key,
+        Duration::from_millis(block_ms),
+        empty_blocks,
+    )?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ pub mod blobs;
 pub mod ceremony;
 pub mod chain;
 pub mod contrib;
+pub mod party;
 pub mod pol;
 pub mod prove;
 pub mod run;

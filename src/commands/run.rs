@@ -319,13 +319,18 @@ fn replay_last_round(
 ) -> Result<Vec<(usize, u64, usize, bool)>> {
     let mut out = Vec::new();
     for client in &last.clients {
-        let post = posted_log(|p| ledger.with_task(|t| t.get_value(p)), TASK, last.round.into(), client.client)?
-            .with_context(|| {
-                format!(
-                    "client {} posted no log of round {}",
-                    client.client, last.round
-                )
-            })?;
+        let post = posted_log(
+            |p| ledger.with_task(|t| t.get_value(p)),
+            TASK,
+            last.round.into(),
+            client.client,
+        )?
+        .with_context(|| {
+            format!(
+                "client {} posted no log of round {}",
+                client.client, last.round
+            )
+        })?;
         let (_, report) = verify_run_log(
             dir,
             federation,
@@ -407,9 +412,11 @@ fn print_payouts(
 }
 
 /// Progress lines on stderr.
-struct Printed {
-    visible: bool,
-    out: PathBuf,
+pub(crate) struct Printed {
+    /// Whether to print at all.
+    pub(crate) visible: bool,
+    /// The run directory (named in messages).
+    pub(crate) out: PathBuf,
 }
 
 impl Events for Printed {

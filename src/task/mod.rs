@@ -38,6 +38,7 @@ pub mod embedded;
 pub mod ledger;
 pub mod network;
 pub mod provider;
+pub mod remote;
 pub mod setup;
 pub mod transport;
 pub mod wire;

@@ -144,7 +144,12 @@ impl Provider {
         let ledger = self.ctx.ledger.as_ref();
         let mut done = 0;
         for key in programs.keys() {
-            done += usize::from(setup::contributed(ledger, &self.ctx.task, *key, &self.address())?);
+            done += usize::from(setup::contributed(
+                ledger,
+                &self.ctx.task,
+                *key,
+                &self.address(),
+            )?);
         }
         // Contributions of its own on the ledger (a transaction of its that split them from
         // its registration): it registers, by itself; a part of them: it cannot.
@@ -216,10 +221,10 @@ impl Provider {
         };
         let ends = LogEnds::of(&log, &tree).context("the log has no step")?;
         let me = self.address().to_string();
-        let posted = self
-            .ctx
-            .ledger
-            .get(&self.at(&["rounds", &round.to_string(), "logs", &me])?)?;
+        let posted =
+            self.ctx
+                .ledger
+                .get(&self.at(&["rounds", &round.to_string(), "logs", &me])?)?;
         match LogPost::from_value(&posted) {
             Some(p) if p == post => {}
             Some(_) => bail!("round {round}: the ledger holds another log of this provider"),
@@ -252,8 +257,7 @@ impl Provider {
     /// owner's deviation is visible in its refusal).
     fn check_model(&self, round: u32, model: &[f32]) -> Result<()> {
         use circuits::field::{Bn254, Field};
-        let at =
-            |leaf: &[&str]| -> Result<chain::Value> { self.ctx.ledger.get(&self.at(leaf)?) };
+        let at = |leaf: &[&str]| -> Result<chain::Value> { self.ctx.ledger.get(&self.at(leaf)?) };
         if round < 2 || at(&["config", "reward"])?.as_str() != Some("shapley") {
             return Ok(());
         }
@@ -286,7 +290,10 @@ impl Provider {
     fn prove(&mut self, round: u32) -> Result<Vec<SubmittedProof>> {
         let me = self.address().to_string();
         let r = round.to_string();
-        let challenge = self.ctx.ledger.get(&self.at(&["rounds", &r, "challenge"])?)?;
+        let challenge = self
+            .ctx
+            .ledger
+            .get(&self.at(&["rounds", &r, "challenge"])?)?;
         let steps: Vec<u64> = match challenge.child("steps").child(&me) {
             Value::Object(steps) => steps.keys().filter_map(|t| t.parse().ok()).collect(),
             _ => Vec::new(),
@@ -303,9 +310,13 @@ impl Provider {
             return Ok(Vec::new());
         }
         let (log, tree) = self.round_log(round)?;
-        let posted =
-            LogPost::from_value(&self.ctx.ledger.get(&self.at(&["rounds", &r, "logs", &me])?)?)
-                .context("no log posted for the round")?;
+        let posted = LogPost::from_value(
+            &self
+                .ctx
+                .ledger
+                .get(&self.at(&["rounds", &r, "logs", &me])?)?,
+        )
+        .context("no log posted for the round")?;
         if posted.root != tree.root().0 {
             bail!("round {round}: the log in the cache is not the one posted");
         }

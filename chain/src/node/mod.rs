@@ -45,7 +45,7 @@
 //! | `GET /api/rule?path=`, `/api/function?path=`, `/api/owner?path=` | the config that governs the path or pattern: `{"path", "pattern", "bindings", "rule" \| "function" \| "owner"}`; `404` when none |
 //! | `GET /api/blocks/{height}`, `GET /api/blocks/latest` | `{"chain_id", "height", "hash", "parent_hash", "timestamp", "tx_root", "state_root", "proposer", "txs": [hash]}` |
 //! | `POST /api/blocks` | produces a block now (only with [`NodeConfig::allow_block_requests`], else `403`) |
-//! | `GET /api/accounts/{address}` | `{"address", "balance", "nonce"}` (zero for an unknown account) |
+//! | `GET /api/accounts/{address}` | `{"address", "balance", "nonce", "next_nonce"}`: `nonce` counts included transactions, `next_nonce` also the pending ones (the nonce the account's next transaction takes); zero for an unknown account |
 //! | `POST /api/tasks` `{"tx": "<hex>"}` | like `POST /api/tx`, but the op must be a task creation ([`crate::task`]): `202 {"id", "hash", "status": "pending"}` |
 //! | `GET /api/tasks/{id}` | `{"id", "owner", "status", "config", "rounds": {"current", "total"}, "providers": {addr: {"stake", "client", "data_root"}}, "proofs", "payouts", "escrow": {"admin", "balance"}}` (a staker that has not registered shows `"client": null, "data_root": null`; absent proofs/payouts are `{}`); `404` when no task |
 //! | `GET /api/status` | `{"chain_id", "height", "tip_hash", "state_root", "pending", "last_block_error"}` |
@@ -60,6 +60,7 @@
 //! 65 536 IPs are tracked.
 
 mod api;
+pub mod client;
 mod host;
 mod rate_limit;
 mod views;
@@ -77,6 +78,7 @@ use crate::keys::{Keypair, PublicKey};
 use crate::ledger::{Ledger, LedgerError};
 use crate::storage::{Storage, StorageError};
 
+pub use client::NodeClient;
 pub use rate_limit::RateLimit;
 pub use views::MAX_VIEW_NODES;
 
@@ -371,17 +373,19 @@ fn stored_genesis(ledger_path: &FsPath) -> Result<(Genesis, PublicKey), NodeErro
 }
 
 /// The `zkfl node` entry: serves the existing ledger file at `ledger_path` on `listen` as
-/// validator `key`, a block every `block_interval` when transactions are pending, default
-/// limits otherwise; returns after SIGINT/SIGTERM.
+/// validator `key`, a block every `block_interval` when transactions are pending (or always,
+/// with `empty_blocks`), default limits otherwise; returns after SIGINT/SIGTERM.
 pub fn run_node(
     ledger_path: &FsPath,
     listen: SocketAddr,
     key: Keypair,
     block_interval: Duration,
+    empty_blocks: bool,
 ) -> Result<(), NodeError> {
     let ledger = open_existing_ledger(ledger_path, key)?;
     let config = NodeConfig {
         block_interval: Some(block_interval),
+        empty_blocks,
         ..NodeConfig::default()
     };
     Node::serve(ledger, listen, config)

@@ -99,6 +99,7 @@ pub(crate) fn account(host: &mut Host, addr: &Address) -> Json {
         ("address", text(addr.to_string())),
         ("balance", int(host.ledger.balance(addr))),
         ("nonce", int(host.ledger.nonce(addr))),
+        ("next_nonce", int(host.ledger.next_nonce(addr))),
     ])
 }
 
