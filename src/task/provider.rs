@@ -309,6 +309,7 @@ impl Provider {
         if todo.is_empty() {
             return Ok(Vec::new());
         }
+        self.check_proving_key()?;
         let (log, tree) = self.round_log(round)?;
         let posted = LogPost::from_value(
             &self
@@ -348,6 +349,38 @@ impl Provider {
             });
         }
         Ok(out)
+    }
+
+    /// Checks that the Groth16 key this provider proves with is the task's (a task whose
+    /// owner made its keys: a provider whose key directory lacks them would make keys of its
+    /// own, and the ledger would refuse every proof made with them).
+    fn check_proving_key(&self) -> Result<()> {
+        let value = self.ctx.ledger.get(&self.at(&["config", "verifier"])?)?;
+        let config = chain::settlement::ProofConfig::from_value(&value)?;
+        if config.ceremony.is_some() {
+            return Ok(());
+        }
+        let store = self.ctx.prover.store();
+        let held = store.groth16_vk(&config.program_digest).with_context(|| {
+            format!(
+                "the task's Groth16 proving key (made by its owner) is not in {}: give this \
+                     provider the owner's key directory (--keys), or run the task with setup = \
+                     \"ceremony\"",
+                store.dir().display()
+            )
+        })?;
+        let held = chain::settlement::ProofConfig::new(
+            config.shape,
+            config.program_digest,
+            &held,
+            config.lrs.iter().copied(),
+        )?;
+        ensure!(
+            held.vk == config.vk,
+            "the Groth16 key in {} for the task's program is not the one on the ledger",
+            store.dir().display()
+        );
+        Ok(())
     }
 
     /// The proof of `step` of `log`: kept in the cache, or made now (deterministically, from
