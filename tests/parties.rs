@@ -184,7 +184,8 @@ impl Network {
         }
     }
 
-    fn owner(&mut self) -> usize {
+    /// Starts the owner as `name`, waiting `wait` seconds for its providers.
+    fn owner(&mut self, name: &str, wait: u64) -> usize {
         let d = |p: &str| self.dir.join(p).display().to_string();
         let args = [
             s("owner"),
@@ -199,10 +200,10 @@ impl Network {
             s("--out"),
             d("owner"),
             s("--wait"),
-            s("60"),
+            wait.to_string(),
             s("--json"),
         ];
-        self.children.spawn(&self.dir.clone(), "owner", &args)
+        self.children.spawn(&self.dir.clone(), name, &args)
     }
 
     fn provider(&mut self, client: usize) -> usize {
@@ -249,7 +250,7 @@ fn json(text: &str) -> JsonValue {
 fn an_owner_and_three_providers_in_processes_of_their_own_settle_a_task_on_a_node() {
     let tmp = tempfile::tempdir().unwrap();
     let mut net = Network::start(tmp.path(), 3);
-    let owner = net.owner();
+    let owner = net.owner("owner", 60);
     let providers: Vec<usize> = (0..3).map(|c| net.provider(c)).collect();
 
     let summary = json(
@@ -295,10 +296,10 @@ fn an_owner_and_three_providers_in_processes_of_their_own_settle_a_task_on_a_nod
 }
 
 #[test]
-fn a_provider_killed_mid_round_is_left_out_and_the_task_still_settles() {
+fn a_provider_killed_mid_round_is_left_out_and_a_killed_owner_started_again_settles_the_task() {
     let tmp = tempfile::tempdir().unwrap();
     let mut net = Network::start(tmp.path(), 3);
-    let owner = net.owner();
+    let owner = net.owner("owner", 60);
     let providers: Vec<usize> = (0..3).map(|c| net.provider(c)).collect();
     let log = tmp.path().join("provider-2.err");
     wait_until(
@@ -308,21 +309,35 @@ fn a_provider_killed_mid_round_is_left_out_and_the_task_still_settles() {
     );
     net.children.kill(providers[2]); // SIGKILL, mid-round
 
+    // The owner is killed with SIGKILL once round 1 is sealed, and started again: it resumes
+    // from the ledger and its cache, and its providers (which answer the ledger's challenges
+    // without being asked, drawing one the owner left) go on with it.
+    let node = NodeClient::new(&net.url).unwrap();
+    let sealed = chain::Path::parse("/tasks/digits/rounds/1/sealed").unwrap();
+    wait_until("round 1 is sealed", Duration::from_secs(120), || {
+        !node.value(&sealed).unwrap().is_absent()
+    });
+    net.children.kill(owner);
+    let again = net.owner("owner-again", 10);
+
     let summary = json(
         &net.children
-            .finish(tmp.path(), owner, Duration::from_secs(180)),
+            .finish(tmp.path(), again, Duration::from_secs(180)),
     );
     let payouts = summary["payouts"].as_array().unwrap();
     for p in &payouts[..2] {
         assert_eq!(
-            (&p["credited"], &p["verified"]),
-            (&2.into(), &2.into()),
+            (&p["credited"], &p["verified"], &p["slashed"]),
+            (&2.into(), &2.into(), &0.into()),
             "{summary}"
         );
         assert!(p["payout"].as_i64().unwrap() > 0);
     }
     assert_eq!(payouts[2]["credited"], 0, "{summary}");
     assert_eq!(payouts[2]["payout"], 0, "{summary}");
+    for &i in &providers[..2] {
+        net.children.finish(tmp.path(), i, Duration::from_secs(60));
+    }
     let verified = net.verify_ledger();
     assert!(verified.starts_with("valid:"), "{verified}");
 }
@@ -332,7 +347,7 @@ fn a_party_whose_key_is_not_the_task_files_is_refused_before_it_connects() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let path = |name: &str| dir.join(name).display().to_string();
-    for name in ["owner", "stranger"] {
+    for name in ["owner", "stranger", "p0"] {
         ok(&zkfl(&[
             "keys",
             "new",
@@ -350,7 +365,7 @@ fn a_party_whose_key_is_not_the_task_files_is_refused_before_it_connects() {
         format!(
             "id = \"digits\"\nowner = \"{}\"\nproviders = [\"{}\"]\nrounds = 1\nreward = \"proportional\"\n",
             public("owner"),
-            public("owner")
+            public("p0")
         ),
     )
     .unwrap();
@@ -423,6 +438,38 @@ fn a_party_whose_key_is_not_the_task_files_is_refused_before_it_connects() {
         ]),
         "owner is not 64 hex digits",
     );
+    // A party takes one role, and each provider a key of its own.
+    for (providers, needle) in [
+        (
+            format!("\"{}\"", public("owner")),
+            "providers[0] is the owner's key",
+        ),
+        (
+            format!("\"{0}\", \"{0}\"", public("p0")),
+            "providers[0] and providers[1] are the same key",
+        ),
+    ] {
+        std::fs::write(
+            dir.join("roles.toml"),
+            format!(
+                "id = \"digits\"\nowner = \"{}\"\nproviders = [{providers}]\n",
+                public("owner")
+            ),
+        )
+        .unwrap();
+        fails_with(
+            &zkfl(&[
+                "owner",
+                "--task",
+                &path("roles.toml"),
+                "--key",
+                &path("owner.json"),
+                "--ledger",
+                nowhere,
+            ]),
+            needle,
+        );
+    }
     std::fs::write(dir.join("typo.toml"), "id = \"digits\"\nownr = \"x\"\n").unwrap();
     fails_with(
         &zkfl(&[

@@ -21,6 +21,7 @@ use zkfl::proving::{client_data, federation_shape, row_positions};
 use zkfl::task::clock::SimClock;
 use zkfl::task::embedded::{EmbeddedConfig, EmbeddedTask, demo_key};
 use zkfl::task::ledger::{EmbeddedLedger, LedgerClient};
+use zkfl::task::provider::DRAW_GRACE;
 use zkfl::task::transport::{Reply, Request};
 use zkfl::task::wire;
 use zkfl::task::{ContributionTerms, KeySetup, Quiet, Step, TaskTerms};
@@ -547,6 +548,161 @@ fn writing_below_a_guessed_proof_id_does_not_block_a_providers_proof() {
     let proofs = task.driver.proofs().unwrap();
     assert_eq!(proofs.len(), 6);
     assert!(proofs.iter().all(|p| p.error.is_none()), "{proofs:?}");
+}
+
+#[test]
+fn providers_draw_and_prove_a_challenge_their_stopped_owner_left_and_the_owner_resumes_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = open(dir.path(), vec![]);
+    // Create, Join, Start, Train(1): round 1 is sealed, and the owner stops before the draw.
+    assert_eq!(task.driver.run(&Quiet, Some(4)).unwrap(), 4);
+    assert_eq!(task.driver.next_step().unwrap(), Step::Draw(1));
+    let answer = |task: &EmbeddedTask, c: usize| {
+        task.transport
+            .with_provider(c, |p| p.answer_challenges().unwrap())
+            .unwrap()
+    };
+    let sealed = at(&*task.ledger, "rounds/1/sealed").as_int().unwrap();
+    // Within the grace the providers leave the draw to the owner.
+    while i128::from(task.ledger.tip().unwrap().height) <= sealed + 1 + DRAW_GRACE {
+        for c in 0..3 {
+            assert!(answer(&task, c).is_empty());
+        }
+        task.ledger.make_block().unwrap();
+        assert!(at(&*task.ledger, "rounds/1/challenge").is_absent());
+    }
+    // Past it, provider 0 draws; once the draw is in a block, each proves its step unasked,
+    // and asked before that proof is in a block, names the same submission.
+    for c in 0..3 {
+        assert!(answer(&task, c).is_empty());
+    }
+    task.ledger.make_block().unwrap();
+    let mut submitted = Vec::new();
+    for c in 0..3 {
+        let unasked = answer(&task, c);
+        assert_eq!(unasked.len(), 1, "provider {c}: {unasked:?}");
+        let asked = task
+            .transport
+            .with_provider(c, |p| p.handle(&Request::Prove { round: 1 }))
+            .unwrap();
+        let Reply::Proved(asked) = asked else {
+            panic!("provider {c}: {asked:?}")
+        };
+        assert_eq!(asked.len(), 1);
+        assert_eq!(asked[0].tx, unasked[0].1.tx, "provider {c}");
+        submitted.extend(unasked.into_iter().map(|(r, p)| (c, r, p)));
+    }
+    task.ledger.make_block().unwrap();
+    let drawn_by: Vec<chain::Address> = task.ledger.with_task(|l| {
+        (0..=l.tip().height)
+            .flat_map(|h| l.block(h).unwrap().unwrap().txs)
+            .filter(|tx| {
+                let mut p = Vec::new();
+                paths(&tx.tx.ops, &mut p);
+                p.iter().any(|p| p.ends_with("/rounds/1/draw"))
+            })
+            .map(|tx| tx.tx.from)
+            .collect()
+    });
+    assert_eq!(drawn_by, vec![provider(0).1], "drawn once, by provider 0");
+    let challenge = at(&*task.ledger, "rounds/1/challenge");
+    let drawn_in = challenge.child("due").as_int().unwrap() - 4;
+    assert!(
+        drawn_in > sealed + 1 + DRAW_GRACE,
+        "the deadline runs from the draw's block ({drawn_in}), not the seed's"
+    );
+    assert_eq!(submitted.len(), 3, "{submitted:?}");
+    for (c, round, proof) in &submitted {
+        assert_eq!(*round, 1);
+        let hash = proof.tx.as_ref().unwrap();
+        assert_eq!(
+            task.ledger.outcome(hash).unwrap(),
+            Some(TxOutcome::Applied),
+            "provider {c}"
+        );
+    }
+    // Nothing is submitted twice: not unasked, nor when the restarted owner asks.
+    for c in 0..3 {
+        assert!(answer(&task, c).is_empty());
+    }
+    drop(task);
+    let mut task = open(dir.path(), vec![]);
+    assert_eq!(task.driver.next_step().unwrap(), Step::Prove(1));
+    task.driver.run(&Quiet, None).unwrap();
+    let payouts = task.driver.payouts().unwrap();
+    assert!(
+        payouts.iter().all(|p| p.verified == 2 && p.slashed == 0),
+        "{payouts:?}"
+    );
+    let round1: usize = (0..3)
+        .map(|c| {
+            sent_by(&task.ledger, &provider(c).1)
+                .iter()
+                .filter(|tx| {
+                    let mut p = Vec::new();
+                    paths(&tx.tx.ops, &mut p);
+                    p.iter().any(|p| p.contains("/proofs/r1-"))
+                })
+                .count()
+        })
+        .sum();
+    assert_eq!(round1, 3, "one proof submission per provider for round 1");
+}
+
+#[test]
+fn a_provider_without_the_owners_proving_key_is_refused_at_joining() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = open(dir.path(), vec![]);
+    assert_eq!(task.driver.run(&Quiet, Some(1)).unwrap(), 1, "created");
+    // A key directory that is empty, and one holding the verifying keys alone: the prover
+    // would make proving keys of its own in either, and every proof would then be refused.
+    let empty = tempfile::tempdir().unwrap();
+    let vk_only = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(vk_only.path().join("groth16")).unwrap();
+    let mut copied = 0;
+    for entry in std::fs::read_dir(keys().dir().join("groth16")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "vk") {
+            std::fs::copy(
+                &path,
+                vk_only
+                    .path()
+                    .join("groth16")
+                    .join(path.file_name().unwrap()),
+            )
+            .unwrap();
+            copied += 1;
+        }
+    }
+    for held in [empty.path(), vk_only.path()] {
+        let ctx = Arc::new(zkfl::task::provider::ProviderContext {
+            task: TASK.into(),
+            federation: task.federation.clone(),
+            dir: task.dir.clone(),
+            ledger: task.ledger.clone(),
+            prover: Arc::new(StepProver::new(KeyStore::new(held), Backend::Groth16)),
+            shape: federation_shape(&task.federation).unwrap(),
+            stake: terms().stake,
+        });
+        let mut p = zkfl::task::provider::Provider::new(0, demo_key("provider-0"), ctx).unwrap();
+        match p.handle(&Request::Join { keys: None }) {
+            Reply::Failed(why) => assert!(why.contains("proving key"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        at(&*task.ledger, &format!("providers/{}", provider(0).1)).is_absent(),
+        "not registered"
+    );
+    assert!(
+        copied > 0
+            && std::fs::read_dir(empty.path()).unwrap().next().is_none()
+            && std::fs::read_dir(vk_only.path().join("groth16"))
+                .unwrap()
+                .count()
+                == copied,
+        "no key was made"
+    );
 }
 
 #[test]

@@ -3,16 +3,20 @@
 //! A function that needs randomness nobody could know before some block was made (the challenge
 //! of a training round is drawn from the hash of the block after the round was sealed) reads
 //! the hash of that block from [`RecentBlocks`] in its [`crate::Context`]: the hashes of the
-//! [`RECENT_BLOCKS`] blocks before the one being built, like the EVM's `BLOCKHASH`. Block
-//! production and replay keep the same window ([`BlockWindow`]), so both see the same hashes.
+//! [`RECENT_BLOCKS`] blocks before the one being built, like the EVM's `BLOCKHASH` over the
+//! history of EIP-2935. Block production and replay keep the same window ([`BlockWindow`]),
+//! so both see the same hashes.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::store::Hash;
 
-/// How many of the latest block hashes functions can read.
-pub const RECENT_BLOCKS: usize = 256;
+/// How many of the latest block hashes functions can read: EIP-2935's
+/// `HISTORY_SERVE_WINDOW`. A window of the EVM's 256 would have a round whose challenge is not
+/// drawn within a minute of 250 ms blocks (its owner restarting, say) stuck for good; 8191
+/// blocks is over half an hour of them, and over two hours of 1 s blocks.
+pub const RECENT_BLOCKS: usize = 8191;
 
 /// The hashes of the blocks just before the one being built (at most [`RECENT_BLOCKS`]).
 /// Cheap to clone.
@@ -77,14 +81,16 @@ mod tests {
     #[test]
     fn window_keeps_the_latest_hashes_by_height() {
         let mut w = BlockWindow::default();
-        for h in 0..300u64 {
-            w.push([h as u8; 32]);
+        let n = RECENT_BLOCKS as u64 + 44;
+        let hash = |h: u64| -> Hash { std::array::from_fn(|i| (h >> (8 * (i % 8))) as u8) };
+        for h in 0..n {
+            w.push(hash(h));
         }
         let recent = w.recent();
-        assert_eq!(recent.hash(299), Some([299u64 as u8; 32]));
-        assert_eq!(recent.hash(44), Some([44; 32]));
+        assert_eq!(recent.hash(n - 1), Some(hash(n - 1)));
+        assert_eq!(recent.hash(44), Some(hash(44)));
         assert_eq!(recent.hash(43), None);
-        assert_eq!(recent.hash(300), None);
+        assert_eq!(recent.hash(n), None);
         assert_eq!(RecentBlocks::default().hash(0), None);
     }
 }

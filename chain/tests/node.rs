@@ -667,13 +667,18 @@ fn the_node_client_speaks_the_api() {
     assert_eq!((account.nonce, account.next_nonce), (0, 1));
     assert_eq!(client.transaction(&hash).unwrap(), TxStatus::Pending);
     assert_eq!(client.status().unwrap().pending, 1);
-    // A refusal comes back with the node's status and reason.
-    match client.submit(&tx) {
+    // Submitting again is harmless: the node holds it, so it counts as submitted.
+    assert_eq!(client.submit(&tx).unwrap(), hash);
+    assert_eq!(client.status().unwrap().pending, 1);
+    // A refusal comes back with the node's status and reason: another transaction at the
+    // nonce the pending one took.
+    let rival = f.tx(0, 0, 4, transfer_op(&a, &b, 0, 41));
+    match client.submit(&rival) {
         Err(ClientError::Status {
             status: 409,
             message,
         }) => {
-            assert!(message.contains("already pending"), "{message}")
+            assert!(message.contains("nonce"), "{message}")
         }
         other => panic!("{other:?}"),
     }
@@ -691,6 +696,8 @@ fn the_node_client_speaks_the_api() {
         }
     ));
     assert_eq!(client.transaction(&[7; 32]).unwrap(), TxStatus::Unknown);
+    // Included, it is still submitted (a client whose reply was lost asks again).
+    assert_eq!(client.submit(&tx).unwrap(), hash);
     let account = client.account(&a).unwrap();
     assert_eq!((account.nonce, account.next_nonce), (1, 1));
     assert_eq!(account.balance, START - 40 - 3);
@@ -722,7 +729,66 @@ fn the_node_client_waits_out_a_rate_limit() {
     };
     let node = TestNode::start(&f, limited);
     let client = NodeClient::new(&format!("http://{}", node.addr)).unwrap();
-    for _ in 0..5 {
+    // The burst spent and the next request refused: the client's first try is refused too
+    // (a token comes every 500 ms), and it waits as `Retry-After` says (a whole second).
+    for _ in 0..2 {
+        assert_eq!(node.get("/api/status").status, 200);
+    }
+    assert_error(&node.get("/api/status"), 429, "rate limited");
+    let started = std::time::Instant::now();
+    assert_eq!(client.status().unwrap().height, 0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "answered after {:?}: it did not wait",
+        started.elapsed()
+    );
+    for _ in 0..3 {
         assert_eq!(client.status().unwrap().height, 0);
     }
+}
+
+/// A reply the client cannot read (here, not UTF-8) is an error at once, not asked again
+/// until the client's patience is spent.
+#[test]
+fn the_node_client_does_not_retry_an_unreadable_reply() {
+    use chain::node::NodeClient;
+    use chain::node::client::ClientError;
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let finished = done.clone();
+    let server = std::thread::spawn(move || {
+        let mut served = 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline
+            && !finished.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            match listener.accept() {
+                Ok((mut stream, _)) => {
+                    stream.set_nonblocking(false).unwrap();
+                    let mut request = [0u8; 1024];
+                    let _ = stream.read(&mut request);
+                    stream
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xff\xfe")
+                        .unwrap();
+                    served += 1;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        served
+    });
+    let client = NodeClient::new(&format!("http://{addr}"))
+        .unwrap()
+        .patience(Duration::from_secs(3));
+    match client.status() {
+        Err(ClientError::Shape { reason, .. }) => assert!(reason.contains("UTF-8"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // Given the time to ask again, it has not.
+    std::thread::sleep(Duration::from_millis(300));
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(server.join().unwrap(), 1, "asked once");
 }

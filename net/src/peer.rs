@@ -349,12 +349,19 @@ impl Peer {
 
     /// Whether a connection to `peer` stands now (dialled by either side).
     ///
-    /// Errors: [`NetError::Stopped`] when the network thread is gone.
+    /// Errors: [`NetError::Stopped`] when the network thread is gone, [`NetError::Timeout`]
+    /// when it does not answer within 10 s (busy, not gone).
     pub fn connected(&self, peer: PeerId) -> Result<bool, NetError> {
         let (done, rx) = std_mpsc::channel();
         self.send(Command::Connected { peer, done })?;
-        rx.recv_timeout(Duration::from_secs(10))
-            .map_err(|_| NetError::Stopped)
+        let wait = Duration::from_secs(10);
+        rx.recv_timeout(wait).map_err(|e| match e {
+            std_mpsc::RecvTimeoutError::Disconnected => NetError::Stopped,
+            std_mpsc::RecvTimeoutError::Timeout => NetError::Timeout {
+                peer,
+                seconds: wait.as_secs_f64(),
+            },
+        })
     }
 
     fn ask(&self, peer: PeerId, request: Request, timeout: Duration) -> Result<Response, NetError> {

@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
@@ -120,6 +120,19 @@ impl Task {
             .map(|(i, k)| key(&format!("providers[{i}]"), k))
             .collect::<Result<Vec<_>>>()?;
         ensure!(!providers.is_empty(), "{}: no providers", path.display());
+        for (i, k) in providers.iter().enumerate() {
+            ensure!(
+                *k != owner,
+                "{}: providers[{i}] is the owner's key: a party takes one role",
+                path.display()
+            );
+            if let Some(j) = providers[..i].iter().position(|other| other == k) {
+                bail!(
+                    "{}: providers[{j}] and providers[{i}] are the same key",
+                    path.display()
+                );
+            }
+        }
         let args = RunArgs {
             out: out.to_owned(),
             rounds: file.rounds,
@@ -145,18 +158,35 @@ impl Task {
         })
     }
 
-    /// The federation, with the party's cache directory (refused when it holds another
-    /// task's).
-    fn federation(&self) -> Result<(Arc<Federation>, Arc<RunDir>)> {
+    /// The federation, with the party's cache directory: refused when it holds another
+    /// task's, or another party's of this one, or one on another chain (`party.json` names
+    /// the task, the party's address and the chain id; `config.json` the federation).
+    fn federation(
+        &self,
+        party: &Address,
+        ledger: &RemoteLedger,
+    ) -> Result<(Arc<Federation>, Arc<RunDir>)> {
         let federation = Federation::new(self.config.federation.clone())?;
         let dir = RunDir::create(&self.config.dir)?;
-        match dir.read_json::<FederationConfig>("config.json")? {
-            Some(previous) if previous != self.config.federation => bail!(
-                "{} holds a party of another task: use another --out",
+        let whose = serde_json::json!({
+            "task": self.config.terms.id,
+            "party": party.to_string(),
+            "chain_id": ledger.chain_id(),
+        });
+        let held = (
+            dir.read_json::<FederationConfig>("config.json")?,
+            dir.read_json::<serde_json::Value>("party.json")?,
+        );
+        match held {
+            (Some(config), Some(party)) if config == self.config.federation && party == whose => {}
+            (None, None) => {
+                dir.write_json("party.json", &whose)?;
+                dir.write_json("config.json", &self.config.federation)?;
+            }
+            _ => bail!(
+                "{} holds the cache of another task, party or chain: use another --out",
                 self.config.dir.display()
             ),
-            Some(_) => {}
-            None => dir.write_json("config.json", &self.config.federation)?,
         }
         Ok((
             Arc::new(with_checkpoint_committer(federation)),
@@ -225,7 +255,7 @@ pub fn owner(args: OwnerArgs) -> Result<()> {
     let task = Task::read(&args.task, &args.out, args.keys.clone(), args.json)?;
     let key = party_key(&args.key, &task.owner, "owner")?;
     let ledger = Arc::new(RemoteLedger::connect(&args.ledger)?);
-    let (federation, dir) = task.federation()?;
+    let (federation, dir) = task.federation(&Address::of(&key.public()), &ledger)?;
     let shape = federation_shape(&federation)?;
     let peer = task.peer(&key, &args.p2p, Some(0))?;
     eprintln!("owner listening at {}", peer.address());
@@ -352,6 +382,9 @@ pub struct JoinArgs {
     /// Key directory (default: $ZKFL_KEYS or ~/.cache/zkfl/keys)
     #[arg(long)]
     pub keys: Option<PathBuf>,
+    /// Seconds without a connection to the owner, the task still open, before giving up
+    #[arg(long, default_value_t = 900)]
+    pub owner_wait: u64,
     /// Print the final summary as one JSON object on stdout
     #[arg(long)]
     pub json: bool,
@@ -383,7 +416,7 @@ fn join(args: JoinArgs) -> Result<()> {
         .parse()
         .with_context(|| format!("--owner {}: not a multiaddr", args.owner))?;
     let ledger = Arc::new(RemoteLedger::connect(&args.ledger)?);
-    let (federation, dir) = task.federation()?;
+    let (federation, dir) = task.federation(&Address::of(&key.public()), &ledger)?;
     let shape = federation_shape(&federation)?;
     let id = task.config.terms.id.clone();
     let ctx = Arc::new(ProviderContext {
@@ -398,7 +431,7 @@ fn join(args: JoinArgs) -> Result<()> {
         shape,
         stake: task.config.terms.stake,
     });
-    let mut provider = Provider::new(args.client, key.clone(), ctx)?;
+    let provider = Arc::new(Mutex::new(Provider::new(args.client, key.clone(), ctx)?));
     let peer = task.peer(&key, &args.p2p, None)?;
     let owner = peer_id_of_public(task.owner.0)?;
     dial_owner(&peer, &owner_addr, owner, Duration::from_secs(120))?;
@@ -408,15 +441,65 @@ fn join(args: JoinArgs) -> Result<()> {
         peer.address()
     );
     let client = args.client;
-    let server = ProviderServer::start(peer.clone(), owner, move |request| {
-        eprintln!("provider {client}: {}", asked(request));
-        let reply = provider.handle(request);
-        eprintln!("provider {client}: {}", answered(&reply));
-        Some(reply)
-    });
+    // A refused join ends the provider: it would otherwise wait for a task it is not in.
+    let refused: Arc<Mutex<Option<String>>> = Arc::default();
+    let server = {
+        let (provider, refused) = (provider.clone(), refused.clone());
+        ProviderServer::start(peer.clone(), owner, move |request| {
+            eprintln!("provider {client}: {}", asked(request));
+            let reply = lock(&provider).handle(request);
+            eprintln!("provider {client}: {}", answered(&reply));
+            if let (Request::Join { .. }, Reply::Failed(why)) = (request, &reply) {
+                *lock(&refused) = Some(why.clone());
+            }
+            Some(reply)
+        })
+    };
     let status = chain::task::task_path(&id, &["status"])?;
-    while ledger.get(&status)?.as_str() != Some("closed") {
-        if !peer.connected(owner)? {
+    let give_up = Duration::from_secs(args.owner_wait);
+    let mut owner_seen = Instant::now();
+    let mut last_warning = String::new();
+    loop {
+        if let Some(why) = lock(&refused).take() {
+            bail!("provider {client} could not join task {id}: {why}");
+        }
+        let step = (|| -> Result<bool> {
+            if ledger.get(&status)?.as_str() == Some("closed") {
+                return Ok(true);
+            }
+            // The ledger's challenges are answered whether or not the owner asks.
+            for (round, proof) in lock(&provider).answer_challenges()? {
+                eprintln!(
+                    "provider {client}: round {round}: step {} proven unasked: {}",
+                    proof.step,
+                    proof
+                        .tx
+                        .as_ref()
+                        .map_or_else(|e| e.clone(), |_| "submitted".into())
+                );
+            }
+            Ok(false)
+        })();
+        match step {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => {
+                let warning = format!("{e:#}");
+                if warning != last_warning {
+                    eprintln!("provider {client}: {warning}");
+                    last_warning = warning;
+                }
+            }
+        }
+        if peer.connected(owner).unwrap_or(false) {
+            owner_seen = Instant::now();
+        } else {
+            ensure!(
+                owner_seen.elapsed() < give_up,
+                "provider {client}: no owner for {} s and task {id} is not closed: giving up \
+                 (join again to resume)",
+                give_up.as_secs()
+            );
             // The owner restarted or the link broke: it resumes from the ledger, and asks
             // again once connected.
             let _ = dial_owner(&peer, &owner_addr, owner, Duration::from_secs(10));
@@ -445,6 +528,10 @@ fn join(args: JoinArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Dials the owner until connected (it may start later), checking it is the task's owner.

@@ -47,7 +47,8 @@ pub trait LedgerClient: Send + Sync {
     /// The latest block's header.
     fn tip(&self) -> Result<BlockHeader>;
 
-    /// The outcome of an included transaction (`None` while pending or unknown).
+    /// The outcome of a transaction: its receipt's once included, `Failed` with the reason
+    /// once refused or dropped without being included, `None` while pending or unknown.
     fn outcome(&self, hash: &Hash) -> Result<Option<TxOutcome>>;
 
     /// The number of pending transactions.

@@ -47,7 +47,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use chain::settlement::{ContributionConfig, ProofConfig, TaskKey};
 use chain::store::Hash;
 use chain::task::{
@@ -818,7 +818,7 @@ impl TaskDriver {
                 }
             };
             if let Err(why) =
-                self.check_update(round, *client, &joined[client], &global_digest, &update)
+                self.check_update(round, *client, &joined[client], &global_digest, &update)?
             {
                 tracing::warn!(
                     "round {round}: the update of provider {client} is refused: {why:#}"
@@ -899,6 +899,9 @@ impl TaskDriver {
     /// Checks a provider's update against the log it posted: the update has the model's
     /// shape, the post is on the ledger, the log's header names this round, this provider and
     /// the global model, and its last record holds the update after the posted number of steps.
+    ///
+    /// Returns `Ok(Err(why))` for a refused update; the outer error is a ledger that cannot
+    /// be read, which must stop the round rather than pass for a refusal.
     fn check_update(
         &self,
         round: u32,
@@ -906,35 +909,38 @@ impl TaskDriver {
         addr: &Address,
         global: &Digest,
         update: &Update,
-    ) -> Result<()> {
-        // First: a provider that logged an update of another length would otherwise pass
-        // the log's checks and reach the aggregation.
-        same_shape(&update.params, &self.global)?;
-        let posted = LogPost::from_value(&self.round_value_of(round, addr)?)
-            .context("no log posted on the ledger")?;
-        ensure!(
-            posted == update.post,
-            "the update is not the one its log posted"
-        );
-        let opened = update.ends.open(&Digest(posted.root), posted.steps)?;
-        let header = &opened.header;
-        ensure!(
-            header.round == round && header.client as usize == client && header.global == *global,
-            "the log is not of this round, provider and global model"
-        );
-        let last = &opened.last;
+    ) -> Result<Result<()>> {
+        let posted = self.round_value_of(round, addr)?;
         let registered = self.value(&["providers", &addr.to_string(), "samples"])?;
-        ensure!(
-            registered.as_int() == Some(update.samples as i128),
-            "it trained on {} rows, it registered {registered:?}",
-            update.samples
-        );
-        let params = Digest::of(&fl::blob::f32s_to_bytes(&update.params));
-        ensure!(
-            last.checkpoint == params && params.0 == posted.update,
-            "the update is not the log's last checkpoint"
-        );
-        Ok(())
+        Ok((|| {
+            // First: a provider that logged an update of another length would otherwise pass
+            // the log's checks and reach the aggregation.
+            same_shape(&update.params, &self.global)?;
+            let posted = LogPost::from_value(&posted).context("no log posted on the ledger")?;
+            ensure!(
+                posted == update.post,
+                "the update is not the one its log posted"
+            );
+            let opened = update.ends.open(&Digest(posted.root), posted.steps)?;
+            let header = &opened.header;
+            ensure!(
+                header.round == round
+                    && header.client as usize == client
+                    && header.global == *global,
+                "the log is not of this round, provider and global model"
+            );
+            ensure!(
+                registered.as_int() == Some(update.samples as i128),
+                "it trained on {} rows, it registered {registered:?}",
+                update.samples
+            );
+            let params = Digest::of(&fl::blob::f32s_to_bytes(&update.params));
+            ensure!(
+                opened.last.checkpoint == params && params.0 == posted.update,
+                "the update is not the log's last checkpoint"
+            );
+            Ok(())
+        })())
     }
 
     fn round_value_of(&self, round: u32, addr: &Address) -> Result<Value> {
@@ -950,11 +956,13 @@ impl TaskDriver {
         if self.ledger.tip()?.height <= sealed {
             self.ledger.make_block()?;
         }
-        self.owner_block(draw_challenge_op(
-            &self.terms.id,
-            u64::from(round),
-            sealed + 1,
-        )?)
+        let op = draw_challenge_op(&self.terms.id, u64::from(round), sealed + 1)?;
+        match self.owner_block(op) {
+            // Anyone may draw, once (a provider does when the owner has not for a while):
+            // a draw refused because one landed first is the same challenge.
+            Err(_) if !self.round_value(round, "challenge")?.is_absent() => Ok(()),
+            other => other,
+        }
     }
 
     fn prove(&mut self, round: u32, events: &dyn Events) -> Result<()> {
@@ -1009,7 +1017,7 @@ impl TaskDriver {
         {
             let started = std::time::Instant::now();
             let outcome = self
-                .prove_contribution(round)
+                .prove_contribution(round)?
                 .map(|()| started.elapsed().as_secs_f64())
                 .map_err(|e| format!("{e:#}"));
             if let Err(why) = &outcome {
@@ -1063,64 +1071,81 @@ impl TaskDriver {
 
     /// Proves round `round`'s Shapley values and submits the proof, with the coalitions drawn
     /// from the seed of the round's challenge.
-    fn prove_contribution(&self, round: u32) -> Result<()> {
-        let config = ContributionConfig::from_value(&self.value(&["config", "contribution"])?)?;
-        let seed = self
-            .round_value(round, "challenge")?
-            .child("seed")
-            .as_str()
-            .and_then(chain::settlement::config::hex32)
-            .context("the round's challenge is not drawn")?;
+    ///
+    /// Returns `Ok(Err(why))` when the round cannot be proven (its witness, its key's shape,
+    /// or the ledger's refusal of the proof); the outer error is a ledger that cannot be read
+    /// or written.
+    fn prove_contribution(&self, round: u32) -> Result<Result<()>> {
+        let config = self.value(&["config", "contribution"])?;
+        let challenge = self.round_value(round, "challenge")?;
         let players = self.players()?;
-        let inputs = crate::valuation::contribution_witness(
-            self.dir.root(),
-            round,
-            Some(&players),
-            config.shape.drawn,
-            &seed,
-        )?;
-        ensure!(
-            inputs.shape == config.shape,
-            "the task has {} registered providers; its key proves rounds of {}",
-            inputs.shape.players,
-            config.shape.players
-        );
-        ensure!(
-            inputs.gap.differing == 0,
-            "the round's model is not the exact fixed-point FedAvg"
-        );
-        let ends: BTreeMap<String, String> = self
-            .dir
-            .read_json(&format!("ends-{round}.json"))?
-            .context("the round's log ends are not in the cache")?;
         let joined = self.joined()?;
-        let mut values = BTreeMap::new();
-        for (client, value) in inputs.clients.iter().zip(&inputs.witness.numerators) {
-            let addr = joined
-                .get(client)
-                .with_context(|| format!("provider {client} is not registered"))?;
-            values.insert(addr.to_string(), *value);
-        }
-        let ends = ends
-            .into_iter()
-            .map(|(a, e)| Ok((a, hex::decode(e)?)))
-            .collect::<Result<BTreeMap<_, _>>>()?;
-        use sha2::Digest as _;
-        let secret: [u8; 32] = sha2::Sha256::new()
-            .chain_update(b"zkfl-proof-secret")
-            .chain_update(self.owner.secret())
-            .finalize()
-            .into();
-        let proof = self
-            .prover
-            .prove_contribution(&inputs.shape, &inputs.witness, &secret)?;
-        self.owner_block(submit_contribution_op(
-            &self.terms.id,
-            u64::from(round),
-            &proof,
-            &values,
-            &ends,
-        )?)
+        let proven = (|| {
+            let config = ContributionConfig::from_value(&config)?;
+            let seed = challenge
+                .child("seed")
+                .as_str()
+                .and_then(chain::settlement::config::hex32)
+                .context("the round's challenge is not drawn")?;
+            let inputs = crate::valuation::contribution_witness(
+                self.dir.root(),
+                round,
+                Some(&players),
+                config.shape.drawn,
+                &seed,
+            )?;
+            ensure!(
+                inputs.shape == config.shape,
+                "the task has {} registered providers; its key proves rounds of {}",
+                inputs.shape.players,
+                config.shape.players
+            );
+            ensure!(
+                inputs.gap.differing == 0,
+                "the round's model is not the exact fixed-point FedAvg"
+            );
+            let ends: BTreeMap<String, String> = self
+                .dir
+                .read_json(&format!("ends-{round}.json"))?
+                .context("the round's log ends are not in the cache")?;
+            let mut values = BTreeMap::new();
+            for (client, value) in inputs.clients.iter().zip(&inputs.witness.numerators) {
+                let addr = joined
+                    .get(client)
+                    .with_context(|| format!("provider {client} is not registered"))?;
+                values.insert(addr.to_string(), *value);
+            }
+            let ends = ends
+                .into_iter()
+                .map(|(a, e)| Ok((a, hex::decode(e)?)))
+                .collect::<Result<BTreeMap<_, _>>>()?;
+            use sha2::Digest as _;
+            let secret: [u8; 32] = sha2::Sha256::new()
+                .chain_update(b"zkfl-proof-secret")
+                .chain_update(self.owner.secret())
+                .finalize()
+                .into();
+            let proof = self
+                .prover
+                .prove_contribution(&inputs.shape, &inputs.witness, &secret)?;
+            Ok(submit_contribution_op(
+                &self.terms.id,
+                u64::from(round),
+                &proof,
+                &values,
+                &ends,
+            )?)
+        })();
+        let op = match proven {
+            Ok(op) => op,
+            Err(why) => return Ok(Err(why)),
+        };
+        let hash = self.ledger.submit(&self.owner, op)?;
+        self.ledger.make_block()?;
+        Ok(match self.rejection(&hash)? {
+            None => Ok(()),
+            Some(reason) => Err(anyhow!("the ledger refused the proof: {reason}")),
+        })
     }
 
     /// `None` if the ledger applied the transaction, else its reason.

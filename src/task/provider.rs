@@ -3,16 +3,16 @@
 //! its update to the owner, and proves the steps the ledger's challenge draws for it. Its rows
 //! never leave it; only commitments, its update and proofs do.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 use chain::task::{
-    LogPost, contribute_key_op, in_one_set, post_log_op, provider_join_op, submit_proof_op,
-    task_path,
+    LogPost, contribute_key_op, draw_challenge_op, in_one_set, post_log_op, provider_join_op,
+    submit_proof_op, task_path,
 };
-use chain::{Address, Keypair, Value};
+use chain::{Address, Keypair, TxOutcome, Value};
 use circuits::relations::training_step::TrainingStepShape;
 use fl::federation::{Federation, RunDir};
 use pol::LogEnds;
@@ -46,6 +46,10 @@ pub struct ProviderContext {
     pub stake: i128,
 }
 
+/// Blocks past the one after a round's seal that a provider waits for its owner to draw the
+/// round's challenge before it draws it itself.
+pub const DRAW_GRACE: i128 = 8;
+
 /// One round a provider trained.
 struct Trained {
     log: CheckpointLog,
@@ -64,6 +68,12 @@ pub struct Provider {
     positions: HashMap<u32, u64>,
     rounds: BTreeMap<u32, Trained>,
     log_reads: usize,
+    /// Proofs submitted, by round and step.
+    sent: BTreeMap<(u32, u64), SubmittedProof>,
+    /// Rounds whose challenge it has nothing left to do for.
+    answered: BTreeSet<u32>,
+    /// The draws it submitted, by round.
+    draws: BTreeMap<u32, chain::store::Hash>,
 }
 
 impl Provider {
@@ -81,6 +91,9 @@ impl Provider {
             positions,
             rounds: BTreeMap::new(),
             log_reads: 0,
+            sent: BTreeMap::new(),
+            answered: BTreeSet::new(),
+            draws: BTreeMap::new(),
         })
     }
 
@@ -117,6 +130,84 @@ impl Provider {
         result.unwrap_or_else(|e| Reply::Failed(format!("{e:#}")))
     }
 
+    /// Does what the ledger asks of this provider without waiting for its owner to ask:
+    /// draws the challenge of a round it logged that its owner has left undrawn for
+    /// [`DRAW_GRACE`] blocks after the seal's next block, plus two per client index so that
+    /// one provider draws rather than all (anyone may, once; the seed is that block's hash
+    /// whoever draws, and the deadline runs from the draw), and proves the steps drawn for it not yet proven. A
+    /// provider that only proved when asked would be slashed for an owner that stopped after
+    /// the draw.
+    ///
+    /// Returns the proofs submitted now, by round. Errors: the ledger cannot be read, or a
+    /// round's proving failed as a whole (its key, its log).
+    pub fn answer_challenges(&mut self) -> Result<Vec<(u32, SubmittedProof)>> {
+        let me = self.address().to_string();
+        let current = self
+            .ctx
+            .ledger
+            .get(&self.at(&["round"])?)?
+            .as_int()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0);
+        let mut submitted = Vec::new();
+        let open: Vec<u32> = (1..=current)
+            .filter(|r| !self.answered.contains(r))
+            .collect();
+        for round in open {
+            let r = round.to_string();
+            let value = self.ctx.ledger.get(&self.at(&["rounds", &r])?)?;
+            let Some(sealed) = value.child("sealed").as_int() else {
+                continue; // still training
+            };
+            if value.child("logs").child(&me).is_absent() {
+                self.answered.insert(round);
+                continue;
+            }
+            let challenge = value.child("challenge");
+            if challenge.is_absent() {
+                let tip = i128::from(self.ctx.ledger.tip()?.height);
+                // Staggered by client index, so that one provider draws, not all at once.
+                let grace = DRAW_GRACE + 2 * self.client as i128;
+                let drew = match self.draws.get(&round) {
+                    Some(hash) => {
+                        !matches!(self.ctx.ledger.outcome(hash)?, Some(TxOutcome::Failed(_)))
+                    }
+                    None => false,
+                };
+                if tip > sealed + 1 + grace && !drew {
+                    let block = u64::try_from(sealed + 1)?;
+                    let op = draw_challenge_op(&self.ctx.task, u64::from(round), block)?;
+                    let hash = self.ctx.ledger.submit(&self.key, op)?;
+                    self.draws.insert(round, hash);
+                }
+                continue;
+            }
+            let tip = i128::from(self.ctx.ledger.tip()?.height);
+            if challenge.child("steps").child(&me).is_absent()
+                || challenge.child("due").as_int().is_some_and(|due| tip > due)
+            {
+                self.answered.insert(round);
+                continue;
+            }
+            let known: BTreeSet<u64> = self
+                .sent
+                .range((round, 0)..=(round, u64::MAX))
+                .map(|((_, step), _)| *step)
+                .collect();
+            let proofs = self.prove(round)?;
+            if proofs.is_empty() {
+                self.answered.insert(round);
+            }
+            submitted.extend(
+                proofs
+                    .into_iter()
+                    .filter(|p| !known.contains(&p.step))
+                    .map(|p| (round, p)),
+            );
+        }
+        Ok(submitted)
+    }
+
     fn at(&self, leaf: &[&str]) -> Result<chain::Path> {
         Ok(task_path(&self.ctx.task, leaf)?)
     }
@@ -141,6 +232,11 @@ impl Provider {
             .context("no BN254 data root")?;
         let mut ops = Vec::new();
         let programs = setup::ceremony_programs(self.ctx.ledger.as_ref(), &self.ctx.task)?;
+        if programs.is_empty() {
+            // Keys the owner made: a provider without them is refused now, not at its first
+            // challenge.
+            self.check_proving_key()?;
+        }
         let ledger = self.ctx.ledger.as_ref();
         let mut done = 0;
         for key in programs.keys() {
@@ -323,6 +419,18 @@ impl Provider {
         }
         let mut out = Vec::new();
         for step in todo {
+            // Submitted before (unasked, or to an earlier request) and not refused: the same
+            // submission, rather than a second one the ledger would refuse as a taken path.
+            if let Some(sent) = self.sent.get(&(round, step))
+                && let Ok(hash) = &sent.tx
+                && matches!(
+                    self.ctx.ledger.outcome(hash)?,
+                    None | Some(TxOutcome::Applied)
+                )
+            {
+                out.push(sent.clone());
+                continue;
+            }
             let started = Instant::now();
             let made = self.proof_of(&log, step);
             let seconds = started.elapsed().as_secs_f64();
@@ -334,12 +442,16 @@ impl Provider {
                 Ok((self.ctx.ledger.submit(&self.key, op)?, reused))
             });
             out.push(match tx {
-                Ok((hash, reused)) => SubmittedProof {
-                    step,
-                    tx: Ok(hash),
-                    seconds: if reused { 0.0 } else { seconds },
-                    reused,
-                },
+                Ok((hash, reused)) => {
+                    let sent = SubmittedProof {
+                        step,
+                        tx: Ok(hash),
+                        seconds: if reused { 0.0 } else { seconds },
+                        reused,
+                    };
+                    self.sent.insert((round, step), sent.clone());
+                    sent
+                }
                 Err(e) => SubmittedProof {
                     step,
                     tx: Err(format!("{e:#}")),
@@ -361,14 +473,21 @@ impl Provider {
             return Ok(());
         }
         let store = self.ctx.prover.store();
-        let held = store.groth16_vk(&config.program_digest).with_context(|| {
+        let missing = || {
             format!(
                 "the task's Groth16 proving key (made by its owner) is not in {}: give this \
-                     provider the owner's key directory (--keys), or run the task with setup = \
-                     \"ceremony\"",
+                 provider the owner's key directory (--keys), or run the task with setup = \
+                 \"ceremony\"",
                 store.dir().display()
             )
-        })?;
+        };
+        // The proving key itself: the prover makes keys of its own when it finds none, so a
+        // verifying key alone in the directory would pass here and every proof then fail.
+        let held = store
+            .groth16_pk(&config.program_digest)
+            .with_context(missing)?
+            .with_context(missing)?
+            .vk;
         let held = chain::settlement::ProofConfig::new(
             config.shape,
             config.program_digest,

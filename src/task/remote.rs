@@ -24,13 +24,18 @@ use super::ledger::{FEE, LedgerClient};
 
 /// How often a wait for a block asks the node.
 const POLL: Duration = Duration::from_millis(100);
+/// The most submitted transactions tracked before the settled ones are looked up and forgotten.
+const MAX_TRACKED: usize = 64;
 
 /// A node's ledger over HTTP.
 pub struct RemoteLedger {
     node: NodeClient,
     chain_id: String,
-    /// Transactions submitted and not yet seen in a block.
+    /// Transactions submitted and not yet seen to leave the pool.
     submitted: Mutex<Vec<Hash>>,
+    /// Held from signing to submitting in [`LedgerClient::submit`], so that two threads of
+    /// this party cannot sign at the same nonce.
+    submitting: Mutex<()>,
 }
 
 impl RemoteLedger {
@@ -50,7 +55,13 @@ impl RemoteLedger {
             node,
             chain_id,
             submitted: Mutex::new(Vec::new()),
+            submitting: Mutex::new(()),
         })
+    }
+
+    /// The chain id of the node's ledger.
+    pub fn chain_id(&self) -> &str {
+        &self.chain_id
     }
 
     /// The node's URL.
@@ -58,18 +69,30 @@ impl RemoteLedger {
         self.node.url()
     }
 
-    /// Whether every transaction this client submitted has left the pool (dropping the ones
-    /// that have).
+    /// Whether every transaction this client submitted has left the pool: included,
+    /// refused, dropped, or unknown to the node (one that lost its pool on a restart; its
+    /// outcome then reads `None`). Drops the ones that have; no lock is held while asking.
     fn own_settled(&self) -> Result<bool> {
-        let mut submitted = self.submitted.lock().unwrap_or_else(|e| e.into_inner());
+        let asked = std::mem::take(&mut *self.lock_submitted());
         let mut still = Vec::new();
-        for hash in submitted.iter() {
-            if self.node.transaction(hash)? == TxStatus::Pending {
-                still.push(*hash);
+        for (i, hash) in asked.iter().enumerate() {
+            match self.node.transaction(hash) {
+                Ok(TxStatus::Pending) => still.push(*hash),
+                Ok(_) => {}
+                Err(e) => {
+                    self.lock_submitted().extend(&asked[i..]);
+                    self.lock_submitted().extend(still);
+                    return Err(e.into());
+                }
             }
         }
-        *submitted = still;
+        let mut submitted = self.lock_submitted();
+        submitted.extend(still);
         Ok(submitted.is_empty())
+    }
+
+    fn lock_submitted(&self) -> std::sync::MutexGuard<'_, Vec<Hash>> {
+        self.submitted.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -85,11 +108,21 @@ impl LedgerClient for RemoteLedger {
 
     fn submit_signed(&self, tx: SignedTransaction) -> Result<Hash> {
         let hash = self.node.submit(&tx)?;
-        self.submitted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(hash);
+        let crowded = {
+            let mut submitted = self.lock_submitted();
+            submitted.push(hash);
+            submitted.len() > MAX_TRACKED
+        };
+        // A provider submits and never waits for blocks: forget what has settled.
+        if crowded {
+            self.own_settled()?;
+        }
         Ok(hash)
+    }
+
+    fn submit(&self, key: &Keypair, op: Op) -> Result<Hash> {
+        let _signing = self.submitting.lock().unwrap_or_else(|e| e.into_inner());
+        self.submit_signed(self.sign(key, op)?)
     }
 
     fn get(&self, path: &Path) -> Result<Value> {

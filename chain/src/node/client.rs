@@ -3,10 +3,12 @@
 //!
 //! Each call is one HTTP/1.1 request on a fresh connection (hyper's client connection over a
 //! tokio TCP stream, on a runtime of the client's own). A node that is busy or rate limits the
-//! caller (`429` with `Retry-After`, `503`) or does not accept connections yet is asked again,
-//! with waits of at most [`MAX_BACKOFF`], until [`NodeClient::patience`] has passed; every
-//! other refusal is returned at once as [`ClientError::Status`] with the node's one-line
-//! reason. Replies are checked against the API's shapes, and a block header against the hash
+//! caller (`429`, waiting as its `Retry-After` says; `503`) or does not accept connections yet
+//! is asked again, with waits of at most [`MAX_BACKOFF`] between tries of its own, until
+//! [`NodeClient::patience`] has passed; every other refusal is returned at once as
+//! [`ClientError::Status`] with the node's one-line reason. A request that may have reached
+//! the node is asked again only when asking twice does no harm (a `GET`, or a submission,
+//! which is looked up by its hash). Replies are checked against the API's shapes, and a block header against the hash
 //! the node gives for it.
 
 use std::time::{Duration, Instant};
@@ -27,7 +29,7 @@ use crate::store::Hash;
 use crate::tx::SignedTransaction;
 use crate::value::Value;
 
-/// The longest wait between two tries of a busy node.
+/// The longest wait between two tries of a busy node that gives no `Retry-After`.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// The longest a single request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -217,15 +219,31 @@ impl NodeClient {
 
     /// Submits a signed transaction (`POST /api/tx`); its hash once the node holds it.
     ///
+    /// Submitting is safe to repeat: when the exchange broke off after the request may have
+    /// reached the node, or the node answers `409` (as it does for a transaction it already
+    /// holds), the client looks the transaction up, and one the node holds (pending or
+    /// included) counts as submitted.
+    ///
     /// Errors: [`ClientError::Status`] with the node's reason when it refuses it.
     pub fn submit(&self, tx: &SignedTransaction) -> Result<Hash, ClientError> {
         let what = "POST /api/tx";
         let request = json::to_canonical(&Json::Object(
             [("tx".to_owned(), Json::Str(hex::encode(tx.encode())))].into(),
         ));
-        let body = self.ok(Method::POST, "/api/tx", Some(request), what)?;
-        let hash = Shape { what, body: &body }.hash("hash")?;
-        if hash != tx.hash() {
+        let hash = tx.hash();
+        let body = match self.ok(Method::POST, "/api/tx", Some(request), what) {
+            Ok(body) => body,
+            Err(
+                e @ (ClientError::Unreachable { .. } | ClientError::Status { status: 409, .. }),
+            ) => {
+                return match self.transaction(&hash) {
+                    Ok(TxStatus::Pending | TxStatus::Included { .. }) => Ok(hash),
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        if (Shape { what, body: &body }).hash("hash")? != hash {
             return Err(ClientError::Shape {
                 what: what.to_owned(),
                 reason: "the node names another hash than the transaction's".to_owned(),
@@ -303,6 +321,11 @@ impl NodeClient {
     }
 
     /// A `2xx` reply's JSON body, asking again while the node is busy or unreachable.
+    ///
+    /// A `GET` is asked again after any failed exchange. Any other request only when no
+    /// connection was made: once it may have reached the node, asking again could do it twice,
+    /// so a broken exchange comes back as [`ClientError::Unreachable`] for the caller to look
+    /// up (as [`NodeClient::submit`] does).
     fn ok(
         &self,
         method: Method,
@@ -310,15 +333,24 @@ impl NodeClient {
         body: Option<String>,
         what: &str,
     ) -> Result<Json, ClientError> {
+        let idempotent = method == Method::GET;
         let deadline = Instant::now() + self.patience;
         let mut backoff = Duration::from_millis(50);
         loop {
             let request = exchange(&self.authority, method.clone(), target, body.clone());
-            let attempt = self
-                .runtime
-                .block_on(async { tokio::time::timeout(REQUEST_TIMEOUT, request).await });
+            let attempt = self.runtime.block_on(async {
+                tokio::time::timeout(REQUEST_TIMEOUT, request)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Failure::Broken(format!("no reply in {REQUEST_TIMEOUT:?}")))
+                    })
+            });
+            let unreachable = |reason: String| ClientError::Unreachable {
+                authority: self.authority.clone(),
+                reason,
+            };
             let wait = match attempt {
-                Ok(Ok((status, retry_after, text))) => {
+                Ok((status, retry_after, text)) => {
                     let parsed = json::parse(&text).map_err(|e| ClientError::Shape {
                         what: what.to_owned(),
                         reason: e.to_string(),
@@ -333,8 +365,11 @@ impl NodeClient {
                         },
                         _ => text.clone(),
                     };
+                    // 503: the pool or queue is full; 429: rate limited (`Retry-After` says
+                    // for how long) or the sender has the most pending transactions it may
+                    // (until a block takes some). Neither request was acted on.
                     let busy = status == StatusCode::SERVICE_UNAVAILABLE
-                        || (status == StatusCode::TOO_MANY_REQUESTS && retry_after.is_some());
+                        || status == StatusCode::TOO_MANY_REQUESTS;
                     if !busy || Instant::now() >= deadline {
                         return Err(ClientError::Status {
                             status: status.as_u16(),
@@ -343,24 +378,43 @@ impl NodeClient {
                     }
                     retry_after.unwrap_or(backoff)
                 }
-                failed => {
+                Err(Failure::Reply(reason)) => {
+                    return Err(ClientError::Shape {
+                        what: what.to_owned(),
+                        reason,
+                    });
+                }
+                Err(Failure::Broken(reason)) if !idempotent => return Err(unreachable(reason)),
+                Err(Failure::Connect(reason) | Failure::Broken(reason)) => {
                     if Instant::now() >= deadline {
-                        let reason = match failed {
-                            Ok(Err(reason)) => reason,
-                            _ => format!("no reply in {REQUEST_TIMEOUT:?}"),
-                        };
-                        return Err(ClientError::Unreachable {
-                            authority: self.authority.clone(),
-                            reason,
-                        });
+                        return Err(unreachable(reason));
                     }
-                    backoff
+                    backoff.min(MAX_BACKOFF)
                 }
             };
             let left = deadline.saturating_duration_since(Instant::now());
-            std::thread::sleep(wait.min(MAX_BACKOFF).min(left));
+            std::thread::sleep(wait.min(left));
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
+    }
+}
+
+/// How one exchange failed.
+enum Failure {
+    /// No connection was made: the request cannot have reached the node.
+    Connect(String),
+    /// The exchange broke off (or timed out) after the request may have been sent.
+    Broken(String),
+    /// A reply came that cannot be read (too large, not UTF-8).
+    Reply(String),
+}
+
+/// Aborts a spawned task when dropped: the connection of an exchange that timed out.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), hyper::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -370,25 +424,25 @@ async fn exchange(
     method: Method,
     target: &str,
     body: Option<String>,
-) -> Result<(StatusCode, Option<Duration>, String), String> {
+) -> Result<(StatusCode, Option<Duration>, String), Failure> {
     let stream = tokio::net::TcpStream::connect(authority)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::Connect(e.to_string()))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| e.to_string())?;
-    let driver = tokio::spawn(connection);
+        .map_err(|e| Failure::Connect(e.to_string()))?;
+    let _driver = AbortOnDrop(tokio::spawn(connection));
     let request = Request::builder()
         .method(method)
         .uri(target)
         .header(hyper::header::HOST, authority)
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::Connect(format!("cannot build the request: {e}")))?;
     let reply = sender
         .send_request(request)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::Broken(e.to_string()))?;
     let status = reply.status();
     let retry_after = reply
         .headers()
@@ -397,13 +451,15 @@ async fn exchange(
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_secs);
     let limited = http_body_util::Limited::new(reply.into_body(), MAX_REPLY);
-    let bytes = limited
-        .collect()
-        .await
-        .map_err(|e| format!("reading the reply: {e}"))?
-        .to_bytes();
-    driver.abort();
-    let text = String::from_utf8(bytes.to_vec()).map_err(|_| "a reply that is not UTF-8")?;
+    let bytes = limited.collect().await.map_err(|e| {
+        if e.is::<http_body_util::LengthLimitError>() {
+            Failure::Reply(format!("a reply over {MAX_REPLY} bytes"))
+        } else {
+            Failure::Broken(format!("reading the reply: {e}"))
+        }
+    })?;
+    let text = String::from_utf8(bytes.to_bytes().to_vec())
+        .map_err(|_| Failure::Reply("a reply that is not UTF-8".to_owned()))?;
     Ok((status, retry_after, text))
 }
 

@@ -8,8 +8,10 @@
 //!    takes the hash of block `s + 1` from the recent block hashes ([`crate::recent`]) as the
 //!    seed, and for every provider that posted a log draws its steps with the task's
 //!    [`pol::ChallengeRule`] over the steps it posted. It writes
-//!    `rounds/<r>/challenge` = `{"block": s + 1, "seed": hex, "due": s + 1 + deadline,
-//!    "steps": {"<addr>": {"<t>": true, …}}}` (audited providers only).
+//!    `rounds/<r>/challenge` = `{"block": s + 1, "seed": hex, "due": d + deadline,
+//!    "steps": {"<addr>": {"<t>": true, …}}}` (audited providers only), where `d` is the
+//!    block the draw is in: a challenge drawn late (its owner down, say) still leaves its
+//!    providers the whole deadline to prove in.
 //!
 //! Nobody knows the seed before block `s + 1` is made, which is after every log of the round
 //! is fixed: a provider cannot grind its log to choose its own steps. The block's proposer
@@ -79,7 +81,7 @@ pub fn draw_challenge(
             }
         }
     }
-    let due = block.saturating_add(params.deadline);
+    let due = call.ctx.block_number.saturating_add(params.deadline);
     let challenge = Value::Object(BTreeMap::from([
         ("block".to_owned(), Value::Int(i128::from(block))),
         ("due".to_owned(), Value::Int(i128::from(due))),

@@ -48,9 +48,10 @@
 //! /tasks/<id>/rounds/<r>/aggregate = "<64 hex>"  SHA-256 of the aggregated model; seals round r
 //! /tasks/<id>/rounds/<r>/sealed  = n   the height of the block that sealed it (`_sealRound`)
 //! /tasks/<id>/rounds/<r>/draw    = s + 1   asks `_drawChallenge` to draw the challenge
-//! /tasks/<id>/rounds/<r>/challenge = {"block": s + 1, "seed": hex, "due": n,
+//! /tasks/<id>/rounds/<r>/challenge = {"block": s + 1, "seed": hex, "due": d + deadline,
 //!                                     "steps": {"<addr>": {"<t>": true, …}, …}}
-//!                                  drawn from the hash of block s + 1 (the block after the seal)
+//!                                  drawn from the hash of block s + 1 (the block after the
+//!                                  seal) in block d
 //! /tasks/<id>/rounds/<r>/proven/<addr>/<t> = proof id   a challenged step, proven
 //! /tasks/<id>/rounds/<r>/contribution = the owner's contribution proof of round r, replaced by
 //!                                  true when `_verifyContributionProof` accepts it
@@ -208,8 +209,8 @@ pub struct ChallengeParams {
     /// Which steps are drawn: `q` per audited provider-round, each provider-round audited
     /// with probability `audit`/1000 (see [`pol::challenge`]).
     pub rule: pol::ChallengeRule,
-    /// Blocks after the challenge's seed block by which a challenged provider must have
-    /// proven every step drawn for it; after that, it is slashed at closing.
+    /// Blocks after the block the challenge is drawn in by which a challenged provider must
+    /// have proven every step drawn for it; after that, it is slashed at closing.
     pub deadline: u64,
 }
 
