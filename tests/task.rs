@@ -869,6 +869,118 @@ fn providers_behind_libp2p_peers_on_loopback_make_the_same_ledger_as_in_process(
     }
 }
 
+/// The byte strings of `values` a leak of them would contain: every run of 4 consecutive
+/// values (that are not all one value), as f32, f64 and fixed-point i64 little-endian.
+fn leak_needles(values: &[f32], out: &mut std::collections::HashSet<Vec<u8>>) {
+    for run in values.windows(4).filter(|w| w.iter().any(|v| *v != w[0])) {
+        out.insert(run.iter().flat_map(|v| v.to_le_bytes()).collect());
+        out.insert(
+            run.iter()
+                .flat_map(|v| f64::from(*v).to_le_bytes())
+                .collect(),
+        );
+        if let Ok(q) = run
+            .iter()
+            .map(|v| circuits::fixed::quantize_feature(*v))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            out.insert(q.iter().flat_map(|v| v.to_le_bytes()).collect());
+        }
+    }
+}
+
+/// Whether `payload` holds one of `needles` (16 or 32 bytes long).
+fn leaks(payload: &[u8], needles: &std::collections::HashSet<Vec<u8>>) -> bool {
+    [16, 32]
+        .iter()
+        .any(|&n| payload.windows(n).any(|w| needles.contains(w)))
+}
+
+#[test]
+fn no_frame_a_provider_sends_and_no_transaction_it_signs_holds_a_row_of_its_data() {
+    use sha2::Digest as _;
+    use std::sync::Mutex;
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = open_config(dir.path(), federation(), terms(), vec![], true);
+    // Every frame provider 0's peer writes, as encoded before Noise.
+    let frames: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let network = task.network.as_ref().unwrap();
+    let tapped = frames.clone();
+    network.providers[&0].tap_frames(Some(Arc::new(move |body: &[u8]| {
+        tapped.lock().unwrap().push(body.to_vec())
+    })));
+    let provider_id = network.providers[&0].id();
+    task.driver.run(&Quiet, None).unwrap();
+
+    // Its rows, as it holds them (standardized features), in every encoding a leak might take.
+    let mut needles = std::collections::HashSet::new();
+    let rows = &task.federation.partitioning().clients[0];
+    for &r in rows {
+        leak_needles(task.federation.train_set().row(r), &mut needles);
+    }
+    assert!(needles.len() > 3 * rows.len(), "{} needles", needles.len());
+    // The detector finds a row planted in a frame.
+    let mut planted = b"reply".to_vec();
+    planted.extend(
+        task.federation.train_set().row(rows[rows.len() / 2])[..8]
+            .iter()
+            .flat_map(|v| v.to_le_bytes()),
+    );
+    assert!(leaks(&planted, &needles), "a planted row goes unseen");
+
+    // What it sent: message bodies in the clear, and each blob chunk opened with the owner's
+    // key (the chunks are sealed to it).
+    let owner = demo_key("owner").secret();
+    let mut payloads = Vec::new();
+    let mut opened = 0;
+    for frame in frames.lock().unwrap().iter() {
+        use net::frame::{Request as Asked, Response as Answered};
+        if let Ok(asked) = Asked::decode(frame) {
+            match asked {
+                Asked::App(body) => payloads.push(body),
+                Asked::Chunk { .. } => {} // a digest and an index
+            }
+            continue;
+        }
+        match Answered::decode(frame).unwrap() {
+            Answered::Chunk { total, bytes } => {
+                assert_eq!(total as usize, bytes.len(), "one chunk a blob here");
+                payloads.push(net::seal::open(owner, &provider_id, &bytes).unwrap());
+                opened += 1;
+            }
+            Answered::App(body) => payloads.push(body),
+            Answered::Refused(reason) => payloads.push(reason.into_bytes()),
+        }
+    }
+    // The tap saw what matters: both rounds' updates, whose digests the provider posted.
+    let me = provider(0).1.to_string();
+    for round in ["1", "2"] {
+        let post = chain::task::LogPost::from_value(&at(
+            &*task.ledger,
+            &format!("rounds/{round}/logs/{me}"),
+        ))
+        .unwrap();
+        assert!(
+            payloads
+                .iter()
+                .any(|p| <[u8; 32]>::from(sha2::Sha256::digest(p)) == post.update),
+            "round {round}'s update is not among the {opened} blobs sent"
+        );
+    }
+    for (i, payload) in payloads.iter().enumerate() {
+        assert!(
+            !leaks(payload, &needles),
+            "payload {i} holds a row of its data"
+        );
+    }
+    // Nor does anything it put on the ledger (its registration, logs and proofs).
+    let sent = sent_by(&task.ledger, &provider(0).1);
+    assert!(sent.len() >= 3, "{} transactions", sent.len());
+    for tx in &sent {
+        assert!(!leaks(&tx.encode(), &needles), "a transaction holds a row");
+    }
+}
+
 #[test]
 fn a_provider_whose_peer_declines_a_round_is_left_out_of_it() {
     let dir = tempfile::tempdir().unwrap();

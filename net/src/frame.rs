@@ -14,6 +14,7 @@
 //! libp2p request fails), never a panic.
 
 use std::io;
+use std::sync::{Arc, RwLock};
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
@@ -179,9 +180,41 @@ pub async fn write_frame<T: AsyncWrite + Unpin>(io: &mut T, body: &[u8]) -> io::
     io.close().await
 }
 
+/// Called with the body of every frame a peer writes (see [`crate::Peer::tap_frames`]).
+pub type FrameTap = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
+/// Where a peer's codec finds its [`FrameTap`], if one is set.
+pub(crate) type TapSlot = Arc<RwLock<Option<FrameTap>>>;
+
 /// The request-response codec of [`Request`] and [`Response`] frames.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FrameCodec;
+#[derive(Clone, Default)]
+pub struct FrameCodec {
+    tap: TapSlot,
+}
+
+impl std::fmt::Debug for FrameCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FrameCodec")
+    }
+}
+
+impl FrameCodec {
+    /// A codec that shows every frame body it writes to the tap in `tap`, when there is one.
+    pub(crate) fn tapped(tap: TapSlot) -> FrameCodec {
+        FrameCodec { tap }
+    }
+
+    async fn write<T>(&self, io: &mut T, body: &[u8]) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        let tap = self.tap.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(tap) = tap {
+            tap(body);
+        }
+        write_frame(io, body).await
+    }
+}
 
 fn invalid(e: NetError) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
@@ -215,7 +248,7 @@ impl libp2p::request_response::Codec for FrameCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &req.encode()).await
+        self.write(io, &req.encode()).await
     }
 
     async fn write_response<T>(
@@ -227,7 +260,7 @@ impl libp2p::request_response::Codec for FrameCodec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        write_frame(io, &res.encode()).await
+        self.write(io, &res.encode()).await
     }
 }
 

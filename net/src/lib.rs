@@ -19,6 +19,7 @@ pub mod seal;
 pub mod traffic;
 
 pub use blob::Digest;
+pub use frame::FrameTap;
 pub use libp2p::{Multiaddr, PeerId};
 pub use peer::{Inbound, Peer, PeerConfig, Readers, peer_id_of, peer_id_of_public};
 pub use traffic::Traffic;

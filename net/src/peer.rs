@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::NetError;
 use crate::blob::{self, Assembly, Digest};
-use crate::frame::{FrameCodec, MAX_FRAME, PROTOCOL, Request, Response};
+use crate::frame::{FrameCodec, FrameTap, MAX_FRAME, PROTOCOL, Request, Response, TapSlot};
 use crate::traffic::{Counted, Counters, Traffic};
 
 /// How a peer starts (its `Debug` leaves the secret out).
@@ -219,6 +219,7 @@ pub struct Peer {
     id: PeerId,
     secret: [u8; 32],
     counters: Arc<Counters>,
+    tap: TapSlot,
     addr: Multiaddr,
     commands: Option<mpsc::UnboundedSender<Command>>,
     inbound: Mutex<std_mpsc::Receiver<Inbound>>,
@@ -236,6 +237,8 @@ impl Peer {
         let secret = config.secret;
         let counters = Arc::new(Counters::default());
         let counted = counters.clone();
+        let tap = TapSlot::default();
+        let tapped = tap.clone();
         let (commands, rx) = mpsc::unbounded_channel();
         let (inbound_tx, inbound) = std_mpsc::channel();
         let (ready_tx, ready) = std_mpsc::channel();
@@ -254,7 +257,7 @@ impl Peer {
                     }
                 };
                 runtime.block_on(async move {
-                    let swarm = match swarm(key, &config, counted) {
+                    let swarm = match swarm(key, &config, counted, tapped) {
                         Ok(swarm) => swarm,
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -287,11 +290,20 @@ impl Peer {
             id,
             secret,
             counters,
+            tap,
             addr,
             commands: Some(commands),
             inbound: Mutex::new(inbound),
             thread: Some(thread),
         })
+    }
+
+    /// Calls `tap` with the body of every frame this peer writes from now on (each request
+    /// and response of its protocol, as [`crate::frame`] encodes it, before Noise encrypts
+    /// it: an audit of what a party sends; a blob's chunks are as sealed as the party made
+    /// them), or, with `None`, stops. The tap runs on the network thread: it must be quick.
+    pub fn tap_frames(&self, tap: Option<FrameTap>) {
+        *self.tap.write().unwrap_or_else(|e| e.into_inner()) = tap;
     }
 
     /// This peer's id.
@@ -485,10 +497,11 @@ fn swarm(
     key: identity::Keypair,
     config: &PeerConfig,
     counters: Arc<Counters>,
+    tap: TapSlot,
 ) -> Result<Swarm<Behaviour>, NetError> {
     let setup = |e: &dyn std::fmt::Display| NetError::Setup(e.to_string());
     let frames = request_response::Behaviour::with_codec(
-        FrameCodec,
+        FrameCodec::tapped(tap),
         [(PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(config.request_timeout),
     );
