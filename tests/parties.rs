@@ -318,6 +318,21 @@ fn a_provider_killed_mid_round_is_left_out_and_a_killed_owner_started_again_sett
         !node.value(&sealed).unwrap().is_absent()
     });
     net.children.kill(owner);
+    // With the owner down, the two live providers answer round 1's challenge unasked (and
+    // draw it, unless the owner's draw landed first).
+    let proven = chain::Path::parse("/tasks/digits/rounds/1/proven").unwrap();
+    wait_until(
+        "the live providers prove round 1 without the owner",
+        Duration::from_secs(120),
+        || match node.value(&proven).unwrap() {
+            chain::Value::Object(by) => by.len() == 2,
+            _ => false,
+        },
+    );
+    for p in 0..2 {
+        let log = read(&tmp.path().join(format!("provider-{p}.err")));
+        assert!(log.contains("proven unasked"), "provider {p}: {log}");
+    }
     let again = net.owner("owner-again", 10);
 
     let summary = json(

@@ -558,10 +558,14 @@ fn providers_draw_and_prove_a_challenge_their_stopped_owner_left_and_the_owner_r
     assert_eq!(task.driver.run(&Quiet, Some(4)).unwrap(), 4);
     assert_eq!(task.driver.next_step().unwrap(), Step::Draw(1));
     let answer = |task: &EmbeddedTask, c: usize| {
-        task.transport
+        let answers = task
+            .transport
             .with_provider(c, |p| p.answer_challenges().unwrap())
-            .unwrap()
+            .unwrap();
+        assert!(answers.failed.is_empty(), "{answers:?}");
+        answers.proofs
     };
+    let owes = |task: &EmbeddedTask, c: usize| task.transport.with_provider(c, |p| p.owes());
     let sealed = at(&*task.ledger, "rounds/1/sealed").as_int().unwrap();
     // Within the grace the providers leave the draw to the owner.
     while i128::from(task.ledger.tip().unwrap().height) <= sealed + 1 + DRAW_GRACE {
@@ -570,6 +574,11 @@ fn providers_draw_and_prove_a_challenge_their_stopped_owner_left_and_the_owner_r
         }
         task.ledger.make_block().unwrap();
         assert!(at(&*task.ledger, "rounds/1/challenge").is_absent());
+        assert_eq!(
+            owes(&task, 0),
+            Some(true),
+            "a logged round waits on its draw"
+        );
     }
     // Past it, provider 0 draws; once the draw is in a block, each proves its step unasked,
     // and asked before that proof is in a block, names the same submission.
@@ -621,9 +630,11 @@ fn providers_draw_and_prove_a_challenge_their_stopped_owner_left_and_the_owner_r
             "provider {c}"
         );
     }
-    // Nothing is submitted twice: not unasked, nor when the restarted owner asks.
+    // Nothing is submitted twice: not unasked, nor when the restarted owner asks; and
+    // nothing is owed any more.
     for c in 0..3 {
         assert!(answer(&task, c).is_empty());
+        assert_eq!(owes(&task, c), Some(false), "provider {c}");
     }
     drop(task);
     let mut task = open(dir.path(), vec![]);

@@ -145,6 +145,12 @@ impl Block {
         w.finish()
     }
 
+    /// The header of encoded block bytes, without decoding the transactions after it.
+    pub fn decode_header(bytes: &[u8]) -> Result<BlockHeader, BlockDecodeError> {
+        let mut r = Reader::record(bytes, BLOCK_MAGIC, "block", BLOCK_VERSION)?;
+        Ok(BlockHeader::decode(r.bytes32("header", MAX_HEADER_BYTES)?)?)
+    }
+
     /// Decodes untrusted block bytes (size limits, exact format, every transaction).
     pub fn decode(bytes: &[u8]) -> Result<Block, BlockDecodeError> {
         if bytes.len() > MAX_BLOCK_BYTES {

@@ -200,10 +200,10 @@ impl<C: Consensus> Ledger<C> {
         let first = tip.height.saturating_sub(RECENT_BLOCKS as u64 - 1);
         let mut window = BlockWindow::starting_at(first);
         for height in first..tip.height {
-            let block = storage
-                .block(height)?
+            let header = storage
+                .block_header(height)?
                 .ok_or_else(|| StorageError::Corrupt(format!("block {height} is missing")))?;
-            window.push(block.header.hash());
+            window.push(header.hash());
         }
         window.push(tip.hash());
         Ok(Ledger {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, TableDefinition, TableError};
 
-use crate::block::Block;
+use crate::block::{Block, BlockHeader};
 use crate::execute::Receipt;
 use crate::redb_store::RedbNodeStore;
 use crate::store::Hash;
@@ -147,6 +147,13 @@ impl Storage {
                 .map(Some)
                 .map_err(|e| StorageError::Corrupt(format!("block {height}: {e}"))),
         }
+    }
+
+    /// The header of the block at `height`, if stored (its transactions are not read).
+    pub fn block_header(&self, height: u64) -> Result<Option<BlockHeader>, StorageError> {
+        self.read(BLOCKS, height, Block::decode_header)?
+            .transpose()
+            .map_err(|e| StorageError::Corrupt(format!("block {height}: {e}")))
     }
 
     /// Where the transaction `hash` was included, with its receipt.

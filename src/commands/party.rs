@@ -179,9 +179,14 @@ impl Task {
         );
         match held {
             (Some(config), Some(party)) if config == self.config.federation && party == whose => {}
+            // A new directory, or one whose party was not written yet (by an older zkfl, or
+            // a party stopped between the two writes).
             (None, None) => {
-                dir.write_json("party.json", &whose)?;
                 dir.write_json("config.json", &self.config.federation)?;
+                dir.write_json("party.json", &whose)?;
+            }
+            (Some(config), None) if config == self.config.federation => {
+                dir.write_json("party.json", &whose)?;
             }
             _ => bail!(
                 "{} holds the cache of another task, party or chain: use another --out",
@@ -441,7 +446,7 @@ fn join(args: JoinArgs) -> Result<()> {
         peer.address()
     );
     let client = args.client;
-    // A refused join ends the provider: it would otherwise wait for a task it is not in.
+    // Why its join failed, if it did: said when the task goes on without it.
     let refused: Arc<Mutex<Option<String>>> = Arc::default();
     let server = {
         let (provider, refused) = (provider.clone(), refused.clone());
@@ -455,34 +460,49 @@ fn join(args: JoinArgs) -> Result<()> {
             Some(reply)
         })
     };
-    let status = chain::task::task_path(&id, &["status"])?;
+    let me = Address::of(&key.public()).to_string();
+    let (status, registered) = (
+        chain::task::task_path(&id, &["status"])?,
+        chain::task::task_path(&id, &["providers", &me])?,
+    );
     let give_up = Duration::from_secs(args.owner_wait);
     let mut owner_seen = Instant::now();
     let mut last_warning = String::new();
     loop {
-        if let Some(why) = lock(&refused).take() {
-            bail!("provider {client} could not join task {id}: {why}");
-        }
-        let step = (|| -> Result<bool> {
-            if ledger.get(&status)?.as_str() == Some("closed") {
-                return Ok(true);
+        let step = (|| -> Result<Standing> {
+            let status = ledger.get(&status)?;
+            if matches!(status.as_str(), Some("running" | "closed"))
+                && ledger.get(&registered)?.is_absent()
+            {
+                return Ok(Standing::Left);
+            }
+            if status.as_str() == Some("closed") {
+                return Ok(Standing::Closed);
             }
             // The ledger's challenges are answered whether or not the owner asks.
-            for (round, proof) in lock(&provider).answer_challenges()? {
+            let answers = lock(&provider).answer_challenges()?;
+            for (round, proof) in answers.proofs {
+                let outcome = proof.tx.map_or_else(|e| e, |_| "submitted".into());
                 eprintln!(
-                    "provider {client}: round {round}: step {} proven unasked: {}",
-                    proof.step,
-                    proof
-                        .tx
-                        .as_ref()
-                        .map_or_else(|e| e.clone(), |_| "submitted".into())
+                    "provider {client}: round {round}: step {} proven unasked: {outcome}",
+                    proof.step
                 );
             }
-            Ok(false)
+            for (round, why) in answers.failed {
+                eprintln!("provider {client}: round {round}: cannot answer its challenge: {why}");
+            }
+            Ok(Standing::Open)
         })();
         match step {
-            Ok(true) => break,
-            Ok(false) => {}
+            Ok(Standing::Closed) => break,
+            Ok(Standing::Open) => {}
+            Ok(Standing::Left) => {
+                let why = lock(&refused).clone();
+                bail!(
+                    "task {id} went on without provider {client}: {}",
+                    why.unwrap_or_else(|| "it was not asked to join in time".into())
+                );
+            }
             Err(e) => {
                 let warning = format!("{e:#}");
                 if warning != last_warning {
@@ -494,8 +514,9 @@ fn join(args: JoinArgs) -> Result<()> {
         if peer.connected(owner).unwrap_or(false) {
             owner_seen = Instant::now();
         } else {
+            // Not while a challenge may still be answered: leaving then would be slashed.
             ensure!(
-                owner_seen.elapsed() < give_up,
+                owner_seen.elapsed() < give_up || lock(&provider).owes(),
                 "provider {client}: no owner for {} s and task {id} is not closed: giving up \
                  (join again to resume)",
                 give_up.as_secs()
@@ -507,7 +528,6 @@ fn join(args: JoinArgs) -> Result<()> {
         std::thread::sleep(Duration::from_secs(1));
     }
     drop(server);
-    let me = Address::of(&key.public()).to_string();
     let int = |leaf: &[&str]| -> Result<i128> {
         let path: Path = chain::task::task_path(&id, leaf)?;
         Ok(ledger.get(&path)?.as_int().unwrap_or(0))
@@ -528,6 +548,16 @@ fn join(args: JoinArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Where a provider stands in its task, as the ledger says.
+enum Standing {
+    /// It is in the task, still open.
+    Open,
+    /// The task is closed.
+    Closed,
+    /// The task went on (or ended) without it.
+    Left,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -54,6 +54,16 @@ pub trait LedgerClient: Send + Sync {
     /// The number of pending transactions.
     fn pending(&self) -> Result<usize>;
 
+    /// Whether transaction `hash` is waiting in the pool (`outcome` is `None` for such a
+    /// transaction, and for one the ledger has never seen or has lost).
+    fn is_pending(&self, hash: &Hash) -> Result<bool>;
+
+    /// Whether transaction `hash` stands: pending, or included and applied. One that does
+    /// not (refused, failed, or unknown to the ledger) must be sent again to take effect.
+    fn stands(&self, hash: &Hash) -> Result<bool> {
+        Ok(matches!(self.outcome(hash)?, Some(TxOutcome::Applied)) || self.is_pending(hash)?)
+    }
+
     /// The balance of an account.
     fn balance(&self, addr: &Address) -> Result<i128> {
         Ok(self.get(&addr.balance_path())?.as_int().unwrap_or(0))
@@ -218,5 +228,9 @@ impl LedgerClient for EmbeddedLedger {
 
     fn pending(&self) -> Result<usize> {
         Ok(self.chains().shard.ledger().pending())
+    }
+
+    fn is_pending(&self, hash: &Hash) -> Result<bool> {
+        Ok(self.chains().shard.ledger().is_pending(hash))
     }
 }

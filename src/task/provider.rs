@@ -12,7 +12,7 @@ use chain::task::{
     LogPost, contribute_key_op, draw_challenge_op, in_one_set, post_log_op, provider_join_op,
     submit_proof_op, task_path,
 };
-use chain::{Address, Keypair, TxOutcome, Value};
+use chain::{Address, Keypair, Value};
 use circuits::relations::training_step::TrainingStepShape;
 use fl::federation::{Federation, RunDir};
 use pol::LogEnds;
@@ -50,6 +50,9 @@ pub struct ProviderContext {
 /// round's challenge before it draws it itself.
 pub const DRAW_GRACE: i128 = 8;
 
+/// Blocks after which a provider tries again a round whose draw or proofs failed.
+pub const RETRY_BLOCKS: i128 = 8;
+
 /// One round a provider trained.
 struct Trained {
     log: CheckpointLog,
@@ -74,6 +77,19 @@ pub struct Provider {
     answered: BTreeSet<u32>,
     /// The draws it submitted, by round.
     draws: BTreeMap<u32, chain::store::Hash>,
+    /// The height from which a round whose draw or proofs failed is tried again.
+    retry_at: BTreeMap<u32, i128>,
+    /// Whether the last look at the ledger found a challenge it may have to answer.
+    owing: bool,
+}
+
+/// What [`Provider::answer_challenges`] did.
+#[derive(Debug, Default)]
+pub struct Answers {
+    /// The proofs submitted, by round.
+    pub proofs: Vec<(u32, SubmittedProof)>,
+    /// The rounds that could not be answered, and why (tried again later).
+    pub failed: Vec<(u32, String)>,
 }
 
 impl Provider {
@@ -94,6 +110,8 @@ impl Provider {
             sent: BTreeMap::new(),
             answered: BTreeSet::new(),
             draws: BTreeMap::new(),
+            retry_at: BTreeMap::new(),
+            owing: false,
         })
     }
 
@@ -134,13 +152,14 @@ impl Provider {
     /// draws the challenge of a round it logged that its owner has left undrawn for
     /// [`DRAW_GRACE`] blocks after the seal's next block, plus two per client index so that
     /// one provider draws rather than all (anyone may, once; the seed is that block's hash
-    /// whoever draws, and the deadline runs from the draw), and proves the steps drawn for it not yet proven. A
-    /// provider that only proved when asked would be slashed for an owner that stopped after
-    /// the draw.
+    /// whoever draws, and the deadline runs from the draw), and proves the steps drawn for
+    /// it not yet proven. A provider that only proved when asked would be slashed for an
+    /// owner that stopped after the draw. A round whose draw or proofs failed is tried again
+    /// [`RETRY_BLOCKS`] blocks later; one whose challenge can no longer be drawn (its seed
+    /// block out of [`chain::recent::RECENT_BLOCKS`]) or answered (past due) is done with.
     ///
-    /// Returns the proofs submitted now, by round. Errors: the ledger cannot be read, or a
-    /// round's proving failed as a whole (its key, its log).
-    pub fn answer_challenges(&mut self) -> Result<Vec<(u32, SubmittedProof)>> {
+    /// Errors: the ledger cannot be read (a round's own failure is in [`Answers::failed`]).
+    pub fn answer_challenges(&mut self) -> Result<Answers> {
         let me = self.address().to_string();
         let current = self
             .ctx
@@ -149,63 +168,99 @@ impl Provider {
             .as_int()
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(0);
-        let mut submitted = Vec::new();
-        let open: Vec<u32> = (1..=current)
+        let tip = i128::from(self.ctx.ledger.tip()?.height);
+        let mut answers = Answers::default();
+        let (open, waiting): (Vec<u32>, Vec<u32>) = (1..=current)
             .filter(|r| !self.answered.contains(r))
-            .collect();
+            .partition(|r| self.retry_at.get(r).is_none_or(|at| tip >= *at));
+        self.owing = !waiting.is_empty();
         for round in open {
-            let r = round.to_string();
-            let value = self.ctx.ledger.get(&self.at(&["rounds", &r])?)?;
-            let Some(sealed) = value.child("sealed").as_int() else {
-                continue; // still training
-            };
-            if value.child("logs").child(&me).is_absent() {
-                self.answered.insert(round);
-                continue;
-            }
-            let challenge = value.child("challenge");
-            if challenge.is_absent() {
-                let tip = i128::from(self.ctx.ledger.tip()?.height);
-                // Staggered by client index, so that one provider draws, not all at once.
-                let grace = DRAW_GRACE + 2 * self.client as i128;
-                let drew = match self.draws.get(&round) {
-                    Some(hash) => {
-                        !matches!(self.ctx.ledger.outcome(hash)?, Some(TxOutcome::Failed(_)))
+            match self.answer_round(round, &me, tip) {
+                Ok((owed, proofs)) => {
+                    self.owing |= owed;
+                    if proofs.iter().any(|p| p.tx.is_err()) {
+                        self.retry_at.insert(round, tip + RETRY_BLOCKS);
                     }
-                    None => false,
-                };
-                if tip > sealed + 1 + grace && !drew {
-                    let block = u64::try_from(sealed + 1)?;
-                    let op = draw_challenge_op(&self.ctx.task, u64::from(round), block)?;
-                    let hash = self.ctx.ledger.submit(&self.key, op)?;
-                    self.draws.insert(round, hash);
+                    answers
+                        .proofs
+                        .extend(proofs.into_iter().map(|p| (round, p)));
                 }
-                continue;
+                Err(e) => {
+                    self.owing = true;
+                    self.retry_at.insert(round, tip + RETRY_BLOCKS);
+                    answers.failed.push((round, format!("{e:#}")));
+                }
             }
-            let tip = i128::from(self.ctx.ledger.tip()?.height);
-            if challenge.child("steps").child(&me).is_absent()
-                || challenge.child("due").as_int().is_some_and(|due| tip > due)
-            {
-                self.answered.insert(round);
-                continue;
-            }
-            let known: BTreeSet<u64> = self
-                .sent
-                .range((round, 0)..=(round, u64::MAX))
-                .map(|((_, step), _)| *step)
-                .collect();
-            let proofs = self.prove(round)?;
-            if proofs.is_empty() {
-                self.answered.insert(round);
-            }
-            submitted.extend(
-                proofs
-                    .into_iter()
-                    .filter(|p| !known.contains(&p.step))
-                    .map(|p| (round, p)),
-            );
         }
-        Ok(submitted)
+        Ok(answers)
+    }
+
+    /// Whether a round it logged still waits on a challenge it may have to answer (as of its
+    /// last [`Provider::answer_challenges`]).
+    pub fn owes(&self) -> bool {
+        self.owing
+    }
+
+    /// One round of [`Provider::answer_challenges`]: whether the round still owes a
+    /// challenge's answer, and the proofs submitted now.
+    fn answer_round(
+        &mut self,
+        round: u32,
+        me: &str,
+        tip: i128,
+    ) -> Result<(bool, Vec<SubmittedProof>)> {
+        let r = round.to_string();
+        let value = self.ctx.ledger.get(&self.at(&["rounds", &r])?)?;
+        let logged = !value.child("logs").child(me).is_absent();
+        let Some(sealed) = value.child("sealed").as_int() else {
+            return Ok((logged, Vec::new())); // still training: a posted log will be challenged
+        };
+        if !logged {
+            self.answered.insert(round);
+            return Ok((false, Vec::new()));
+        }
+        let challenge = value.child("challenge");
+        if challenge.is_absent() {
+            if tip > sealed + 1 + chain::recent::RECENT_BLOCKS as i128 - 1 {
+                self.answered.insert(round); // nobody can draw it any more
+                return Ok((false, Vec::new()));
+            }
+            // Staggered by client index, so that one provider draws, not all at once.
+            let grace = DRAW_GRACE + 2 * self.client as i128;
+            let drew = match self.draws.get(&round) {
+                Some(hash) => self.ctx.ledger.stands(hash)?,
+                None => false,
+            };
+            if tip > sealed + 1 + grace && !drew {
+                let block = u64::try_from(sealed + 1)?;
+                let op = draw_challenge_op(&self.ctx.task, u64::from(round), block)?;
+                let hash = self.ctx.ledger.submit(&self.key, op)?;
+                self.draws.insert(round, hash);
+            }
+            return Ok((true, Vec::new()));
+        }
+        if challenge.child("steps").child(me).is_absent()
+            || challenge.child("due").as_int().is_some_and(|due| tip > due)
+        {
+            self.answered.insert(round);
+            return Ok((false, Vec::new()));
+        }
+        let known: BTreeSet<u64> = self
+            .sent
+            .range((round, 0)..=(round, u64::MAX))
+            .map(|((_, step), _)| *step)
+            .collect();
+        let proofs = self.prove(round)?;
+        if proofs.is_empty() {
+            // Every step drawn for it is proven.
+            self.answered.insert(round);
+            return Ok((false, Vec::new()));
+        }
+        let new = proofs
+            .into_iter()
+            .filter(|p| !known.contains(&p.step))
+            .collect();
+        Ok((true, new))
     }
 
     fn at(&self, leaf: &[&str]) -> Result<chain::Path> {
@@ -423,10 +478,7 @@ impl Provider {
             // submission, rather than a second one the ledger would refuse as a taken path.
             if let Some(sent) = self.sent.get(&(round, step))
                 && let Ok(hash) = &sent.tx
-                && matches!(
-                    self.ctx.ledger.outcome(hash)?,
-                    None | Some(TxOutcome::Applied)
-                )
+                && self.ctx.ledger.stands(hash)?
             {
                 out.push(sent.clone());
                 continue;

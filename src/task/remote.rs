@@ -71,23 +71,17 @@ impl RemoteLedger {
 
     /// Whether every transaction this client submitted has left the pool: included,
     /// refused, dropped, or unknown to the node (one that lost its pool on a restart; its
-    /// outcome then reads `None`). Drops the ones that have; no lock is held while asking.
+    /// outcome then reads `None`). Forgets the ones that have; no lock is held while asking.
     fn own_settled(&self) -> Result<bool> {
-        let asked = std::mem::take(&mut *self.lock_submitted());
-        let mut still = Vec::new();
-        for (i, hash) in asked.iter().enumerate() {
-            match self.node.transaction(hash) {
-                Ok(TxStatus::Pending) => still.push(*hash),
-                Ok(_) => {}
-                Err(e) => {
-                    self.lock_submitted().extend(&asked[i..]);
-                    self.lock_submitted().extend(still);
-                    return Err(e.into());
-                }
+        let asked = self.lock_submitted().clone();
+        let mut settled = std::collections::HashSet::new();
+        for hash in &asked {
+            if self.node.transaction(hash)? != TxStatus::Pending {
+                settled.insert(*hash);
             }
         }
         let mut submitted = self.lock_submitted();
-        submitted.extend(still);
+        submitted.retain(|h| !settled.contains(h));
         Ok(submitted.is_empty())
     }
 
@@ -113,9 +107,10 @@ impl LedgerClient for RemoteLedger {
             submitted.push(hash);
             submitted.len() > MAX_TRACKED
         };
-        // A provider submits and never waits for blocks: forget what has settled.
-        if crowded {
-            self.own_settled()?;
+        // A provider submits and never waits for blocks: forget what has settled. The
+        // transaction is the node's already, so a failure to look is no failure to submit.
+        if crowded && let Err(e) = self.own_settled() {
+            tracing::warn!("cannot look up this party's submitted transactions: {e:#}");
         }
         Ok(hash)
     }
@@ -178,5 +173,9 @@ impl LedgerClient for RemoteLedger {
 
     fn pending(&self) -> Result<usize> {
         Ok(self.node.status()?.pending)
+    }
+
+    fn is_pending(&self, hash: &Hash) -> Result<bool> {
+        Ok(self.node.transaction(hash)? == TxStatus::Pending)
     }
 }

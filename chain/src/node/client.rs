@@ -55,6 +55,15 @@ pub enum ClientError {
         /// The last failure.
         reason: String,
     },
+    /// The exchange broke off (or timed out) after the request may have reached the node,
+    /// which may have acted on it: a request that is not safe to repeat is not repeated.
+    #[error("the exchange with the node at {authority} broke off: {reason}")]
+    Interrupted {
+        /// `HOST:PORT`.
+        authority: String,
+        /// What happened.
+        reason: String,
+    },
     /// The node refused the request.
     #[error("the node answered {status}: {message}")]
     Status {
@@ -220,9 +229,10 @@ impl NodeClient {
     /// Submits a signed transaction (`POST /api/tx`); its hash once the node holds it.
     ///
     /// Submitting is safe to repeat: when the exchange broke off after the request may have
-    /// reached the node, or the node answers `409` (as it does for a transaction it already
-    /// holds), the client looks the transaction up, and one the node holds (pending or
-    /// included) counts as submitted.
+    /// reached the node ([`ClientError::Interrupted`]), or the node answers `409` (as it does
+    /// for a transaction it already holds), the client looks the transaction up, and one the
+    /// node holds (pending or included) counts as submitted. A node never reached is not
+    /// looked up.
     ///
     /// Errors: [`ClientError::Status`] with the node's reason when it refuses it.
     pub fn submit(&self, tx: &SignedTransaction) -> Result<Hash, ClientError> {
@@ -234,7 +244,7 @@ impl NodeClient {
         let body = match self.ok(Method::POST, "/api/tx", Some(request), what) {
             Ok(body) => body,
             Err(
-                e @ (ClientError::Unreachable { .. } | ClientError::Status { status: 409, .. }),
+                e @ (ClientError::Interrupted { .. } | ClientError::Status { status: 409, .. }),
             ) => {
                 return match self.transaction(&hash) {
                     Ok(TxStatus::Pending | TxStatus::Included { .. }) => Ok(hash),
@@ -324,7 +334,7 @@ impl NodeClient {
     ///
     /// A `GET` is asked again after any failed exchange. Any other request only when no
     /// connection was made: once it may have reached the node, asking again could do it twice,
-    /// so a broken exchange comes back as [`ClientError::Unreachable`] for the caller to look
+    /// so a broken exchange comes back as [`ClientError::Interrupted`] for the caller to look
     /// up (as [`NodeClient::submit`] does).
     fn ok(
         &self,
@@ -338,12 +348,16 @@ impl NodeClient {
         let mut backoff = Duration::from_millis(50);
         loop {
             let request = exchange(&self.authority, method.clone(), target, body.clone());
+            // No try outlasts the patience left by much (a second at least, to be answered).
+            let limit = REQUEST_TIMEOUT.min(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_secs(1)),
+            );
             let attempt = self.runtime.block_on(async {
-                tokio::time::timeout(REQUEST_TIMEOUT, request)
+                tokio::time::timeout(limit, request)
                     .await
-                    .unwrap_or_else(|_| {
-                        Err(Failure::Broken(format!("no reply in {REQUEST_TIMEOUT:?}")))
-                    })
+                    .unwrap_or_else(|_| Err(Failure::Broken(format!("no reply in {limit:?}"))))
             });
             let unreachable = |reason: String| ClientError::Unreachable {
                 authority: self.authority.clone(),
@@ -384,7 +398,12 @@ impl NodeClient {
                         reason,
                     });
                 }
-                Err(Failure::Broken(reason)) if !idempotent => return Err(unreachable(reason)),
+                Err(Failure::Broken(reason)) if !idempotent => {
+                    return Err(ClientError::Interrupted {
+                        authority: self.authority.clone(),
+                        reason,
+                    });
+                }
                 Err(Failure::Connect(reason) | Failure::Broken(reason)) => {
                     if Instant::now() >= deadline {
                         return Err(unreachable(reason));
