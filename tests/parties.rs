@@ -358,6 +358,57 @@ fn a_provider_killed_mid_round_is_left_out_and_a_killed_owner_started_again_sett
 }
 
 #[test]
+fn a_party_refuses_another_chain_served_where_its_node_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut net = Network::start(tmp.path(), 1);
+    let ledger = zkfl::task::remote::RemoteLedger::connect(&net.url).unwrap();
+    assert!(ledger.status().is_ok());
+    // The node stops, and another chain of the same id is served at its address.
+    net.children.kill(0);
+    let other = tmp.path().join("other.redb");
+    ok(&zkfl(&[
+        "keys",
+        "new",
+        "--out",
+        tmp.path().join("v2.json").to_str().unwrap(),
+    ]));
+    ok(&zkfl(&[
+        "chain",
+        "init",
+        "--ledger",
+        other.to_str().unwrap(),
+        "--validator",
+        tmp.path().join("v2.json").to_str().unwrap(),
+        "--chain-id",
+        "zkfl-net",
+    ]));
+    let listen = net.url.trim_start_matches("http://").to_owned();
+    net.children.spawn(
+        tmp.path(),
+        "node-2",
+        &[
+            s("node"),
+            s("--ledger"),
+            other.display().to_string(),
+            s("--validator"),
+            tmp.path().join("v2.json").display().to_string(),
+            s("--listen"),
+            listen,
+        ],
+    );
+    let client = NodeClient::new(&net.url).unwrap().patience(Duration::ZERO);
+    wait_until("the other node answers", Duration::from_secs(30), || {
+        client.status().is_ok()
+    });
+    let refused = ledger.status().unwrap_err();
+    assert!(
+        refused.is::<zkfl::task::remote::OtherChain>(),
+        "{refused:#}"
+    );
+    assert!(refused.to_string().contains("another chain"), "{refused}");
+}
+
+#[test]
 fn a_party_whose_key_is_not_the_task_files_is_refused_before_it_connects() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

@@ -144,6 +144,7 @@ pub struct Ledger<C: Consensus = SingleValidator> {
     pub(crate) consensus: C,
     pub(crate) natives: Box<dyn NativeFunctions>,
     pub(crate) genesis: Genesis,
+    genesis_hash: Hash,
     tip: BlockHeader,
     window: BlockWindow,
     mempool: Mempool,
@@ -206,12 +207,17 @@ impl<C: Consensus> Ledger<C> {
             window.push(header.hash());
         }
         window.push(tip.hash());
+        let genesis_hash = storage
+            .block_header(0)?
+            .ok_or_else(|| StorageError::Corrupt("the genesis block is missing".into()))?
+            .hash();
         Ok(Ledger {
             storage,
             state,
             consensus,
             natives,
             genesis: genesis.clone(),
+            genesis_hash,
             tip,
             window,
             mempool: Mempool::new(config.max_mempool),
@@ -223,6 +229,11 @@ impl<C: Consensus> Ledger<C> {
     /// The chain id.
     pub fn chain_id(&self) -> &str {
         &self.genesis.chain_id
+    }
+
+    /// The hash of the genesis block: what tells this chain from another of the same id.
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis_hash
     }
 
     /// The latest block's header.

@@ -660,6 +660,8 @@ fn the_node_client_speaks_the_api() {
 
     let status = client.status().unwrap();
     assert_eq!((status.chain_id.as_str(), status.height), (CHAIN, 0));
+    let genesis = client.latest_block().unwrap();
+    assert_eq!(status.genesis_hash, genesis.hash());
     let tx = f.tx(0, 0, 3, transfer_op(&a, &b, 0, 40));
     let hash = client.submit(&tx).unwrap();
     assert_eq!(hash, tx.hash());
@@ -685,6 +687,7 @@ fn the_node_client_speaks_the_api() {
 
     let made = client.produce_block().unwrap();
     assert_eq!(made.height, 1);
+    assert_eq!(client.status().unwrap().genesis_hash, genesis.hash());
     assert_eq!(client.latest_block().unwrap(), made);
     assert_eq!(client.status().unwrap().tip_hash, made.hash());
     assert!(matches!(

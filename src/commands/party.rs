@@ -42,7 +42,7 @@ use zkfl::task::embedded::EmbeddedConfig;
 use zkfl::task::ledger::LedgerClient;
 use zkfl::task::network::{NetTransport, ProviderServer};
 use zkfl::task::provider::{Provider, ProviderContext};
-use zkfl::task::remote::RemoteLedger;
+use zkfl::task::remote::{OtherChain, RemoteLedger};
 use zkfl::task::transport::{Reply, Request};
 use zkfl::task::{Parties, TaskDriver};
 
@@ -466,10 +466,11 @@ fn join(args: JoinArgs) -> Result<()> {
         chain::task::task_path(&id, &["providers", &me])?,
     );
     let give_up = Duration::from_secs(args.owner_wait);
-    let mut owner_seen = Instant::now();
+    let (mut owner_seen, mut ledger_seen) = (Instant::now(), Instant::now());
     let mut last_warning = String::new();
     loop {
         let step = (|| -> Result<Standing> {
+            ledger.status()?;
             let status = ledger.get(&status)?;
             if matches!(status.as_str(), Some("running" | "closed"))
                 && ledger.get(&registered)?.is_absent()
@@ -493,6 +494,9 @@ fn join(args: JoinArgs) -> Result<()> {
             }
             Ok(Standing::Open)
         })();
+        if step.is_ok() {
+            ledger_seen = Instant::now();
+        }
         match step {
             Ok(Standing::Closed) => break,
             Ok(Standing::Open) => {}
@@ -503,7 +507,14 @@ fn join(args: JoinArgs) -> Result<()> {
                     why.unwrap_or_else(|| "it was not asked to join in time".into())
                 );
             }
+            Err(e) if e.is::<OtherChain>() => return Err(e),
             Err(e) => {
+                // Waited out, as a missing owner is (the node may be restarting).
+                ensure!(
+                    ledger_seen.elapsed() < give_up,
+                    "provider {client}: the ledger has not answered for {} s: {e:#}",
+                    give_up.as_secs()
+                );
                 let warning = format!("{e:#}");
                 if warning != last_warning {
                     eprintln!("provider {client}: {warning}");
@@ -511,6 +522,7 @@ fn join(args: JoinArgs) -> Result<()> {
                 }
             }
         }
+
         if peer.connected(owner).unwrap_or(false) {
             owner_seen = Instant::now();
         } else {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use chain::node::NodeClient;
-use chain::node::client::TxStatus;
+use chain::node::client::{NodeStatus, TxStatus};
 use chain::store::Hash;
 use chain::{Address, BlockHeader, Keypair, Op, Path, SignedTransaction, Transaction};
 use chain::{TxOutcome, Value};
@@ -27,10 +27,24 @@ const POLL: Duration = Duration::from_millis(100);
 /// The most submitted transactions tracked before the settled ones are looked up and forgotten.
 const MAX_TRACKED: usize = 64;
 
+/// The node now serves another chain than the one this client connected to.
+#[derive(Debug, thiserror::Error)]
+#[error("the ledger node at {url} now serves another chain (genesis {found}, not {joined})")]
+pub struct OtherChain {
+    /// The node.
+    pub url: String,
+    /// The genesis hash it serves now.
+    pub found: String,
+    /// The genesis hash of the chain connected to.
+    pub joined: String,
+}
+
 /// A node's ledger over HTTP.
 pub struct RemoteLedger {
     node: NodeClient,
     chain_id: String,
+    /// The genesis hash of the chain it connected to.
+    genesis: Hash,
     /// Transactions submitted and not yet seen to leave the pool.
     submitted: Mutex<Vec<Hash>>,
     /// Held from signing to submitting in [`LedgerClient::submit`], so that two threads of
@@ -47,16 +61,34 @@ impl RemoteLedger {
     /// Errors: a bad URL, or a node that does not answer within the client's patience.
     pub fn connect(url: &str) -> Result<RemoteLedger> {
         let node = NodeClient::new(url)?;
-        let chain_id = node
+        let status = node
             .status()
-            .with_context(|| format!("the ledger node at {url}"))?
-            .chain_id;
+            .with_context(|| format!("the ledger node at {url}"))?;
         Ok(RemoteLedger {
             node,
-            chain_id,
+            chain_id: status.chain_id,
+            genesis: status.genesis_hash,
             submitted: Mutex::new(Vec::new()),
             submitting: Mutex::new(()),
         })
+    }
+
+    /// The node's status, checked to be of the chain it connected to.
+    ///
+    /// Errors: the node does not answer, or now serves another chain (a node started again
+    /// on another ledger file at the same address): a party of a task on the first must not
+    /// go on with the second.
+    pub fn status(&self) -> Result<NodeStatus> {
+        let status = self.node.status()?;
+        if status.genesis_hash != self.genesis {
+            return Err(OtherChain {
+                url: self.url(),
+                found: hex::encode(status.genesis_hash),
+                joined: hex::encode(self.genesis),
+            }
+            .into());
+        }
+        Ok(status)
     }
 
     /// The chain id of the node's ledger.
@@ -125,11 +157,11 @@ impl LedgerClient for RemoteLedger {
     }
 
     fn make_block(&self) -> Result<BlockHeader> {
-        let start = self.node.status()?.height;
+        let start = self.status()?.height;
         let began = Instant::now();
         let mut last = (start, Instant::now());
         loop {
-            let status = self.node.status()?;
+            let status = self.status()?;
             if status.height > last.0 {
                 last = (status.height, Instant::now());
             }
@@ -172,7 +204,7 @@ impl LedgerClient for RemoteLedger {
     }
 
     fn pending(&self) -> Result<usize> {
-        Ok(self.node.status()?.pending)
+        Ok(self.status()?.pending)
     }
 
     fn is_pending(&self, hash: &Hash) -> Result<bool> {

@@ -90,6 +90,8 @@ pub enum ClientError {
 pub struct NodeStatus {
     /// The chain id transactions must name.
     pub chain_id: String,
+    /// The genesis block's hash: another chain of the same id has another.
+    pub genesis_hash: Hash,
     /// The latest block's height.
     pub height: u64,
     /// The latest block's hash.
@@ -195,6 +197,7 @@ impl NodeClient {
         let shape = Shape { what, body: &body };
         Ok(NodeStatus {
             chain_id: shape.str("chain_id")?.to_owned(),
+            genesis_hash: shape.hash("genesis_hash")?,
             height: shape.uint("height")?,
             tip_hash: shape.hash("tip_hash")?,
             pending: usize::try_from(shape.uint("pending")?).map_err(|_| shape.bad("pending"))?,

@@ -48,7 +48,7 @@
 //! | `GET /api/accounts/{address}` | `{"address", "balance", "nonce", "next_nonce"}`: `nonce` counts included transactions, `next_nonce` also the pending ones (the nonce the account's next transaction takes); zero for an unknown account |
 //! | `POST /api/tasks` `{"tx": "<hex>"}` | like `POST /api/tx`, but the op must be a task creation ([`crate::task`]): `202 {"id", "hash", "status": "pending"}` |
 //! | `GET /api/tasks/{id}` | `{"id", "owner", "status", "config", "rounds": {"current", "total"}, "providers": {addr: {"stake", "client", "data_root"}}, "proofs", "payouts", "escrow": {"admin", "balance"}}` (a staker that has not registered shows `"client": null, "data_root": null`; absent proofs/payouts are `{}`); `404` when no task |
-//! | `GET /api/status` | `{"chain_id", "height", "tip_hash", "state_root", "pending", "last_block_error"}` |
+//! | `GET /api/status` | `{"chain_id", "genesis_hash", "height", "tip_hash", "state_root", "pending", "last_block_error"}` |
 //!
 //! Hashes, keys and digests are lowercase hex. A path is checked with [`crate::Path::parse`] (or
 //! [`crate::PathPattern::parse`] for config look-ups: wildcards allowed).

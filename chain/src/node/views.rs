@@ -180,6 +180,7 @@ pub(crate) fn status(host: &mut Host) -> Json {
     let tip = host.ledger.tip();
     object([
         ("chain_id", text(host.ledger.chain_id())),
+        ("genesis_hash", hash_hex(&host.ledger.genesis_hash())),
         ("height", int(tip.height)),
         ("tip_hash", hash_hex(&tip.hash())),
         ("state_root", hash_hex(&host.ledger.state_root())),
