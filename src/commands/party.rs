@@ -522,7 +522,6 @@ fn join(args: JoinArgs) -> Result<()> {
                 }
             }
         }
-
         if peer.connected(owner).unwrap_or(false) {
             owner_seen = Instant::now();
         } else {
