@@ -260,6 +260,7 @@ pub fn owner(args: OwnerArgs) -> Result<()> {
     let task = Task::read(&args.task, &args.out, args.keys.clone(), args.json)?;
     let key = party_key(&args.key, &task.owner, "owner")?;
     let ledger = Arc::new(RemoteLedger::connect(&args.ledger)?);
+    warn_of_a_short_deadline(&ledger, task.config.terms.challenge.deadline)?;
     let (federation, dir) = task.federation(&Address::of(&key.public()), &ledger)?;
     let shape = federation_shape(&federation)?;
     let peer = task.peer(&key, &args.p2p, Some(0))?;
@@ -316,6 +317,28 @@ pub fn owner(args: OwnerArgs) -> Result<()> {
             println!(
                 "  provider {:>2} {}: credited {} rounds, {} proofs verified, slashed {}, paid {}",
                 p.client, p.address, p.credited, p.verified, p.slashed, p.payout
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Below this, a challenged provider may not prove in time (a step's Groth16 proof takes
+/// seconds on 2 cores, a few are drawn, and the provider looks once a second).
+const SHORT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Says so when the task's challenge deadline (in blocks) is under [`SHORT_DEADLINE`] at the
+/// node's block interval.
+fn warn_of_a_short_deadline(ledger: &RemoteLedger, deadline: u64) -> Result<()> {
+    if let Some(interval) = ledger.block_interval()? {
+        let time = interval.saturating_mul(u32::try_from(deadline).unwrap_or(u32::MAX));
+        if time < SHORT_DEADLINE {
+            eprintln!(
+                "warning: deadline = {deadline} blocks is {:.1} s at the node's {} ms blocks: \
+                 a challenged provider may not prove in time (raise it to {} or more)",
+                time.as_secs_f64(),
+                interval.as_millis(),
+                SHORT_DEADLINE.as_millis() / interval.as_millis().max(1)
             );
         }
     }

@@ -91,6 +91,19 @@ impl RemoteLedger {
         Ok(status)
     }
 
+    /// The node's recent block interval: the mean over its last 20 blocks (fewer on a young
+    /// chain), from their timestamps; `None` before its second block.
+    pub fn block_interval(&self) -> Result<Option<Duration>> {
+        let tip = self.node.latest_block()?;
+        let back = tip.height.min(20);
+        if back < 2 {
+            return Ok(None);
+        }
+        let past = self.node.block_header(tip.height - back)?;
+        let ms = tip.timestamp.saturating_sub(past.timestamp) / back;
+        Ok(Some(Duration::from_millis(ms)))
+    }
+
     /// The chain id of the node's ledger.
     pub fn chain_id(&self) -> &str {
         &self.chain_id

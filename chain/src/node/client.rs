@@ -324,6 +324,16 @@ impl NodeClient {
         header(what, &body)
     }
 
+    /// The header of the block at `height` (`GET /api/blocks/{height}`).
+    ///
+    /// Errors: [`ClientError::Status`] `404` above the tip.
+    pub fn block_header(&self, height: u64) -> Result<BlockHeader, ClientError> {
+        let target = format!("/api/blocks/{height}");
+        let what = format!("GET {target}");
+        let body = self.ok(Method::GET, &target, None, &what)?;
+        header(&what, &body)
+    }
+
     /// Has the node make a block now (`POST /api/blocks`); its header.
     ///
     /// Errors: [`ClientError::Status`] `403` on a node that does not allow it.
