@@ -363,6 +363,26 @@ fn a_party_refuses_another_chain_served_where_its_node_was() {
     let mut net = Network::start(tmp.path(), 1);
     let ledger = zkfl::task::remote::RemoteLedger::connect(&net.url).unwrap();
     assert!(ledger.status().is_ok());
+    // An owner that stops before its providers connect leaves its cache, on this chain.
+    let owner = |wait: &str| {
+        let d = |p: &str| tmp.path().join(p).display().to_string();
+        zkfl(&[
+            "owner",
+            "--task",
+            &d("task.toml"),
+            "--key",
+            &d("owner.json"),
+            "--ledger",
+            &net.url,
+            "--out",
+            &d("owner"),
+            "--p2p",
+            "/ip4/127.0.0.1/tcp/0",
+            "--wait",
+            wait,
+        ])
+    };
+    fails_with(&owner("0"), "no provider connected");
     // The node stops, and another chain of the same id is served at its address.
     net.children.kill(0);
     let other = tmp.path().join("other.redb");
@@ -406,6 +426,11 @@ fn a_party_refuses_another_chain_served_where_its_node_was() {
         "{refused:#}"
     );
     assert!(refused.to_string().contains("another chain"), "{refused}");
+    // Started again, the owner will not take up its cache on the other chain.
+    fails_with(
+        &owner("0"),
+        "holds the cache of another task, party or chain",
+    );
 }
 
 #[test]

@@ -748,48 +748,100 @@ fn the_node_client_waits_out_a_rate_limit() {
     assert_eq!(client.status().unwrap().height, 0);
 }
 
+/// A server on 127.0.0.1 that reads each request and answers `reply` (or, with `None`, closes
+/// the connection unanswered), until `stop` is called; `stop` returns each request's first
+/// line.
+struct FakeNode {
+    addr: std::net::SocketAddr,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl FakeNode {
+    fn start(reply: Option<&'static [u8]>) -> FakeNode {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let finished = done.clone();
+        let thread = std::thread::spawn(move || {
+            let mut asked = Vec::new();
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < deadline
+                && !finished.load(std::sync::atomic::Ordering::SeqCst)
+            {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        let mut request = [0u8; 4096];
+                        let n = stream.read(&mut request).unwrap_or(0);
+                        let text = String::from_utf8_lossy(&request[..n]).into_owned();
+                        asked.push(text.lines().next().unwrap_or("").to_owned());
+                        if let Some(reply) = reply {
+                            stream.write_all(reply).unwrap();
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            asked
+        });
+        FakeNode { addr, done, thread }
+    }
+
+    /// Stops after giving the client a moment to ask again; the requests it was asked.
+    fn stop(self) -> Vec<String> {
+        std::thread::sleep(Duration::from_millis(300));
+        self.done.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}
+
 /// A reply the client cannot read (here, not UTF-8) is an error at once, not asked again
 /// until the client's patience is spent.
 #[test]
 fn the_node_client_does_not_retry_an_unreadable_reply() {
     use chain::node::NodeClient;
     use chain::node::client::ClientError;
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let finished = done.clone();
-    let server = std::thread::spawn(move || {
-        let mut served = 0;
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::time::Instant::now() < deadline
-            && !finished.load(std::sync::atomic::Ordering::SeqCst)
-        {
-            match listener.accept() {
-                Ok((mut stream, _)) => {
-                    stream.set_nonblocking(false).unwrap();
-                    let mut request = [0u8; 1024];
-                    let _ = stream.read(&mut request);
-                    stream
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xff\xfe")
-                        .unwrap();
-                    served += 1;
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
-        served
-    });
-    let client = NodeClient::new(&format!("http://{addr}"))
+    let node = FakeNode::start(Some(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xff\xfe",
+    ));
+    let client = NodeClient::new(&format!("http://{}", node.addr))
         .unwrap()
         .patience(Duration::from_secs(3));
     match client.status() {
         Err(ClientError::Shape { reason, .. }) => assert!(reason.contains("UTF-8"), "{reason}"),
         other => panic!("{other:?}"),
     }
-    // Given the time to ask again, it has not.
-    std::thread::sleep(Duration::from_millis(300));
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(server.join().unwrap(), 1, "asked once");
+    assert_eq!(node.stop().len(), 1, "asked once");
+}
+
+/// A submission whose exchange broke off after it was sent is not sent again: the client
+/// looks it up (`GET`, which it may repeat) and, finding nothing, says the exchange broke off.
+#[test]
+fn the_node_client_does_not_resend_a_submission_that_may_have_arrived() {
+    use chain::node::NodeClient;
+    use chain::node::client::ClientError;
+    let f = Fixture::new(2);
+    let tx = f.tx(0, 0, 3, transfer_op(&f.addr(0), &f.addr(1), 0, 5));
+    let node = FakeNode::start(None);
+    let client = NodeClient::new(&format!("http://{}", node.addr))
+        .unwrap()
+        .patience(Duration::from_millis(500));
+    match client.submit(&tx) {
+        Err(ClientError::Interrupted { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let asked = node.stop();
+    let posts = asked
+        .iter()
+        .filter(|l| l.starts_with("POST /api/tx"))
+        .count();
+    let looks = asked
+        .iter()
+        .filter(|l| l.starts_with(&format!("GET /api/tx/{}", hex::encode(tx.hash()))))
+        .count();
+    assert_eq!(posts, 1, "{asked:?}");
+    assert!(looks >= 1, "{asked:?}");
 }

@@ -172,13 +172,24 @@ impl Task {
             "task": self.config.terms.id,
             "party": party.to_string(),
             "chain_id": ledger.chain_id(),
+            "genesis_hash": hex::encode(ledger.genesis_hash()),
         });
-        let held = (
-            dir.read_json::<FederationConfig>("config.json")?,
-            dir.read_json::<serde_json::Value>("party.json")?,
-        );
+        let mut party = dir.read_json::<serde_json::Value>("party.json")?;
+        // A party.json from before the genesis hash was pinned: it takes the one served now.
+        let unpinned = match &mut party {
+            Some(serde_json::Value::Object(fields)) if !fields.contains_key("genesis_hash") => {
+                fields.insert("genesis_hash".into(), whose["genesis_hash"].clone());
+                true
+            }
+            _ => false,
+        };
+        let held = (dir.read_json::<FederationConfig>("config.json")?, party);
         match held {
-            (Some(config), Some(party)) if config == self.config.federation && party == whose => {}
+            (Some(config), Some(party)) if config == self.config.federation && party == whose => {
+                if unpinned {
+                    dir.write_json("party.json", &whose)?;
+                }
+            }
             // A new directory, or one whose party was not written yet (by an older zkfl, or
             // a party stopped between the two writes).
             (None, None) => {
@@ -260,7 +271,7 @@ pub fn owner(args: OwnerArgs) -> Result<()> {
     let task = Task::read(&args.task, &args.out, args.keys.clone(), args.json)?;
     let key = party_key(&args.key, &task.owner, "owner")?;
     let ledger = Arc::new(RemoteLedger::connect(&args.ledger)?);
-    warn_of_a_short_deadline(&ledger, task.config.terms.challenge.deadline)?;
+    warn_of_a_short_deadline(&ledger, task.config.terms.challenge.deadline);
     let (federation, dir) = task.federation(&Address::of(&key.public()), &ledger)?;
     let shape = federation_shape(&federation)?;
     let peer = task.peer(&key, &args.p2p, Some(0))?;
@@ -329,20 +340,27 @@ const SHORT_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Says so when the task's challenge deadline (in blocks) is under [`SHORT_DEADLINE`] at the
 /// node's block interval.
-fn warn_of_a_short_deadline(ledger: &RemoteLedger, deadline: u64) -> Result<()> {
-    if let Some(interval) = ledger.block_interval()? {
-        let time = interval.saturating_mul(u32::try_from(deadline).unwrap_or(u32::MAX));
-        if time < SHORT_DEADLINE {
-            eprintln!(
-                "warning: deadline = {deadline} blocks is {:.1} s at the node's {} ms blocks: \
-                 a challenged provider may not prove in time (raise it to {} or more)",
-                time.as_secs_f64(),
-                interval.as_millis(),
-                SHORT_DEADLINE.as_millis() / interval.as_millis().max(1)
-            );
+fn warn_of_a_short_deadline(ledger: &RemoteLedger, deadline: u64) {
+    let interval = match ledger.block_interval() {
+        Ok(Some(interval)) => interval,
+        Ok(None) => return, // too young a chain to tell
+        Err(e) => {
+            tracing::warn!("cannot read the node's block interval: {e:#}");
+            return;
         }
+    };
+    let time = interval.saturating_mul(u32::try_from(deadline).unwrap_or(u32::MAX));
+    if time < SHORT_DEADLINE {
+        eprintln!(
+            "warning: deadline = {deadline} blocks is {:.1} s at the node's {} ms blocks: a \
+             challenged provider may not prove in time (raise it to {} or more)",
+            time.as_secs_f64(),
+            interval.as_millis(),
+            SHORT_DEADLINE
+                .as_millis()
+                .div_ceil(interval.as_millis().max(1))
+        );
     }
-    Ok(())
 }
 
 /// Waits until every provider's peer is connected, or `wait` has passed.
@@ -410,7 +428,8 @@ pub struct JoinArgs {
     /// Key directory (default: $ZKFL_KEYS or ~/.cache/zkfl/keys)
     #[arg(long)]
     pub keys: Option<PathBuf>,
-    /// Seconds without a connection to the owner, the task still open, before giving up
+    /// Seconds without the owner, or without an answer from the ledger, the task still open,
+    /// before giving up (never while a challenge of yours may still be answered)
     #[arg(long, default_value_t = 900)]
     pub owner_wait: u64,
     /// Print the final summary as one JSON object on stdout
@@ -557,7 +576,8 @@ fn join(args: JoinArgs) -> Result<()> {
             );
             // The owner restarted or the link broke: it resumes from the ledger, and asks
             // again once connected.
-            let _ = dial_owner(&peer, &owner_addr, owner, Duration::from_secs(10));
+            // One try of at most a second: the ledger's challenges are looked at each second.
+            let _ = dial_owner(&peer, &owner_addr, owner, Duration::from_secs(1));
         }
         std::thread::sleep(Duration::from_secs(1));
     }

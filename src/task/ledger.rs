@@ -61,7 +61,8 @@ pub trait LedgerClient: Send + Sync {
     /// Whether transaction `hash` stands: pending, or included and applied. One that does
     /// not (refused, failed, or unknown to the ledger) must be sent again to take effect.
     fn stands(&self, hash: &Hash) -> Result<bool> {
-        Ok(matches!(self.outcome(hash)?, Some(TxOutcome::Applied)) || self.is_pending(hash)?)
+        // Pending first: one included between the two looks is then seen as included.
+        Ok(self.is_pending(hash)? || matches!(self.outcome(hash)?, Some(TxOutcome::Applied)))
     }
 
     /// The balance of an account.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
+use chain::store::Hash;
 use chain::task::{
     LogPost, contribute_key_op, draw_challenge_op, in_one_set, post_log_op, provider_join_op,
     submit_proof_op, task_path,
@@ -76,7 +77,7 @@ pub struct Provider {
     /// Rounds whose challenge it has nothing left to do for.
     answered: BTreeSet<u32>,
     /// The draws it submitted, by round.
-    draws: BTreeMap<u32, chain::store::Hash>,
+    draws: BTreeMap<u32, Hash>,
     /// The height from which a round whose draw or proofs failed is tried again.
     retry_at: BTreeMap<u32, i128>,
     /// Whether the last look at the ledger found a challenge it may have to answer.
@@ -176,9 +177,9 @@ impl Provider {
         self.owing = !waiting.is_empty();
         for round in open {
             match self.answer_round(round, &me, tip) {
-                Ok((owed, proofs)) => {
+                Ok((owed, proofs, retry)) => {
                     self.owing |= owed;
-                    if proofs.iter().any(|p| p.tx.is_err()) {
+                    if retry {
                         self.retry_at.insert(round, tip + RETRY_BLOCKS);
                     }
                     answers
@@ -202,28 +203,30 @@ impl Provider {
     }
 
     /// One round of [`Provider::answer_challenges`]: whether the round still owes a
-    /// challenge's answer, and the proofs submitted now.
+    /// challenge's answer, the proofs submitted now, and whether to look again only after
+    /// [`RETRY_BLOCKS`] (a proof failed, or was sent again because the first did not stand).
     fn answer_round(
         &mut self,
         round: u32,
         me: &str,
         tip: i128,
-    ) -> Result<(bool, Vec<SubmittedProof>)> {
+    ) -> Result<(bool, Vec<SubmittedProof>, bool)> {
         let r = round.to_string();
         let value = self.ctx.ledger.get(&self.at(&["rounds", &r])?)?;
         let logged = !value.child("logs").child(me).is_absent();
         let Some(sealed) = value.child("sealed").as_int() else {
-            return Ok((logged, Vec::new())); // still training: a posted log will be challenged
+            // Still training: nothing can be drawn (or slashed) before the owner seals.
+            return Ok((false, Vec::new(), false));
         };
         if !logged {
             self.answered.insert(round);
-            return Ok((false, Vec::new()));
+            return Ok((false, Vec::new(), false));
         }
         let challenge = value.child("challenge");
         if challenge.is_absent() {
             if tip > sealed + 1 + chain::recent::RECENT_BLOCKS as i128 - 1 {
                 self.answered.insert(round); // nobody can draw it any more
-                return Ok((false, Vec::new()));
+                return Ok((false, Vec::new(), false));
             }
             // Staggered by client index, so that one provider draws, not all at once.
             let grace = DRAW_GRACE + 2 * self.client as i128;
@@ -237,30 +240,35 @@ impl Provider {
                 let hash = self.ctx.ledger.submit(&self.key, op)?;
                 self.draws.insert(round, hash);
             }
-            return Ok((true, Vec::new()));
+            return Ok((true, Vec::new(), false));
         }
         if challenge.child("steps").child(me).is_absent()
             || challenge.child("due").as_int().is_some_and(|due| tip > due)
         {
             self.answered.insert(round);
-            return Ok((false, Vec::new()));
+            return Ok((false, Vec::new(), false));
         }
-        let known: BTreeSet<u64> = self
+        let known: BTreeMap<u64, Result<Hash, String>> = self
             .sent
             .range((round, 0)..=(round, u64::MAX))
-            .map(|((_, step), _)| *step)
+            .map(|((_, step), sent)| (*step, sent.tx.clone()))
             .collect();
         let proofs = self.prove(round)?;
         if proofs.is_empty() {
             // Every step drawn for it is proven.
             self.answered.insert(round);
-            return Ok((false, Vec::new()));
+            return Ok((false, Vec::new(), false));
         }
-        let new = proofs
+        // What it sent now: first submissions, resubmissions of ones that did not stand,
+        // and failures (not the earlier submissions it named again).
+        let new: Vec<SubmittedProof> = proofs
             .into_iter()
-            .filter(|p| !known.contains(&p.step))
+            .filter(|p| known.get(&p.step) != Some(&p.tx))
             .collect();
-        Ok((true, new))
+        let retry = new
+            .iter()
+            .any(|p| p.tx.is_err() || known.contains_key(&p.step));
+        Ok((true, new, retry))
     }
 
     fn at(&self, leaf: &[&str]) -> Result<chain::Path> {

@@ -92,16 +92,24 @@ impl RemoteLedger {
     }
 
     /// The node's recent block interval: the mean over its last 20 blocks (fewer on a young
-    /// chain), from their timestamps; `None` before its second block.
+    /// chain, never counting the genesis block), from their timestamps; `None` before its
+    /// third block.
     pub fn block_interval(&self) -> Result<Option<Duration>> {
         let tip = self.node.latest_block()?;
-        let back = tip.height.min(20);
+        // From block 1 on: the genesis timestamp is when the chain was made, not when its
+        // node started making blocks.
+        let back = tip.height.saturating_sub(1).min(20);
         if back < 2 {
             return Ok(None);
         }
         let past = self.node.block_header(tip.height - back)?;
         let ms = tip.timestamp.saturating_sub(past.timestamp) / back;
         Ok(Some(Duration::from_millis(ms)))
+    }
+
+    /// The genesis hash of the chain it connected to.
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis
     }
 
     /// The chain id of the node's ledger.
@@ -222,5 +230,16 @@ impl LedgerClient for RemoteLedger {
 
     fn is_pending(&self, hash: &Hash) -> Result<bool> {
         Ok(self.node.transaction(hash)? == TxStatus::Pending)
+    }
+
+    fn stands(&self, hash: &Hash) -> Result<bool> {
+        Ok(matches!(
+            self.node.transaction(hash)?,
+            TxStatus::Pending
+                | TxStatus::Included {
+                    outcome: TxOutcome::Applied,
+                    ..
+                }
+        ))
     }
 }
