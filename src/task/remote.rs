@@ -92,8 +92,8 @@ impl RemoteLedger {
     }
 
     /// The node's recent block interval: the mean over its last 20 blocks (fewer on a young
-    /// chain, never counting the genesis block), from their timestamps; `None` before its
-    /// third block.
+    /// chain, never counting the genesis block), from their timestamps; `None` below height
+    /// 3.
     pub fn block_interval(&self) -> Result<Option<Duration>> {
         let tip = self.node.latest_block()?;
         // From block 1 on: the genesis timestamp is when the chain was made, not when its
