@@ -509,15 +509,18 @@ fn join(args: JoinArgs) -> Result<()> {
     );
     let give_up = Duration::from_secs(args.owner_wait);
     let (mut owner_seen, mut ledger_seen) = (Instant::now(), Instant::now());
+    // Once it is registered in a running task it stays so: not looked up again.
+    let mut in_task = false;
     let mut last_warning = String::new();
     loop {
         let step = (|| -> Result<Standing> {
             ledger.status()?;
             let status = ledger.get(&status)?;
-            if matches!(status.as_str(), Some("running" | "closed"))
-                && ledger.get(&registered)?.is_absent()
-            {
-                return Ok(Standing::Left);
+            if !in_task && matches!(status.as_str(), Some("running" | "closed")) {
+                if ledger.get(&registered)?.is_absent() {
+                    return Ok(Standing::Left);
+                }
+                in_task = true;
             }
             if status.as_str() == Some("closed") {
                 return Ok(Standing::Closed);
